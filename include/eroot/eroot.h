@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * liberoot: build and read EROFS images.
+ *
+ * Conventions for every function here:
+ *  - Functions returning int return 0 (or a non-negative count) on success
+ *    and a negative errno value on failure.  -EUCLEAN means "the image is
+ *    corrupt"; -EIO means the backing storage failed; -EOPNOTSUPP means the
+ *    image uses a feature this version cannot read.
+ *  - A failing call on an image leaves a human readable explanation in
+ *    eroot_image_errmsg(); the builder does the same in eroot_builder_errmsg().
+ *  - There is no process-wide state: each handle is independent and may be
+ *    used from its own thread.  One handle must not be used by two threads
+ *    at once.
+ *  - Every byte read from an image is untrusted.  Offsets, sizes, nids and
+ *    name lengths are checked before use; a hostile image yields -EUCLEAN,
+ *    never an out-of-bounds access, and directory walks are bounded.
+ */
+#ifndef EROOT_EROOT_H
+#define EROOT_EROOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define EROOT_VERSION "0.1.0"
+
+/* ------------------------------------------------------------------ */
+/* Reader                                                              */
+/* ------------------------------------------------------------------ */
+
+struct eroot_image;
+
+/* Superblock facts, decoded and validated. */
+struct eroot_super_info {
+	uint32_t block_size;
+	uint64_t blocks;		/* image size in blocks */
+	uint64_t root_nid;
+	uint64_t inodes;		/* inode count recorded at build time */
+	int64_t build_time;
+	uint32_t build_time_nsec;
+	uint32_t meta_blkaddr;
+	uint32_t xattr_blkaddr;
+	uint32_t feature_compat;
+	uint32_t feature_incompat;
+	uint8_t uuid[16];
+	char volume_name[17];		/* NUL-terminated */
+	uint32_t checksum;		/* as stored; 0 without SB_CHKSUM */
+};
+
+/*
+ * eroot_image_open_path - open an image stored in a file or block device.
+ * @path:   file or block device
+ * @offset: byte offset of the image inside @path (any value; need not be
+ *          aligned)
+ * @out:    receives the new handle on success
+ *
+ * Validates the superblock (magic, block size, checksum, feature bits,
+ * root inode).  Returns 0 or a negative errno; on failure *@out is set to a
+ * handle holding only the error message (use eroot_image_errmsg() then
+ * eroot_image_close()) or NULL when memory ran out.
+ */
+int eroot_image_open_path(const char *path, uint64_t offset,
+			  struct eroot_image **out);
+
+/*
+ * eroot_image_open_fd - like eroot_image_open_path() on an open descriptor.
+ * The descriptor is duplicated; the caller keeps ownership of @fd.
+ */
+int eroot_image_open_fd(int fd, uint64_t offset, struct eroot_image **out);
+
+/*
+ * eroot_image_open_mem - open an image held in memory.
+ * @buf/@len: the whole buffer; the image starts @offset bytes into it.  The
+ *            buffer is not copied and must outlive the handle.
+ */
+int eroot_image_open_mem(const void *buf, size_t len, uint64_t offset,
+			 struct eroot_image **out);
+
+/* Release a handle (NULL is fine). */
+void eroot_image_close(struct eroot_image *img);
+
+/* The message of the last failure on @img ("" if none). */
+const char *eroot_image_errmsg(const struct eroot_image *img);
+
+/* Superblock facts of an open image. */
+const struct eroot_super_info *eroot_image_super(const struct eroot_image *img);
+
+/* One inode, decoded.  Plain data: copy it freely. */
+struct eroot_inode {
+	uint64_t nid;
+	uint32_t mode;			/* S_IFMT type and permission bits */
+	uint32_t uid, gid;
+	uint32_t nlink;
+	uint64_t size;
+	int64_t mtime;
+	uint32_t mtime_nsec;
+	uint32_t rdev_major, rdev_minor;
+	uint32_t ino;			/* 32-bit inode number from disk */
+	uint8_t extended;		/* 64-byte on-disk form */
+	uint8_t datalayout;		/* EROFS datalayout, see eroot_layout_name */
+	uint16_t xattr_icount;
+	/* Internal mapping data; callers leave these alone. */
+	uint32_t raw_blkaddr;
+	uint16_t chunk_format;
+	uint32_t isize;			/* inode + inline xattr bytes */
+};
+
+/* Read inode @nid.  -EUCLEAN when the inode is out of range or corrupt. */
+int eroot_iget(struct eroot_image *img, uint64_t nid, struct eroot_inode *ino);
+
+/*
+ * Resolve @path (absolute or relative to the root, "/" or "" is the root)
+ * without following a final symlink; intermediate symlinks are not followed
+ * either (an image path names what is stored).  Returns 0 and fills @ino,
+ * -ENOENT, -ENOTDIR, or -EUCLEAN.
+ */
+int eroot_lookup(struct eroot_image *img, const char *path,
+		 struct eroot_inode *ino);
+
+/* A directory entry handed to a readdir callback.  @name is not
+ * NUL-terminated; @name_len is 1..255.  "." and ".." are included. */
+struct eroot_dirent {
+	uint64_t nid;
+	const char *name;
+	unsigned int name_len;
+	unsigned int file_type;		/* DT_* value */
+};
+
+/*
+ * Call @fn for each entry of directory @dir, in on-disk (sorted) order.
+ * A non-zero return from @fn stops the walk and is returned.  Entries are
+ * validated (name bounds, ordering, nid range) before @fn sees them.
+ */
+typedef int (*eroot_dirent_fn)(void *ctx, const struct eroot_dirent *de);
+int eroot_readdir(struct eroot_image *img, const struct eroot_inode *dir,
+		  eroot_dirent_fn fn, void *ctx);
+
+/*
+ * Read up to @len bytes of regular file or symlink @ino at @off into @buf.
+ * Returns the byte count (short only at end of file) or a negative errno.
+ */
+ssize_t eroot_pread(struct eroot_image *img, const struct eroot_inode *ino,
+		    void *buf, size_t len, uint64_t off);
+
+/* Symlink target into @buf (NUL-terminated).  -ERANGE if @size is too small. */
+int eroot_readlink(struct eroot_image *img, const struct eroot_inode *ino,
+		   char *buf, size_t size);
+
+/*
+ * Extended attributes.  eroot_listxattr() calls @fn with each full name
+ * ("user.foo", "system.posix_acl_access", ...) and the value, inline ones
+ * first, then shared ones.  eroot_getxattr() copies one value: returns its
+ * length, -ENODATA if absent, -ERANGE if @size is too small (with @size 0
+ * it only returns the length).
+ */
+typedef int (*eroot_xattr_fn)(void *ctx, const char *name,
+			      const void *value, size_t value_len);
+int eroot_listxattr(struct eroot_image *img, const struct eroot_inode *ino,
+		    eroot_xattr_fn fn, void *ctx);
+ssize_t eroot_getxattr(struct eroot_image *img, const struct eroot_inode *ino,
+		       const char *name, void *buf, size_t size);
+
+/* Short names for datalayouts ("flat-plain", "flat-inline", "chunk", ...). */
+const char *eroot_layout_name(unsigned int datalayout);
+
+/* ------------------------------------------------------------------ */
+/* Builder                                                             */
+/* ------------------------------------------------------------------ */
+
+struct eroot_builder;
+
+struct eroot_build_options {
+	unsigned int block_size;	/* 0: 4096 */
+	const char *label;		/* volume name, at most 16 bytes */
+	const uint8_t *uuid;		/* 16 bytes; NULL: derived from content */
+	int64_t fixed_time;		/* >= 0: every mtime and build time */
+	int64_t clamp_time;		/* >= 0: mtimes above it are lowered */
+	int64_t force_uid, force_gid;	/* >= 0: override owners */
+	unsigned int shared_xattr_min;	/* share an xattr used this often; 0 never */
+	int quiet;
+	/* Progress: called now and then with bytes done/total of file data. */
+	void (*progress)(void *ctx, uint64_t done, uint64_t total);
+	void *progress_ctx;
+};
+
+/* Statistics of a finished build. */
+struct eroot_build_stats {
+	uint64_t inodes, files, dirs, symlinks, specials, hardlinks;
+	uint64_t data_bytes;		/* file bytes read from the source */
+	uint64_t image_bytes;
+	uint64_t xattrs, shared_xattrs;
+};
+
+/* Fill @opts with defaults (4096 blocks, no overrides, sharing at 2). */
+void eroot_build_options_init(struct eroot_build_options *opts);
+
+/*
+ * Create a builder.  Returns NULL only when memory runs out.  @opts is
+ * copied (strings included).
+ */
+struct eroot_builder *eroot_builder_new(const struct eroot_build_options *opts);
+void eroot_builder_free(struct eroot_builder *b);
+const char *eroot_builder_errmsg(const struct eroot_builder *b);
+
+/*
+ * Exclusions, matched against the path relative to the source root without
+ * a leading slash ("etc/passwd").  A literal path excludes that entry and
+ * everything below it; a regex (POSIX extended) excludes every path it
+ * matches.  -EINVAL for a bad regex.
+ */
+int eroot_builder_exclude_path(struct eroot_builder *b, const char *path);
+int eroot_builder_exclude_regex(struct eroot_builder *b, const char *regex);
+
+/*
+ * Add the tree under @dir as the image's root (file data is read later, in
+ * eroot_builder_write()).  Errors name the offending path.
+ */
+int eroot_builder_add_dir(struct eroot_builder *b, const char *dir);
+
+/*
+ * Write the image to @path: built in "@path.XXXXXX" next to it and renamed
+ * into place only when complete, so a failure never leaves a partial image
+ * under @path.  @stats may be NULL.
+ */
+int eroot_builder_write(struct eroot_builder *b, const char *path,
+			struct eroot_build_stats *stats);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* EROOT_EROOT_H */

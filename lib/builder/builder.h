@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internal state of the builder.  A build has three stages:
+ *  1. a source (scan_dir.c) fills an in-memory tree of nodes (tree.c) and
+ *     the table of distinct xattrs (xattrs.c);
+ *  2. layout.c decides every inode's form, nid, data blocks and the
+ *     image's geometry;
+ *  3. write_data.c copies file data and write_meta.c encodes inodes,
+ *     directories, shared xattrs and the superblock (image_file.c owns
+ *     the temporary file and the final rename).
+ */
+#ifndef EROOT_BUILDER_H
+#define EROOT_BUILDER_H
+
+#include <errno.h>
+#include <regex.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "eroot/eroot.h"
+#include "errmsg.h"
+#include "ondisk.h"
+
+struct bnode;
+
+struct bentry {
+	char *name;
+	uint16_t name_len;
+	struct bnode *node;
+};
+
+/* A distinct (name, value) pair; nodes refer to it by index. */
+struct bxattr {
+	uint8_t index;			/* EROFS_XATTR_INDEX_* */
+	uint8_t suffix_len;
+	uint16_t value_len;
+	char *suffix;
+	uint8_t *value;
+	uint32_t users;			/* inodes carrying it */
+	bool shared;
+	uint32_t shared_id;		/* offset / 4 in the shared area */
+};
+
+struct bnode {
+	uint32_t mode, uid, gid, nlink;
+	int64_t mtime;
+	uint32_t mtime_nsec;
+	uint64_t size;
+	uint32_t rdev_major, rdev_minor;
+	char *src_path;			/* regular files: where the data is */
+	char *link_target;		/* symlinks */
+	bool sparse;			/* regular file with holes */
+
+	/* directories */
+	struct bnode *parent;
+	struct bentry *entries;		/* sorted once scanning is done */
+	uint32_t nentries, entries_cap;
+
+	uint32_t *xattrs;		/* indexes into builder->xattrs, sorted */
+	uint32_t nxattrs;
+
+	/* decided by layout.c */
+	bool assigned;
+	uint64_t nid;
+	uint32_t ino;
+	bool extended;
+	uint8_t datalayout;
+	uint16_t xattr_icount;
+	uint32_t ibody_size;		/* inline xattr bytes */
+	uint32_t tail_len;		/* inline data bytes */
+	uint32_t blkaddr;		/* first data block (flat layouts) */
+	uint64_t data_blocks;		/* blocks in the data area */
+	unsigned int chunkbits;		/* chunk-based: log2 chunk size */
+	uint32_t nchunks;
+	uint32_t *chunk_addr;		/* per chunk: block or EROFS_NULL_ADDR */
+	uint8_t *dir_data;		/* encoded directory, size bytes */
+};
+
+struct eroot_builder {
+	struct eroot_errmsg err;
+	struct eroot_build_options opts;
+	char *label;
+	uint8_t uuid[16];
+	bool have_uuid;
+	unsigned int blkszbits;
+
+	char **exclude_paths;
+	size_t nexclude_paths;
+	regex_t *exclude_regexes;
+	size_t nexclude_regexes;
+
+	struct bnode *root;
+	struct bnode **nodes;		/* every inode once; nid order after layout */
+	size_t nnodes, nodes_cap;
+
+	struct bxattr *xattrs;
+	size_t nxattrs, xattrs_cap;
+	uint32_t *xattr_hash;		/* open addressing: index + 1, 0 = empty */
+	size_t xattr_hash_cap;
+
+	/* geometry decided by layout.c */
+	uint32_t meta_blkaddr;
+	uint64_t meta_bytes;		/* inode area, from meta_blkaddr */
+	uint32_t xattr_blkaddr;
+	uint64_t xattr_bytes;
+	uint64_t total_blocks;
+	int64_t build_time;
+	uint32_t build_time_nsec;
+	bool uses_chunks;
+
+	struct eroot_build_stats stats;
+};
+
+#define BFAIL(b, code, ...) eroot_fail(&(b)->err, (code), __VA_ARGS__)
+
+/* options.c: validate options, derive blkszbits */
+int builder_check_options(struct eroot_builder *b);
+
+/* tree.c */
+struct bnode *tree_new_node(struct eroot_builder *b);
+int tree_add_entry(struct eroot_builder *b, struct bnode *dir,
+		   const char *name, struct bnode *node);
+void tree_sort_entries(struct bnode *dir);
+void tree_free(struct eroot_builder *b);
+
+/* exclude.c */
+bool exclude_match(const struct eroot_builder *b, const char *relpath);
+void exclude_free(struct eroot_builder *b);
+
+/* xattrs.c */
+int xattrs_add(struct eroot_builder *b, struct bnode *node, const char *name,
+	       const void *value, size_t len);
+void xattrs_finish_node(struct eroot_builder *b, struct bnode *node);
+/* Choose shared entries, give them ids; returns the shared area size. */
+uint64_t xattrs_plan_shared(struct eroot_builder *b);
+/* Inline xattr bytes of @node (0 if none), after xattrs_plan_shared(). */
+uint32_t xattrs_ibody_size(const struct eroot_builder *b, const struct bnode *node);
+void xattrs_encode_ibody(const struct eroot_builder *b, const struct bnode *node,
+			 uint8_t *out);
+void xattrs_encode_shared(const struct eroot_builder *b, uint8_t *out);
+void xattrs_free(struct eroot_builder *b);
+
+/* layout.c */
+int layout_image(struct eroot_builder *b);
+uint32_t dir_encoded_size(const struct eroot_builder *b, const struct bnode *dir);
+
+/* write_meta.c */
+void encode_dir(const struct eroot_builder *b, const struct bnode *dir, uint8_t *out);
+int write_metadata(struct eroot_builder *b, int fd, void *hash_state);
+
+/* write_data.c */
+int write_file_data(struct eroot_builder *b, int fd, void *hash_state);
+
+/* image_file.c */
+int image_file_create(struct eroot_builder *b, const char *path, char **tmp_path, int *fd);
+int image_file_commit(struct eroot_builder *b, int fd, const char *tmp_path, const char *path);
+void image_file_abort(int fd, const char *tmp_path);
+int pwrite_all(struct eroot_builder *b, int fd, const void *buf, size_t len, uint64_t off);
+
+static inline uint32_t blksz_of(const struct eroot_builder *b)
+{
+	return 1u << b->blkszbits;
+}
+
+#endif

@@ -1,0 +1,328 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Layout: decide, for every inode, its on-disk form (compact or extended),
+ * data layout (flat, flat with inline tail, chunk-based), nid and blocks,
+ * and from that the image's geometry.  Nothing is written here.
+ *
+ * Image order: superblock, inodes (root first, then breadth first), shared
+ * xattrs, data blocks in nid order.
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "builder.h"
+
+static void apply_overrides(struct eroot_builder *b)
+{
+	const struct eroot_build_options *o = &b->opts;
+
+	for (size_t i = 0; i < b->nnodes; i++) {
+		struct bnode *n = b->nodes[i];
+
+		if (o->force_uid >= 0)
+			n->uid = (uint32_t)o->force_uid;
+		if (o->force_gid >= 0)
+			n->gid = (uint32_t)o->force_gid;
+		if (o->fixed_time >= 0) {
+			n->mtime = o->fixed_time;
+			n->mtime_nsec = 0;
+		} else if (o->clamp_time >= 0 && n->mtime >= o->clamp_time &&
+			   (n->mtime > o->clamp_time || n->mtime_nsec)) {
+			n->mtime = o->clamp_time;
+			n->mtime_nsec = 0;
+		}
+	}
+}
+
+static bool is_dot(const struct bentry *e)
+{
+	return (e->name_len == 1 && e->name[0] == '.') ||
+	       (e->name_len == 2 && e->name[0] == '.' && e->name[1] == '.');
+}
+
+static void count_links(struct eroot_builder *b)
+{
+	for (size_t i = 0; i < b->nnodes; i++)
+		b->nodes[i]->nlink = S_ISDIR(b->nodes[i]->mode) ? 1 : 0;
+	b->root->nlink++;	/* the root's ".." is itself */
+	for (size_t i = 0; i < b->nnodes; i++) {
+		struct bnode *d = b->nodes[i];
+
+		for (uint32_t j = 0; j < d->nentries; j++) {
+			struct bnode *child = d->entries[j].node;
+
+			if (is_dot(&d->entries[j]))
+				continue;
+			child->nlink++;
+			if (S_ISDIR(child->mode))
+				d->nlink++;
+		}
+	}
+}
+
+static int time_cmp(const void *pa, const void *pb)
+{
+	const struct bnode *a = *(struct bnode *const *)pa, *b = *(struct bnode *const *)pb;
+
+	if (a->mtime != b->mtime)
+		return a->mtime < b->mtime ? -1 : 1;
+	return a->mtime_nsec < b->mtime_nsec ? -1 : a->mtime_nsec > b->mtime_nsec;
+}
+
+/* Compact inodes carry no time of their own: they take the build time.
+ * The most common mtime as build time lets the most inodes be compact. */
+static int choose_build_time(struct eroot_builder *b)
+{
+	struct bnode **sorted;
+	size_t best = 0, run = 0;
+
+	if (b->opts.fixed_time >= 0) {
+		b->build_time = b->opts.fixed_time;
+		b->build_time_nsec = 0;
+		return 0;
+	}
+	sorted = malloc(b->nnodes * sizeof(*sorted));
+	if (!sorted)
+		return BFAIL(b, -ENOMEM, "out of memory");
+	memcpy(sorted, b->nodes, b->nnodes * sizeof(*sorted));
+	qsort(sorted, b->nnodes, sizeof(*sorted), time_cmp);
+	for (size_t i = 0; i < b->nnodes; i++) {
+		run = i && !time_cmp(&sorted[i - 1], &sorted[i]) ? run + 1 : 1;
+		if (run > best) {
+			best = run;
+			b->build_time = sorted[i]->mtime;
+			b->build_time_nsec = sorted[i]->mtime_nsec;
+		}
+	}
+	free(sorted);
+	return 0;
+}
+
+/* Root first, then each directory's children in name order, breadth first. */
+static int order_nodes(struct eroot_builder *b)
+{
+	struct bnode **order = malloc(b->nnodes * sizeof(*order));
+	size_t n = 0;
+
+	if (!order)
+		return BFAIL(b, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < b->nnodes; i++)
+		b->nodes[i]->assigned = false;
+	order[n++] = b->root;
+	b->root->assigned = true;
+	for (size_t head = 0; head < n; head++) {
+		struct bnode *d = order[head];
+
+		for (uint32_t j = 0; j < d->nentries; j++) {
+			struct bnode *child = d->entries[j].node;
+
+			if (!child->assigned) {
+				child->assigned = true;
+				order[n++] = child;
+			}
+		}
+	}
+	free(b->nodes);
+	b->nodes = order;
+	b->nnodes = n;
+	for (size_t i = 0; i < n; i++)
+		order[i]->ino = (uint32_t)i + 1;
+	return 0;
+}
+
+uint32_t dir_encoded_size(const struct eroot_builder *b, const struct bnode *dir)
+{
+	uint32_t blksz = blksz_of(b), used = 0;
+	uint64_t full = 0;
+
+	for (uint32_t j = 0; j < dir->nentries; j++) {
+		uint32_t need = EROFS_DIRENT_SIZE + dir->entries[j].name_len;
+
+		if (used + need > blksz) {
+			full++;
+			used = 0;
+		}
+		used += need;
+	}
+	return (uint32_t)(full * blksz + used);
+}
+
+/*
+ * Sparse files become chunk-based: chunks without data are holes.  The
+ * chunk size is the smallest that keeps the map within 16 blocks.
+ */
+static int plan_chunks(struct eroot_builder *b, struct bnode *n)
+{
+	unsigned int bits = b->blkszbits;
+	uint64_t max_chunks = 16ull * blksz_of(b) / EROFS_BLOCK_MAP_ENTRY_SIZE;
+	uint64_t nchunks;
+	int fd;
+
+	while (((n->size + (1ull << bits) - 1) >> bits) > max_chunks)
+		bits++;
+	nchunks = (n->size + (1ull << bits) - 1) >> bits;
+	n->chunkbits = bits;
+	n->nchunks = (uint32_t)nchunks;
+	n->chunk_addr = calloc(nchunks, sizeof(*n->chunk_addr));
+	if (!n->chunk_addr)
+		return BFAIL(b, -ENOMEM, "out of memory");
+	fd = open(n->src_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return BFAIL(b, -errno, "%s: %s", n->src_path, strerror(errno));
+	for (uint64_t c = 0; c < nchunks; c++) {
+		off_t start = (off_t)(c << bits);
+		off_t data = lseek(fd, start, SEEK_DATA);
+
+		/* a chunk is a hole if its first data byte lies past it */
+		n->chunk_addr[c] = data >= 0 && (uint64_t)data < ((c + 1) << bits) ?
+				   0 : EROFS_NULL_ADDR;
+		if (data < 0 && errno != ENXIO) {
+			int err = BFAIL(b, -errno, "%s: %s", n->src_path, strerror(errno));
+			close(fd);
+			return err;
+		}
+	}
+	close(fd);
+	n->datalayout = EROFS_INODE_CHUNK_BASED;
+	b->uses_chunks = true;
+	return 0;
+}
+
+static bool needs_extended(const struct eroot_builder *b, const struct bnode *n)
+{
+	return n->uid > 0xffff || n->gid > 0xffff || n->nlink > 0xffff ||
+	       n->size > 0xffffffffull || n->mtime != b->build_time ||
+	       n->mtime_nsec != b->build_time_nsec;
+}
+
+/* Bytes of data that could sit inline after the inode: the last block's. */
+static uint32_t tail_of(const struct eroot_builder *b, uint64_t size)
+{
+	uint32_t rem = (uint32_t)(size & (blksz_of(b) - 1));
+
+	return size && rem ? rem : 0;
+}
+
+/* Decide inode form and data layout, and place the inode. */
+static int place_node(struct eroot_builder *b, struct bnode *n, uint64_t *pos)
+{
+	uint32_t blksz = blksz_of(b);
+	uint32_t base, room, tail = 0;
+	uint64_t rec;
+	bool has_data = S_ISREG(n->mode) || S_ISDIR(n->mode) || S_ISLNK(n->mode);
+
+	if (S_ISDIR(n->mode))
+		n->size = dir_encoded_size(b, n);
+	n->extended = needs_extended(b, n);
+	n->ibody_size = xattrs_ibody_size(b, n);
+	if (n->ibody_size > EROFS_XATTR_IBODY_HEADER_SIZE + 4u * 65534)
+		return BFAIL(b, -E2BIG, "%s: too many xattrs for one inode",
+			     n->src_path ? n->src_path : "(inode)");
+	n->xattr_icount = n->ibody_size ?
+		(uint16_t)((n->ibody_size - EROFS_XATTR_IBODY_HEADER_SIZE) / 4 + 1) : 0;
+	base = (n->extended ? EROFS_INODE_EXTENDED_SIZE : EROFS_INODE_COMPACT_SIZE) +
+	       n->ibody_size;
+	rec = base;
+	n->datalayout = EROFS_INODE_FLAT_PLAIN;
+	n->tail_len = 0;
+	if (S_ISREG(n->mode) && n->sparse && n->size) {
+		int err = plan_chunks(b, n);
+
+		if (err)
+			return err;
+		rec = ((base + 3) & ~3u) + (uint64_t)n->nchunks * EROFS_BLOCK_MAP_ENTRY_SIZE;
+	} else if (has_data) {
+		tail = tail_of(b, n->size);
+	}
+	room = blksz - (uint32_t)(*pos & (blksz - 1));
+	if (tail && base + tail <= blksz) {
+		/* Inline the tail if it fits here, or in a fresh block when the
+		 * padding wastes less than a data block would. */
+		if (base + tail > room && room <= blksz - tail)
+			*pos += room;
+		if (base + tail <= blksz - (uint32_t)(*pos & (blksz - 1))) {
+			n->datalayout = EROFS_INODE_FLAT_INLINE;
+			n->tail_len = tail;
+			rec = base + tail;
+		}
+	}
+	if (n->datalayout != EROFS_INODE_CHUNK_BASED && has_data)
+		n->data_blocks = (n->size - n->tail_len + blksz - 1) >> b->blkszbits;
+	n->nid = *pos / EROFS_ISLOT_SIZE;
+	*pos = (*pos + rec + EROFS_ISLOT_SIZE - 1) & ~(uint64_t)(EROFS_ISLOT_SIZE - 1);
+	return 0;
+}
+
+static int assign_blocks(struct eroot_builder *b, uint64_t first)
+{
+	uint64_t next = first;
+	uint32_t blksz = blksz_of(b);
+
+	for (size_t i = 0; i < b->nnodes; i++) {
+		struct bnode *n = b->nodes[i];
+
+		if (n->datalayout == EROFS_INODE_CHUNK_BASED) {
+			for (uint32_t c = 0; c < n->nchunks; c++) {
+				uint64_t start = (uint64_t)c << n->chunkbits;
+				uint64_t len = n->size - start < (1ull << n->chunkbits) ?
+					       n->size - start : 1ull << n->chunkbits;
+
+				if (n->chunk_addr[c] == EROFS_NULL_ADDR)
+					continue;
+				n->chunk_addr[c] = (uint32_t)next;
+				next += (len + blksz - 1) >> b->blkszbits;
+				if (next > UINT32_MAX)
+					break;
+			}
+		} else if (n->data_blocks) {
+			n->blkaddr = (uint32_t)next;
+			next += n->data_blocks;
+		}
+		if (next > UINT32_MAX)
+			return BFAIL(b, -EFBIG, "image too large: more than 2^32 blocks");
+	}
+	b->total_blocks = next;
+	return 0;
+}
+
+int layout_image(struct eroot_builder *b)
+{
+	uint32_t blksz = blksz_of(b);
+	uint64_t pos, xattr_bytes;
+	int err;
+
+	apply_overrides(b);
+	err = order_nodes(b);
+	if (err)
+		return err;
+	count_links(b);
+	err = choose_build_time(b);
+	if (err)
+		return err;
+	xattr_bytes = xattrs_plan_shared(b);
+	if (xattr_bytes == UINT64_MAX)
+		return BFAIL(b, -ENOMEM, "out of memory");
+
+	/*
+	 * Inodes follow the superblock in the same block (nids count from the
+	 * image start).  This also keeps nid 0 unused: the kernel reports nids
+	 * as inode numbers, and readdir() hides entries whose inode is 0.
+	 */
+	b->meta_blkaddr = 0;
+	pos = EROFS_SUPER_OFFSET + EROFS_SUPER_SIZE;
+	for (size_t i = 0; i < b->nnodes; i++) {
+		err = place_node(b, b->nodes[i], &pos);
+		if (err)
+			return err;
+	}
+	if (b->root->nid > 0xffff)
+		return BFAIL(b, -EFBIG, "root inode beyond nid 65535");
+	b->meta_bytes = pos;
+	b->xattr_bytes = xattr_bytes;
+	pos = b->meta_blkaddr + ((pos + blksz - 1) >> b->blkszbits);
+	b->xattr_blkaddr = xattr_bytes ? (uint32_t)pos : 0;
+	pos += (xattr_bytes + blksz - 1) >> b->blkszbits;
+	return assign_blocks(b, pos);
+}

@@ -1,0 +1,321 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Source: a directory tree on a mounted filesystem.  Metadata and xattrs
+ * are read now; file data later, when the image is written.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "builder.h"
+
+/* Files with several links, found by (dev, ino), so each becomes one inode. */
+struct link_map {
+	struct link_slot { dev_t dev; ino_t ino; struct bnode *node; } *slots;
+	size_t cap, used;
+};
+
+struct scan {
+	struct eroot_builder *b;
+	struct link_map links;
+	char path[PATH_MAX];		/* full source path of the current entry */
+	size_t root_len;		/* relative path starts after this */
+};
+
+static size_t link_hash(dev_t dev, ino_t ino, size_t cap)
+{
+	uint64_t h = (uint64_t)ino * 0x9E3779B97F4A7C15ull ^ (uint64_t)dev;
+
+	return (size_t)(h ^ h >> 29) & (cap - 1);
+}
+
+static struct link_slot *link_find(struct link_map *m, dev_t dev, ino_t ino)
+{
+	size_t i = link_hash(dev, ino, m->cap);
+
+	while (m->slots[i].node && (m->slots[i].dev != dev || m->slots[i].ino != ino))
+		i = (i + 1) & (m->cap - 1);
+	return &m->slots[i];
+}
+
+static int link_grow(struct link_map *m)
+{
+	struct link_map bigger = { .cap = m->cap ? m->cap * 2 : 1024 };
+
+	bigger.slots = calloc(bigger.cap, sizeof(*bigger.slots));
+	if (!bigger.slots)
+		return -ENOMEM;
+	for (size_t i = 0; i < m->cap; i++)
+		if (m->slots[i].node)
+			*link_find(&bigger, m->slots[i].dev, m->slots[i].ino) = m->slots[i];
+	bigger.used = m->used;
+	free(m->slots);
+	*m = bigger;
+	return 0;
+}
+
+static int read_xattrs(struct scan *s, struct bnode *node)
+{
+	struct eroot_builder *b = s->b;
+	char *names = NULL, *value = NULL;
+	ssize_t len, vlen;
+	int err = 0;
+
+	len = llistxattr(s->path, NULL, 0);
+	if (len <= 0)
+		return len < 0 && errno != ENOTSUP ?
+		       BFAIL(b, -errno, "%s: cannot list xattrs: %s", s->path, strerror(errno)) : 0;
+	names = malloc((size_t)len);
+	value = malloc(EROFS_XATTR_VALUE_MAX + 1);
+	if (!names || !value) {
+		err = BFAIL(b, -ENOMEM, "out of memory");
+		goto out;
+	}
+	len = llistxattr(s->path, names, (size_t)len);
+	if (len < 0) {
+		err = BFAIL(b, -errno, "%s: cannot list xattrs: %s", s->path, strerror(errno));
+		goto out;
+	}
+	for (char *name = names; name < names + len; name += strlen(name) + 1) {
+		vlen = lgetxattr(s->path, name, value, EROFS_XATTR_VALUE_MAX + 1);
+		if (vlen < 0 && errno == ENODATA)
+			continue;	/* removed meanwhile */
+		if (vlen < 0) {
+			err = BFAIL(b, -errno, "%s: cannot read xattr %s: %s", s->path, name,
+				    errno == ERANGE ? "value too large" : strerror(errno));
+			goto out;
+		}
+		err = xattrs_add(b, node, name, value, (size_t)vlen);
+		if (err)
+			goto out;
+	}
+	xattrs_finish_node(b, node);
+out:
+	free(names);
+	free(value);
+	return err;
+}
+
+static void fill_node(struct bnode *node, const struct stat *st)
+{
+	node->mode = st->st_mode;
+	node->uid = st->st_uid;
+	node->gid = st->st_gid;
+	node->mtime = st->st_mtim.tv_sec;
+	node->mtime_nsec = (uint32_t)st->st_mtim.tv_nsec;
+	if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) {
+		node->rdev_major = major(st->st_rdev);
+		node->rdev_minor = minor(st->st_rdev);
+	}
+	if (S_ISREG(st->st_mode)) {
+		node->size = (uint64_t)st->st_size;
+		node->sparse = (uint64_t)st->st_blocks * 512 < node->size;
+	}
+}
+
+static int scan_tree(struct scan *s, struct bnode *dir, int dirfd);
+
+static int read_symlink(struct scan *s, struct bnode *node, int dirfd,
+			const char *name, const struct stat *st)
+{
+	char target[4096];
+	ssize_t n = readlinkat(dirfd, name, target, sizeof(target));
+
+	if (n < 0)
+		return BFAIL(s->b, -errno, "%s: cannot read symlink: %s", s->path, strerror(errno));
+	if (n == 0 || n >= (ssize_t)sizeof(target) || n != st->st_size)
+		return BFAIL(s->b, -ENAMETOOLONG, "%s: symlink target of %zd bytes not supported",
+			     s->path, n);
+	node->link_target = strndup(target, (size_t)n);
+	node->size = (uint64_t)n;
+	return node->link_target ? 0 : BFAIL(s->b, -ENOMEM, "out of memory");
+}
+
+static int add_child(struct scan *s, struct bnode *dir, int dirfd, const char *name)
+{
+	struct eroot_builder *b = s->b;
+	struct link_slot *slot = NULL;
+	struct bnode *node;
+	struct stat st;
+	int err;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return BFAIL(b, -errno, "%s: %s", s->path, strerror(errno));
+	if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) {
+		if (s->links.used * 2 >= s->links.cap && link_grow(&s->links))
+			return BFAIL(b, -ENOMEM, "out of memory");
+		slot = link_find(&s->links, st.st_dev, st.st_ino);
+		if (slot->node)
+			return tree_add_entry(b, dir, name, slot->node);
+	}
+	node = tree_new_node(b);
+	if (!node)
+		return BFAIL(b, -ENOMEM, "out of memory");
+	fill_node(node, &st);
+	if (slot) {
+		*slot = (struct link_slot){ st.st_dev, st.st_ino, node };
+		s->links.used++;
+	}
+	err = tree_add_entry(b, dir, name, node);
+	if (!err)
+		err = read_xattrs(s, node);
+	if (err)
+		return err;
+	switch (st.st_mode & S_IFMT) {
+	case S_IFREG:
+		node->src_path = strdup(s->path);
+		return node->src_path ? 0 : BFAIL(b, -ENOMEM, "out of memory");
+	case S_IFLNK:
+		return read_symlink(s, node, dirfd, name, &st);
+	case S_IFDIR: {
+		int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+		if (fd < 0)
+			return BFAIL(b, -errno, "%s: %s", s->path, strerror(errno));
+		node->parent = dir;
+		err = scan_tree(s, node, fd);
+		close(fd);
+		return err;
+	}
+	case S_IFCHR: case S_IFBLK: case S_IFIFO: case S_IFSOCK:
+		return 0;
+	default:
+		return BFAIL(b, -EOPNOTSUPP, "%s: unsupported file type", s->path);
+	}
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Names of a directory, sorted so scanning order never depends on the
+ * source filesystem. */
+static int list_dir(struct scan *s, int dirfd, char ***out, size_t *count)
+{
+	int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return BFAIL(s->b, -errno, "%s: %s", s->path, strerror(errno));
+	}
+	errno = 0;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (n == cap) {
+			char **more = realloc(names, (cap = cap ? cap * 2 : 16) * sizeof(*names));
+			if (!more)
+				goto nomem;
+			names = more;
+		}
+		if (!(names[n] = strdup(de->d_name)))
+			goto nomem;
+		n++;
+		errno = 0;
+	}
+	if (errno) {
+		int err = -errno;
+		closedir(d);
+		for (size_t i = 0; i < n; i++)
+			free(names[i]);
+		free(names);
+		return BFAIL(s->b, err, "%s: cannot read directory: %s", s->path, strerror(-err));
+	}
+	closedir(d);
+	qsort(names, n, sizeof(*names), name_cmp);
+	*out = names;
+	*count = n;
+	return 0;
+nomem:
+	closedir(d);
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return BFAIL(s->b, -ENOMEM, "out of memory");
+}
+
+static int scan_tree(struct scan *s, struct bnode *dir, int dirfd)
+{
+	size_t base = strlen(s->path), count = 0, i;
+	char **names;
+	int err = list_dir(s, dirfd, &names, &count);
+
+	for (i = 0; !err && i < count; i++) {
+		size_t len = strlen(names[i]);
+		const char *rel;
+
+		if (base + 1 + len >= sizeof(s->path)) {
+			err = BFAIL(s->b, -ENAMETOOLONG, "%s/%s: path too long", s->path, names[i]);
+			break;
+		}
+		s->path[base] = '/';
+		memcpy(s->path + base + 1, names[i], len + 1);
+		rel = s->path + s->root_len + 1;
+		if (!exclude_match(s->b, rel))
+			err = add_child(s, dir, dirfd, names[i]);
+		s->path[base] = '\0';
+	}
+	for (i = 0; i < count; i++)
+		free(names[i]);
+	free(count ? names : NULL);
+	if (!err)
+		err = tree_add_entry(s->b, dir, ".", dir);
+	if (!err)
+		err = tree_add_entry(s->b, dir, "..", dir->parent ? dir->parent : dir);
+	if (!err)
+		tree_sort_entries(dir);
+	return err;
+}
+
+int eroot_builder_add_dir(struct eroot_builder *b, const char *dir)
+{
+	struct scan s = { .b = b };
+	struct stat st;
+	int fd, err;
+
+	if (b->root)
+		return BFAIL(b, -EEXIST, "the image already has a root");
+	err = builder_check_options(b);
+	if (err)
+		return err;
+	if (strlen(dir) >= sizeof(s.path) - 1)
+		return BFAIL(b, -ENAMETOOLONG, "%s: path too long", dir);
+	strcpy(s.path, dir);
+	while (s.path[0] && s.path[1] && s.path[strlen(s.path) - 1] == '/')
+		s.path[strlen(s.path) - 1] = '\0';
+	s.root_len = strlen(s.path);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return BFAIL(b, -errno, "%s: %s", dir, strerror(errno));
+	if (fstat(fd, &st) < 0) {
+		err = BFAIL(b, -errno, "%s: %s", dir, strerror(errno));
+		close(fd);
+		return err;
+	}
+	b->root = tree_new_node(b);
+	if (!b->root) {
+		close(fd);
+		return BFAIL(b, -ENOMEM, "out of memory");
+	}
+	fill_node(b->root, &st);
+	err = read_xattrs(&s, b->root);
+	if (s.root_len == 1 && s.path[0] == '/')
+		s.path[0] = '\0', s.root_len = 0;	/* children are "/name" */
+	if (!err)
+		err = scan_tree(&s, b->root, fd);
+	close(fd);
+	free(s.links.slots);
+	return err;
+}

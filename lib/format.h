@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The EROFS on-disk format, as the Linux kernel reads it
+ * (fs/erofs/erofs_fs.h, Documentation/filesystems/erofs.rst).
+ *
+ * Only constants and sizes live here.  The structures are encoded and
+ * decoded field by field in ondisk.c, so nothing depends on the host's
+ * struct packing or byte order.  All multi-byte values are little-endian.
+ */
+#ifndef EROOT_FORMAT_H
+#define EROOT_FORMAT_H
+
+#include <stdint.h>
+
+#define EROFS_MAGIC			0xE0F5E1E2u
+#define EROFS_SUPER_OFFSET		1024	/* room for boot sectors */
+#define EROFS_SUPER_SIZE		128
+#define EROFS_ISLOT_SIZE		32	/* nid unit: inode slot size */
+#define EROFS_INODE_COMPACT_SIZE	32
+#define EROFS_INODE_EXTENDED_SIZE	64
+#define EROFS_DIRENT_SIZE		12
+#define EROFS_XATTR_IBODY_HEADER_SIZE	12
+#define EROFS_XATTR_ENTRY_SIZE		4
+#define EROFS_NAME_LEN			255
+#define EROFS_NULL_ADDR			0xFFFFFFFFu	/* hole in a chunk map */
+
+/* Block sizes the kernel accepts: 512 bytes up to the page size. */
+#define EROFS_MIN_BLKSZBITS		9
+#define EROFS_MAX_BLKSZBITS		12	/* 4 KiB pages */
+
+/* feature_compat */
+#define EROFS_FEATURE_COMPAT_SB_CHKSUM		0x00000001
+#define EROFS_FEATURE_COMPAT_MTIME		0x00000002
+#define EROFS_FEATURE_COMPAT_XATTR_FILTER	0x00000004
+
+/* feature_incompat */
+#define EROFS_FEATURE_INCOMPAT_ZERO_PADDING	0x00000001
+#define EROFS_FEATURE_INCOMPAT_BIG_PCLUSTER	0x00000002
+#define EROFS_FEATURE_INCOMPAT_CHUNKED_FILE	0x00000004
+#define EROFS_FEATURE_INCOMPAT_DEVICE_TABLE	0x00000008
+#define EROFS_FEATURE_INCOMPAT_ZTAILPACKING	0x00000010
+#define EROFS_FEATURE_INCOMPAT_FRAGMENTS	0x00000020
+#define EROFS_FEATURE_INCOMPAT_XATTR_PREFIXES	0x00000040
+#define EROFS_FEATURE_INCOMPAT_48BIT		0x00000080
+#define EROFS_FEATURE_INCOMPAT_METABOX		0x00000100
+
+/* What this reader understands. */
+#define EROOT_READER_INCOMPAT	(EROFS_FEATURE_INCOMPAT_CHUNKED_FILE)
+
+/* i_format: bit 0 inode version, bits 1..3 datalayout */
+#define EROFS_I_VERSION_BIT		0
+#define EROFS_I_DATALAYOUT_BIT		1
+#define EROFS_I_DATALAYOUT_MASK		0x7
+#define EROFS_I_ALL_BITS		0xF	/* any other bit is unknown */
+
+enum erofs_datalayout {
+	EROFS_INODE_FLAT_PLAIN = 0,
+	EROFS_INODE_COMPRESSED_FULL = 1,
+	EROFS_INODE_FLAT_INLINE = 2,
+	EROFS_INODE_COMPRESSED_COMPACT = 3,
+	EROFS_INODE_CHUNK_BASED = 4,
+};
+
+/* Chunk-based inodes: i_u holds { le16 format; le16 reserved; } */
+#define EROFS_CHUNK_FORMAT_BLKBITS_MASK	0x001F
+#define EROFS_CHUNK_FORMAT_INDEXES	0x0020
+#define EROFS_BLOCK_MAP_ENTRY_SIZE	4
+#define EROFS_CHUNK_INDEX_SIZE		8
+
+/* Directory entry file types (the kernel's FT_* values). */
+enum erofs_file_type {
+	EROFS_FT_UNKNOWN = 0,
+	EROFS_FT_REG_FILE = 1,
+	EROFS_FT_DIR = 2,
+	EROFS_FT_CHRDEV = 3,
+	EROFS_FT_BLKDEV = 4,
+	EROFS_FT_FIFO = 5,
+	EROFS_FT_SOCK = 6,
+	EROFS_FT_SYMLINK = 7,
+	EROFS_FT_MAX
+};
+
+/* xattr name indexes: the short prefixes stored as one byte. */
+enum erofs_xattr_index {
+	EROFS_XATTR_INDEX_NONE = 0,
+	EROFS_XATTR_INDEX_USER = 1,
+	EROFS_XATTR_INDEX_POSIX_ACL_ACCESS = 2,
+	EROFS_XATTR_INDEX_POSIX_ACL_DEFAULT = 3,
+	EROFS_XATTR_INDEX_TRUSTED = 4,
+	EROFS_XATTR_INDEX_LUSTRE = 5,
+	EROFS_XATTR_INDEX_SECURITY = 6,
+	EROFS_XATTR_INDEX_MAX
+};
+#define EROFS_XATTR_LONG_PREFIX		0x80
+#define EROFS_XATTR_VALUE_MAX		65535	/* e_value_size is le16 */
+
+static inline uint32_t erofs_xattr_align(uint32_t size)
+{
+	return (size + 3) & ~3u;
+}
+
+/* Byte offset of the inode slot @nid. */
+static inline uint64_t erofs_nid_offset(uint32_t meta_blkaddr,
+					unsigned int blkszbits, uint64_t nid)
+{
+	return ((uint64_t)meta_blkaddr << blkszbits) + nid * EROFS_ISLOT_SIZE;
+}
+
+#endif /* EROOT_FORMAT_H */

@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: MIT
+/*
+ * File data: map a logical offset to image bytes for the uncompressed
+ * layouts (flat, flat with inline tail, chunk-based) and read through it.
+ */
+#include <string.h>
+
+#include "reader.h"
+
+#define UNMAPPED UINT64_MAX
+
+static uint64_t blocks_of(const struct eroot_image *img, uint64_t bytes)
+{
+	return (bytes >> img->blkszbits) + !!(bytes & ((1u << img->blkszbits) - 1));
+}
+
+static int check_extent(struct eroot_image *img, const struct eroot_inode *ino,
+			uint64_t blkaddr, uint64_t nblocks)
+{
+	if (nblocks && (blkaddr >= img->info.blocks ||
+			nblocks > img->info.blocks - blkaddr))
+		return CORRUPT(img, "nid %llu: data blocks %llu+%llu beyond the image",
+			       (unsigned long long)ino->nid, (unsigned long long)blkaddr,
+			       (unsigned long long)nblocks);
+	return 0;
+}
+
+static unsigned int chunk_bits(const struct eroot_image *img,
+			       const struct eroot_inode *ino)
+{
+	return img->blkszbits + (ino->chunk_format & EROFS_CHUNK_FORMAT_BLKBITS_MASK);
+}
+
+static unsigned int chunk_unit(const struct eroot_inode *ino)
+{
+	return ino->chunk_format & EROFS_CHUNK_FORMAT_INDEXES ?
+	       EROFS_CHUNK_INDEX_SIZE : EROFS_BLOCK_MAP_ENTRY_SIZE;
+}
+
+static uint64_t chunk_map_off(const struct eroot_image *img,
+			      const struct eroot_inode *ino)
+{
+	uint64_t unit = chunk_unit(ino);
+
+	return (inode_inline_off(img, ino) + unit - 1) & ~(unit - 1);
+}
+
+int validate_data_layout(struct eroot_image *img, const struct eroot_inode *ino)
+{
+	uint64_t nblocks = blocks_of(img, ino->size);
+	uint64_t blksz = 1u << img->blkszbits;
+
+	switch (ino->datalayout) {
+	case EROFS_INODE_FLAT_PLAIN:
+		return check_extent(img, ino, ino->raw_blkaddr, nblocks);
+	case EROFS_INODE_FLAT_INLINE: {
+		uint64_t tail = nblocks ? ino->size - ((nblocks - 1) << img->blkszbits) : 0;
+		uint64_t at = inode_inline_off(img, ino);
+
+		if ((at & (blksz - 1)) + tail > blksz || at + tail > img->image_bytes)
+			return CORRUPT(img, "nid %llu: inline data crosses a block boundary",
+				       (unsigned long long)ino->nid);
+		return check_extent(img, ino, ino->raw_blkaddr, nblocks ? nblocks - 1 : 0);
+	}
+	case EROFS_INODE_CHUNK_BASED: {
+		unsigned int bits = chunk_bits(img, ino);
+		uint64_t nchunks, end;
+
+		if (ino->chunk_format & ~(EROFS_CHUNK_FORMAT_BLKBITS_MASK |
+					  EROFS_CHUNK_FORMAT_INDEXES) || bits > 47)
+			return CORRUPT(img, "nid %llu: bad chunk format 0x%x",
+				       (unsigned long long)ino->nid, ino->chunk_format);
+		nchunks = (ino->size >> bits) + !!(ino->size & ((1ull << bits) - 1));
+		end = chunk_map_off(img, ino) + nchunks * chunk_unit(ino);
+		if (end > img->image_bytes)
+			return CORRUPT(img, "nid %llu: chunk map runs past the image end",
+				       (unsigned long long)ino->nid);
+		return 0;
+	}
+	case EROFS_INODE_COMPRESSED_FULL:
+	case EROFS_INODE_COMPRESSED_COMPACT:
+		return 0;	/* refused when the data is read */
+	default:
+		return CORRUPT(img, "nid %llu: unknown data layout %u",
+			       (unsigned long long)ino->nid, ino->datalayout);
+	}
+}
+
+static int map_chunk(struct eroot_image *img, const struct eroot_inode *ino,
+		     uint64_t pos, uint64_t *phys, uint64_t *len)
+{
+	unsigned int bits = chunk_bits(img, ino), unit = chunk_unit(ino);
+	uint64_t idx = pos >> bits, start = idx << bits;
+	uint64_t end = start + (1ull << bits);
+	uint8_t entry[EROFS_CHUNK_INDEX_SIZE];
+	uint32_t blkaddr;
+	int err;
+
+	err = img_read(img, chunk_map_off(img, ino) + idx * unit, entry, unit);
+	if (err)
+		return err;
+	if (unit == EROFS_CHUNK_INDEX_SIZE) {
+		if (get_le16(entry + 2))
+			return eroot_fail(&img->err, -EOPNOTSUPP,
+					  "nid %llu: chunk on another device",
+					  (unsigned long long)ino->nid);
+		blkaddr = get_le32(entry + 4);
+	} else {
+		blkaddr = get_le32(entry);
+	}
+	if (end > ino->size)
+		end = ino->size;
+	*len = end - pos;
+	if (blkaddr == EROFS_NULL_ADDR) {
+		*phys = UNMAPPED;
+		return 0;
+	}
+	err = check_extent(img, ino, blkaddr, blocks_of(img, end - start));
+	if (err)
+		return err;
+	*phys = ((uint64_t)blkaddr << img->blkszbits) + (pos - start);
+	return 0;
+}
+
+int map_data(struct eroot_image *img, const struct eroot_inode *ino,
+	     uint64_t pos, uint64_t *phys, uint64_t *len)
+{
+	uint64_t raw = (uint64_t)ino->raw_blkaddr << img->blkszbits;
+
+	switch (ino->datalayout) {
+	case EROFS_INODE_FLAT_PLAIN:
+		*phys = raw + pos;
+		*len = ino->size - pos;
+		return 0;
+	case EROFS_INODE_FLAT_INLINE: {
+		uint64_t tail_start = (blocks_of(img, ino->size) - 1) << img->blkszbits;
+
+		if (pos < tail_start) {
+			*phys = raw + pos;
+			*len = tail_start - pos;
+		} else {
+			*phys = inode_inline_off(img, ino) + (pos - tail_start);
+			*len = ino->size - pos;
+		}
+		return 0;
+	}
+	case EROFS_INODE_CHUNK_BASED:
+		return map_chunk(img, ino, pos, phys, len);
+	default:
+		return eroot_fail(&img->err, -EOPNOTSUPP,
+				  "nid %llu: compressed data is not supported yet",
+				  (unsigned long long)ino->nid);
+	}
+}
+
+ssize_t data_read(struct eroot_image *img, const struct eroot_inode *ino,
+		  void *buf, size_t len, uint64_t off)
+{
+	uint8_t *p = buf;
+	size_t done = 0;
+
+	if (off >= ino->size)
+		return 0;
+	if (len > ino->size - off)
+		len = (size_t)(ino->size - off);
+	while (done < len) {
+		uint64_t phys, run;
+		size_t n;
+		int err = map_data(img, ino, off + done, &phys, &run);
+
+		if (err)
+			return err;
+		n = run < len - done ? (size_t)run : len - done;
+		if (phys == UNMAPPED)
+			memset(p + done, 0, n);
+		else if ((err = img_read(img, phys, p + done, n)))
+			return err;
+		done += n;
+	}
+	return (ssize_t)done;
+}
+
+ssize_t eroot_pread(struct eroot_image *img, const struct eroot_inode *ino,
+		    void *buf, size_t len, uint64_t off)
+{
+	if (S_ISDIR(ino->mode))
+		return eroot_fail(&img->err, -EISDIR, "is a directory");
+	if (!S_ISREG(ino->mode) && !S_ISLNK(ino->mode))
+		return eroot_fail(&img->err, -EINVAL, "not a regular file");
+	return data_read(img, ino, buf, len, off);
+}
+
+int eroot_readlink(struct eroot_image *img, const struct eroot_inode *ino,
+		   char *buf, size_t size)
+{
+	ssize_t n;
+
+	if (!S_ISLNK(ino->mode))
+		return eroot_fail(&img->err, -EINVAL, "not a symlink");
+	if (ino->size == 0 || ino->size > 4095)
+		return CORRUPT(img, "nid %llu: bad symlink length %llu",
+			       (unsigned long long)ino->nid, (unsigned long long)ino->size);
+	if (size <= ino->size)
+		return eroot_fail(&img->err, -ERANGE, "buffer too small");
+	n = data_read(img, ino, buf, (size_t)ino->size, 0);
+	if (n < 0)
+		return (int)n;
+	buf[n] = '\0';
+	if (memchr(buf, '\0', (size_t)n))
+		return CORRUPT(img, "nid %llu: NUL byte in symlink target",
+			       (unsigned long long)ino->nid);
+	return (int)n;
+}

@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: MIT
+/* Reading one inode: decode, then check every field against the image. */
+#include <string.h>
+
+#include "reader.h"
+
+static bool mode_is_known(uint32_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG: case S_IFDIR: case S_IFLNK: case S_IFCHR:
+	case S_IFBLK: case S_IFIFO: case S_IFSOCK:
+		return true;
+	}
+	return false;
+}
+
+static void fill_inode(struct eroot_image *img, uint64_t nid,
+		       const struct erofs_dinode *di, size_t disk_size,
+		       struct eroot_inode *ino)
+{
+	memset(ino, 0, sizeof(*ino));
+	ino->nid = nid;
+	ino->mode = di->mode;
+	ino->uid = di->uid;
+	ino->gid = di->gid;
+	ino->nlink = di->nlink;
+	ino->size = di->size;
+	ino->ino = di->ino;
+	ino->extended = di->extended;
+	ino->datalayout = di->datalayout;
+	ino->xattr_icount = di->xattr_icount;
+	ino->isize = (uint32_t)disk_size + erofs_xattr_ibody_size(di->xattr_icount);
+	if (di->extended) {
+		ino->mtime = (int64_t)di->mtime;
+		ino->mtime_nsec = di->mtime_nsec;
+	} else {
+		/* compact inodes share the build time */
+		ino->mtime = img->info.build_time;
+		ino->mtime_nsec = img->info.build_time_nsec;
+	}
+	if (S_ISCHR(di->mode) || S_ISBLK(di->mode))
+		erofs_decode_dev(di->i_u, &ino->rdev_major, &ino->rdev_minor);
+	else if (di->datalayout == EROFS_INODE_CHUNK_BASED)
+		ino->chunk_format = (uint16_t)di->i_u;
+	else
+		ino->raw_blkaddr = di->i_u;
+}
+
+int eroot_iget(struct eroot_image *img, uint64_t nid, struct eroot_inode *ino)
+{
+	uint8_t raw[EROFS_INODE_EXTENDED_SIZE];
+	struct erofs_dinode di;
+	uint64_t off, room;
+	size_t got, disk_size;
+	int err;
+
+	if (nid > img->max_nid)
+		return CORRUPT(img, "nid %llu out of range", (unsigned long long)nid);
+	off = erofs_nid_offset(img->info.meta_blkaddr, img->blkszbits, nid);
+	room = img->image_bytes - off;
+	got = room < sizeof(raw) ? (size_t)room : sizeof(raw);
+	err = img_read(img, off, raw, got);
+	if (err)
+		return err;
+	disk_size = erofs_dinode_decode(raw, got, &di);
+	if (!disk_size)
+		return CORRUPT(img, "nid %llu: bad inode format 0x%04x",
+			       (unsigned long long)nid, get_le16(raw));
+	if (!mode_is_known(di.mode))
+		return CORRUPT(img, "nid %llu: bad file type in mode 0%o",
+			       (unsigned long long)nid, di.mode);
+	fill_inode(img, nid, &di, disk_size, ino);
+	if (ino->isize > room)
+		return CORRUPT(img, "nid %llu: inode and xattrs run past the image end",
+			       (unsigned long long)nid);
+	if (S_ISREG(ino->mode) || S_ISDIR(ino->mode) || S_ISLNK(ino->mode))
+		return validate_data_layout(img, ino);
+	if (ino->size)
+		return CORRUPT(img, "nid %llu: special file with size %llu",
+			       (unsigned long long)nid, (unsigned long long)ino->size);
+	return 0;
+}
+
+const char *eroot_layout_name(unsigned int datalayout)
+{
+	static const char *const names[] = {
+		[EROFS_INODE_FLAT_PLAIN] = "flat-plain",
+		[EROFS_INODE_COMPRESSED_FULL] = "compressed-full",
+		[EROFS_INODE_FLAT_INLINE] = "flat-inline",
+		[EROFS_INODE_COMPRESSED_COMPACT] = "compressed-compact",
+		[EROFS_INODE_CHUNK_BASED] = "chunk-based",
+	};
+
+	return datalayout < sizeof(names) / sizeof(names[0]) ? names[datalayout] : "unknown";
+}

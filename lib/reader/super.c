@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: MIT
+/* Opening an image: find, check and decode the superblock. */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "reader.h"
+
+/* Incompat bits that only concern compressed inodes: such images open, and
+ * the compressed inodes themselves report -EOPNOTSUPP. */
+#define COMPRESSION_ONLY_INCOMPAT \
+	(EROFS_FEATURE_INCOMPAT_ZERO_PADDING | EROFS_FEATURE_INCOMPAT_BIG_PCLUSTER | \
+	 EROFS_FEATURE_INCOMPAT_ZTAILPACKING | EROFS_FEATURE_INCOMPAT_FRAGMENTS)
+/* Long xattr prefixes are refused per xattr, not per image. */
+#define KNOWN_INCOMPAT (EROOT_READER_INCOMPAT | COMPRESSION_ONLY_INCOMPAT | \
+			EROFS_FEATURE_INCOMPAT_XATTR_PREFIXES)
+
+static int check_checksum(struct eroot_image *img, const struct erofs_sb *sb)
+{
+	size_t len = erofs_sb_checksum_len(sb->blkszbits);
+	uint8_t *region = malloc(len);
+	uint32_t crc;
+	int err;
+
+	if (!region)
+		return eroot_fail(&img->err, -ENOMEM, "out of memory");
+	err = img_read(img, EROFS_SUPER_OFFSET, region, len);
+	if (!err) {
+		crc = erofs_sb_checksum(region, len);
+		if (crc != sb->checksum)
+			err = CORRUPT(img, "superblock checksum mismatch: stored 0x%08x, computed 0x%08x",
+				      sb->checksum, crc);
+	}
+	free(region);
+	return err;
+}
+
+static int check_super(struct eroot_image *img, const struct erofs_sb *sb)
+{
+	uint64_t bytes;
+	uint32_t unknown;
+
+	if (sb->magic != EROFS_MAGIC)
+		return CORRUPT(img, "not an EROFS image (bad magic 0x%08x)", sb->magic);
+	/* The reader is not bound by the page size: accept up to 64 KiB. */
+	if (sb->blkszbits < EROFS_MIN_BLKSZBITS || sb->blkszbits > 16)
+		return CORRUPT(img, "bad block size 2^%u", sb->blkszbits);
+	unknown = sb->feature_incompat & ~KNOWN_INCOMPAT;
+	if (unknown)
+		return eroot_fail(&img->err, -EOPNOTSUPP,
+				  "image uses unsupported features (incompat 0x%x)", unknown);
+	if (sb->dirblkbits)
+		return eroot_fail(&img->err, -EOPNOTSUPP,
+				  "directory block size differs from block size");
+	if (sb->extra_devices)
+		return eroot_fail(&img->err, -EOPNOTSUPP, "multi-device images are not supported");
+
+	img->blkszbits = sb->blkszbits;
+	bytes = (uint64_t)sb->blocks << sb->blkszbits;
+	if (bytes > img->avail)
+		return CORRUPT(img, "image truncated: %llu bytes expected, %llu present",
+			       (unsigned long long)bytes, (unsigned long long)img->avail);
+	if (bytes < EROFS_SUPER_OFFSET + EROFS_SUPER_SIZE)
+		return CORRUPT(img, "block count %u too small", sb->blocks);
+	img->image_bytes = bytes;
+	if (sb->meta_blkaddr >= sb->blocks)
+		return CORRUPT(img, "metadata start %u beyond %u blocks",
+			       sb->meta_blkaddr, sb->blocks);
+	img->meta_off = (uint64_t)sb->meta_blkaddr << sb->blkszbits;
+	img->xattr_off = (uint64_t)sb->xattr_blkaddr << sb->blkszbits;
+	img->max_nid = (bytes - img->meta_off) / EROFS_ISLOT_SIZE - 1;
+	if (sb->feature_compat & EROFS_FEATURE_COMPAT_SB_CHKSUM)
+		return check_checksum(img, sb);
+	return 0;
+}
+
+static void fill_info(struct eroot_image *img, const struct erofs_sb *sb)
+{
+	struct eroot_super_info *info = &img->info;
+
+	info->block_size = 1u << sb->blkszbits;
+	info->blocks = sb->blocks;
+	info->root_nid = sb->root_nid;
+	info->inodes = sb->inos;
+	info->build_time = (int64_t)sb->build_time;
+	info->build_time_nsec = sb->build_time_nsec;
+	info->meta_blkaddr = sb->meta_blkaddr;
+	info->xattr_blkaddr = sb->xattr_blkaddr;
+	info->feature_compat = sb->feature_compat;
+	info->feature_incompat = sb->feature_incompat;
+	memcpy(info->uuid, sb->uuid, 16);
+	memcpy(info->volume_name, sb->volume_name, 16);
+	info->volume_name[16] = '\0';
+	info->checksum = sb->checksum;
+}
+
+static int open_common(struct eroot_image *img)
+{
+	uint8_t raw[EROFS_SUPER_SIZE];
+	struct eroot_inode root;
+	struct erofs_sb sb;
+	int err;
+
+	img->image_bytes = img->avail;	/* until the superblock says more */
+	if (img->avail < EROFS_SUPER_OFFSET + EROFS_SUPER_SIZE)
+		return CORRUPT(img, "too small for an EROFS image (%llu bytes)",
+			       (unsigned long long)img->avail);
+	err = img_read(img, EROFS_SUPER_OFFSET, raw, sizeof(raw));
+	if (err)
+		return err;
+	erofs_sb_decode(raw, &sb);
+	err = check_super(img, &sb);
+	if (err)
+		return err;
+	fill_info(img, &sb);
+	err = eroot_iget(img, sb.root_nid, &root);
+	if (err)
+		return err;
+	if (!S_ISDIR(root.mode))
+		return CORRUPT(img, "root inode %u is not a directory", sb.root_nid);
+	return 0;
+}
+
+static struct eroot_image *image_alloc(void)
+{
+	struct eroot_image *img = calloc(1, sizeof(*img));
+
+	if (img)
+		img->fd = -1;
+	return img;
+}
+
+int eroot_image_open_fd(int fd, uint64_t offset, struct eroot_image **out)
+{
+	struct eroot_image *img = image_alloc();
+	uint64_t size;
+	int err;
+
+	*out = img;
+	if (!img)
+		return -ENOMEM;
+	img->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (img->fd < 0)
+		return eroot_fail(&img->err, -errno, "%s", strerror(errno));
+	err = backing_size(img->fd, &size);
+	if (err)
+		return eroot_fail(&img->err, err, "cannot size the image: %s",
+				  err == -EINVAL ? "not a file or block device" : strerror(-err));
+	if (offset > size)
+		return CORRUPT(img, "offset %llu beyond the end (%llu bytes)",
+			       (unsigned long long)offset, (unsigned long long)size);
+	img->base = offset;
+	img->avail = size - offset;
+	return open_common(img);
+}
+
+int eroot_image_open_path(const char *path, uint64_t offset,
+			  struct eroot_image **out)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int err;
+
+	if (fd < 0) {
+		err = -errno;
+		*out = image_alloc();
+		if (*out)
+			eroot_fail(&(*out)->err, err, "%s", strerror(-err));
+		return err;
+	}
+	err = eroot_image_open_fd(fd, offset, out);
+	close(fd);
+	return err;
+}
+
+int eroot_image_open_mem(const void *buf, size_t len, uint64_t offset,
+			 struct eroot_image **out)
+{
+	struct eroot_image *img = image_alloc();
+
+	*out = img;
+	if (!img)
+		return -ENOMEM;
+	if (offset > len)
+		return CORRUPT(img, "offset %llu beyond the buffer (%zu bytes)",
+			       (unsigned long long)offset, len);
+	img->mem = buf;
+	img->base = offset;
+	img->avail = len - offset;
+	return open_common(img);
+}
+
+void eroot_image_close(struct eroot_image *img)
+{
+	if (!img)
+		return;
+	if (img->fd >= 0)
+		close(img->fd);
+	free(img);
+}
+
+const char *eroot_image_errmsg(const struct eroot_image *img)
+{
+	return img ? img->err.text : "out of memory";
+}
+
+const struct eroot_super_info *eroot_image_super(const struct eroot_image *img)
+{
+	return &img->info;
+}

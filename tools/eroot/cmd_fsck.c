@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: MIT
+/*
+ * eroot fsck: open (superblock and checksum), walk every directory, read
+ * every inode, xattr, symlink and byte of file data, and check link counts.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common.h"
+#include "nidmap.h"
+#include "walk.h"
+
+static const char fsck_usage[] =
+"usage: eroot fsck [OPTIONS] IMAGE\n"
+"Check an EROFS image: superblock, every inode, directory, xattr and byte of data.\n"
+"\n"
+"  --offset=BYTES   the image starts BYTES into the file\n"
+"  -q, --quiet      print only problems\n"
+"  -h, --help       show this help\n"
+"\n"
+"Exit status: 0 clean, 3 corrupt, 1 unreadable, 2 usage.\n";
+
+struct fsck {
+	struct eroot_image *img;
+	struct nidmap links;		/* nid -> references seen, nlink */
+	struct nidmap subdirs;		/* directory nid -> subdirectories */
+	uint8_t *buf;
+	unsigned int corrupt, io;
+	uint64_t inodes, bytes;
+};
+
+static void problem(struct fsck *f, const char *path, int err, const char *why)
+{
+	err_msg("%s: %s", path, why && *why ? why : strerror(-err));
+	if (err == -EUCLEAN)
+		f->corrupt++;
+	else
+		f->io++;
+}
+
+static int on_error(void *ctx, const char *path, int err, const char *why)
+{
+	problem(ctx, path, err, why);
+	return 0;	/* keep going: report everything */
+}
+
+static int xattr_ok(void *ctx, const char *name, const void *value, size_t len)
+{
+	(void)ctx; (void)name; (void)value; (void)len;
+	return 0;
+}
+
+static void read_all(struct fsck *f, const char *path, const struct eroot_inode *ino)
+{
+	for (uint64_t off = 0; off < ino->size;) {
+		ssize_t n = eroot_pread(f->img, ino, f->buf, 1 << 20, off);
+
+		if (n <= 0) {
+			problem(f, path, n ? (int)n : -EUCLEAN, n ? eroot_image_errmsg(f->img) :
+				"file data ends early");
+			return;
+		}
+		off += (uint64_t)n;
+		f->bytes += (uint64_t)n;
+	}
+}
+
+static int visit(void *ctx, const char *path, const struct eroot_inode *ino,
+		 uint64_t parent)
+{
+	struct fsck *f = ctx;
+	struct nidmap_entry *e = nidmap_get(&f->links, ino->nid);
+	char target[4096];
+	int err;
+
+	if (!e)
+		return -ENOMEM;
+	if (S_ISDIR(ino->mode) && parent != UINT64_MAX) {
+		struct nidmap_entry *d = nidmap_get(&f->subdirs, parent);
+
+		if (!d)
+			return -ENOMEM;
+		d->count++;
+	}
+	if (!e->count++) {
+		f->inodes++;
+		e->nlink = ino->nlink;
+		e->path = strdup(path);
+	} else {
+		return 0;	/* a hard link: checked at its first name */
+	}
+	err = eroot_listxattr(f->img, ino, xattr_ok, NULL);
+	if (err)
+		problem(f, path, err, eroot_image_errmsg(f->img));
+	if (S_ISREG(ino->mode))
+		read_all(f, path, ino);
+	else if (S_ISLNK(ino->mode) && (err = eroot_readlink(f->img, ino, target, sizeof(target))) < 0)
+		problem(f, path, err, eroot_image_errmsg(f->img));
+	if (S_ISDIR(ino->mode))
+		e->count = 0;	/* its references are its subdirectories' ".." */
+	return 0;
+}
+
+/* Directories: 2 + subdirectories.  Others: one per name. */
+static void check_links(struct fsck *f)
+{
+	for (size_t i = 0; i < f->links.cap; i++) {
+		struct nidmap_entry *e = &f->links.slots[i];
+		struct nidmap_entry *d;
+		uint64_t expect = e->count;
+		char why[128];
+
+		if (!e->used)
+			continue;
+		if (e->count == 0) {	/* a directory */
+			d = nidmap_get(&f->subdirs, e->nid);
+			expect = 2 + (d ? d->count : 0);
+		}
+		if (expect != e->nlink) {
+			snprintf(why, sizeof(why), "link count %u, but %llu links found",
+				 e->nlink, (unsigned long long)expect);
+			problem(f, e->path ? e->path : "?", -EUCLEAN, why);
+		}
+	}
+}
+
+int cmd_fsck(int argc, char **argv)
+{
+	static const struct option long_opts[] = {
+		{ "offset", required_argument, NULL, OPT_OFFSET },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct fsck f = { 0 };
+	struct eroot_inode root;
+	uint64_t offset = 0;
+	bool quiet = false;
+	int c, ret, err;
+
+	while ((c = getopt_long(argc, argv, "qh", long_opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_OFFSET:
+			if (!parse_u64(optarg, &offset))
+				return usage(fsck_usage, true);
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		case 'h':
+			return usage(fsck_usage, false);
+		default:
+			return usage(fsck_usage, true);
+		}
+	}
+	if (argc - optind != 1)
+		return usage(fsck_usage, true);
+	ret = open_image(argv[optind], offset, &f.img);
+	if (ret)
+		return ret;
+	f.buf = malloc(1 << 20);
+	if (!f.buf) {
+		eroot_image_close(f.img);
+		return EXIT_FAIL;
+	}
+	err = eroot_lookup(f.img, "/", &root);
+	if (err) {
+		problem(&f, "/", err, eroot_image_errmsg(f.img));
+	} else {
+		struct walk_ops ops = { .visit = visit, .error = on_error };
+
+		err = walk_image(f.img, "/", &root, &ops, &f);
+		if (err < 0)
+			problem(&f, "/", err, "walk stopped");
+		if (!f.corrupt && !f.io)
+			check_links(&f);
+		if (f.inodes != eroot_image_super(f.img)->inodes && !f.corrupt) {
+			char why[128];
+
+			snprintf(why, sizeof(why), "superblock counts %llu inodes, %llu found",
+				 (unsigned long long)eroot_image_super(f.img)->inodes,
+				 (unsigned long long)f.inodes);
+			problem(&f, "/", -EUCLEAN, why);
+		}
+	}
+	if (!quiet)
+		printf("%s: %llu inodes, %llu bytes of data checked, %u problems\n",
+		       argv[optind], (unsigned long long)f.inodes,
+		       (unsigned long long)f.bytes, f.corrupt + f.io);
+	nidmap_free(&f.links);
+	nidmap_free(&f.subdirs);
+	free(f.buf);
+	eroot_image_close(f.img);
+	return f.corrupt ? EXIT_CORRUPT : f.io ? EXIT_FAIL : EXIT_OK;
+}

@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: MIT
+/* eroot info: the superblock, decoded, and what the tree holds. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common.h"
+#include "nidmap.h"
+#include "walk.h"
+
+static const char info_usage[] =
+"usage: eroot info [OPTIONS] IMAGE\n"
+"Show the superblock of an EROFS image and count what it holds.\n"
+"\n"
+"  --json           print one JSON object\n"
+"  --offset=BYTES   the image starts BYTES into the file\n"
+"  -h, --help       show this help\n";
+
+struct counts {
+	struct nidmap seen;
+	uint64_t by_type[7], inodes, file_bytes, extended;
+	int status;
+};
+
+static const char *const type_keys[7] = {
+	"files", "directories", "symlinks", "char_devices", "block_devices", "fifos", "sockets",
+};
+
+static int type_slot(uint32_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG: return 0;
+	case S_IFDIR: return 1;
+	case S_IFLNK: return 2;
+	case S_IFCHR: return 3;
+	case S_IFBLK: return 4;
+	case S_IFIFO: return 5;
+	default: return 6;
+	}
+}
+
+static int count(void *ctx, const char *path, const struct eroot_inode *ino, uint64_t parent)
+{
+	struct counts *c = ctx;
+	struct nidmap_entry *e = nidmap_get(&c->seen, ino->nid);
+
+	(void)path; (void)parent;
+	if (!e)
+		return -1;
+	if (e->count++)
+		return 0;	/* hard link */
+	c->inodes++;
+	c->by_type[type_slot(ino->mode)]++;
+	c->extended += ino->extended;
+	if (S_ISREG(ino->mode))
+		c->file_bytes += ino->size;
+	return 0;
+}
+
+static int on_error(void *ctx, const char *path, int err, const char *why)
+{
+	struct counts *c = ctx;
+
+	err_msg("%s: %s", path, why && *why ? why : strerror(-err));
+	c->status = exit_code(err);
+	return 1;
+}
+
+struct feature_name {
+	uint32_t bit;
+	const char *name;
+};
+
+static const struct feature_name compat_names[] = {
+	{ 0x1, "sb_csum" }, { 0x2, "mtime" }, { 0x4, "xattr_filter" }, { 0, NULL },
+};
+static const struct feature_name incompat_names[] = {
+	{ 0x1, "zero_padding" }, { 0x2, "big_pcluster" }, { 0x4, "chunked_file" },
+	{ 0x8, "device_table" }, { 0x10, "ztailpacking" }, { 0x20, "fragments" },
+	{ 0x40, "xattr_prefixes" }, { 0x80, "48bit" }, { 0x100, "metabox" }, { 0, NULL },
+};
+
+static void print_features(uint32_t bits, const struct feature_name *names, bool json, bool *first)
+{
+	for (const struct feature_name *f = names; f->name; f++) {
+		if (!(bits & f->bit))
+			continue;
+		printf(json ? "%s\"%s\"" : "%s%s", *first ? "" : json ? ", " : " ", f->name);
+		*first = false;
+	}
+}
+
+static void uuid_string(const uint8_t u[16], char out[37])
+{
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11],
+		 u[12], u[13], u[14], u[15]);
+}
+
+static void print_info(const struct eroot_super_info *sb, const struct counts *c, bool json)
+{
+	char uuid[37], when[64];
+	bool first = true;
+
+	uuid_string(sb->uuid, uuid);
+	time_string(sb->build_time, sb->build_time_nsec, when, sizeof(when));
+	if (json) {
+		printf("{\"block_size\": %u, \"blocks\": %llu, \"image_bytes\": %llu, "
+		       "\"uuid\": \"%s\", \"label\": ", sb->block_size,
+		       (unsigned long long)sb->blocks,
+		       (unsigned long long)sb->blocks * sb->block_size, uuid);
+		json_string(stdout, sb->volume_name, strlen(sb->volume_name));
+		printf(", \"build_time\": %lld, \"build_time_nsec\": %u, \"root_nid\": %llu, "
+		       "\"meta_blkaddr\": %u, \"xattr_blkaddr\": %u, \"checksum\": \"0x%08x\", "
+		       "\"inodes_recorded\": %llu, \"features\": [",
+		       (long long)sb->build_time, sb->build_time_nsec,
+		       (unsigned long long)sb->root_nid, sb->meta_blkaddr, sb->xattr_blkaddr,
+		       sb->checksum, (unsigned long long)sb->inodes);
+		print_features(sb->feature_compat, compat_names, true, &first);
+		print_features(sb->feature_incompat, incompat_names, true, &first);
+		printf("], \"inodes\": %llu, \"extended_inodes\": %llu, \"file_bytes\": %llu",
+		       (unsigned long long)c->inodes, (unsigned long long)c->extended,
+		       (unsigned long long)c->file_bytes);
+		for (int i = 0; i < 7; i++)
+			printf(", \"%s\": %llu", type_keys[i], (unsigned long long)c->by_type[i]);
+		printf("}\n");
+		return;
+	}
+	printf("block size:     %u\n", sb->block_size);
+	printf("blocks:         %llu (%llu bytes)\n", (unsigned long long)sb->blocks,
+	       (unsigned long long)sb->blocks * sb->block_size);
+	printf("uuid:           %s\n", uuid);
+	printf("label:          %s\n", sb->volume_name);
+	printf("build time:     %s\n", when);
+	printf("root nid:       %llu\n", (unsigned long long)sb->root_nid);
+	printf("meta blkaddr:   %u\n", sb->meta_blkaddr);
+	printf("xattr blkaddr:  %u\n", sb->xattr_blkaddr);
+	printf("checksum:       0x%08x\n", sb->checksum);
+	printf("features:       ");
+	print_features(sb->feature_compat, compat_names, false, &first);
+	print_features(sb->feature_incompat, incompat_names, false, &first);
+	printf("\ninodes:         %llu (%llu extended, %llu recorded in the superblock)\n",
+	       (unsigned long long)c->inodes, (unsigned long long)c->extended,
+	       (unsigned long long)sb->inodes);
+	for (int i = 0; i < 7; i++)
+		printf("  %-13s %llu\n", type_keys[i], (unsigned long long)c->by_type[i]);
+	printf("file bytes:     %llu\n", (unsigned long long)c->file_bytes);
+}
+
+int cmd_info(int argc, char **argv)
+{
+	static const struct option long_opts[] = {
+		{ "offset", required_argument, NULL, OPT_OFFSET },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct walk_ops ops = { .visit = count, .error = on_error };
+	struct counts c = { 0 };
+	struct eroot_image *img;
+	struct eroot_inode root;
+	uint64_t offset = 0;
+	bool json = false;
+	int ch, ret, err;
+
+	while ((ch = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+		switch (ch) {
+		case OPT_OFFSET:
+			if (!parse_u64(optarg, &offset))
+				return usage(info_usage, true);
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			return usage(info_usage, false);
+		default:
+			return usage(info_usage, true);
+		}
+	}
+	if (argc - optind != 1)
+		return usage(info_usage, true);
+	ret = open_image(argv[optind], offset, &img);
+	if (ret)
+		return ret;
+	err = eroot_lookup(img, "/", &root);
+	if (err)
+		c.status = image_error(img, "/", err);
+	else
+		walk_image(img, "/", &root, &ops, &c);
+	if (!c.status)
+		print_info(eroot_image_super(img), &c, json);
+	nidmap_free(&c.seen);
+	eroot_image_close(img);
+	return c.status;
+}

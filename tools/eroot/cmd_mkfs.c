@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: MIT
+/* eroot mkfs: argument parsing over the liberoot builder. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common.h"
+
+static const char mkfs_usage[] =
+"usage: eroot mkfs [OPTIONS] IMAGE SOURCE_DIR\n"
+"Build an uncompressed EROFS image of SOURCE_DIR.\n"
+"\n"
+"  -b SIZE               block size: 512, 1024, 2048 or 4096 (default 4096)\n"
+"  -L LABEL              volume label (at most 16 bytes)\n"
+"  -U UUID               volume UUID (default: derived from the content)\n"
+"  -T EPOCH              set every mtime and the build time to EPOCH\n"
+"  --all-root            make every owner root (0:0)\n"
+"  --force-uid=UID       make every owner UID\n"
+"  --force-gid=GID       make every group GID\n"
+"  --exclude-path=PATH   leave out PATH (relative to SOURCE_DIR); repeatable\n"
+"  --exclude-regex=RE    leave out paths matching the extended regex RE; repeatable\n"
+"  -x N                  share an xattr carried by N or more inodes (default 2, 0 never)\n"
+"  -q, --quiet           no progress, no summary\n"
+"  -h, --help            show this help\n"
+"\n"
+"Environment: SOURCE_DATE_EPOCH clamps later mtimes to it (unless -T).\n";
+
+enum { OPT_ALL_ROOT = 0x100, OPT_FORCE_UID, OPT_FORCE_GID, OPT_EXCL_PATH, OPT_EXCL_REGEX };
+
+static const struct option long_opts[] = {
+	{ "all-root", no_argument, NULL, OPT_ALL_ROOT },
+	{ "force-uid", required_argument, NULL, OPT_FORCE_UID },
+	{ "force-gid", required_argument, NULL, OPT_FORCE_GID },
+	{ "exclude-path", required_argument, NULL, OPT_EXCL_PATH },
+	{ "exclude-regex", required_argument, NULL, OPT_EXCL_REGEX },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static bool parse_uuid(const char *s, uint8_t out[16])
+{
+	int n = 0;
+
+	for (const char *p = s; *p; p++) {
+		unsigned int v;
+
+		if (*p == '-' && (p - s == 8 || p - s == 13 || p - s == 18 || p - s == 23))
+			continue;
+		if (n == 32 || sscanf(p, "%1x", &v) != 1)
+			return false;
+		out[n / 2] = (uint8_t)(n % 2 ? out[n / 2] | v : v << 4);
+		n++;
+	}
+	return n == 32 && strlen(s) == 36;
+}
+
+struct progress {
+	time_t last;
+	bool shown;
+};
+
+static void show_progress(void *ctx, uint64_t done, uint64_t total)
+{
+	struct progress *p = ctx;
+	time_t now = time(NULL);
+
+	if (now == p->last && done != total)
+		return;
+	p->last = now;
+	p->shown = true;
+	fprintf(stderr, "\r%s: %llu/%llu MiB of file data (%u%%)", prog,
+		(unsigned long long)(done >> 20), (unsigned long long)(total >> 20),
+		total ? (unsigned int)(done * 100 / total) : 100);
+}
+
+static bool parse_id(const char *s, int64_t *out)
+{
+	uint64_t v;
+
+	if (!parse_u64(s, &v) || v > UINT32_MAX)
+		return false;
+	*out = (int64_t)v;
+	return true;
+}
+
+int cmd_mkfs(int argc, char **argv)
+{
+	struct eroot_build_options opts;
+	struct eroot_build_stats stats;
+	struct eroot_builder *b;
+	struct progress prog_state = { 0 };
+	const char **excl_paths = calloc((size_t)argc, sizeof(char *));
+	const char **excl_res = calloc((size_t)argc, sizeof(char *));
+	size_t nexcl_paths = 0, nexcl_res = 0;
+	uint8_t uuid[16];
+	const char *epoch;
+	uint64_t v;
+	int c, err, ret = EXIT_OK;
+
+	if (!excl_paths || !excl_res)
+		return EXIT_FAIL;
+	eroot_build_options_init(&opts);
+	while ((c = getopt_long(argc, argv, "b:L:U:T:x:qh", long_opts, NULL)) != -1) {
+		switch (c) {
+		case 'b':
+			if (!parse_u64(optarg, &v) || v > 65536)
+				goto bad;
+			opts.block_size = (unsigned int)v;
+			break;
+		case 'L':
+			opts.label = optarg;
+			break;
+		case 'U':
+			if (!parse_uuid(optarg, uuid)) {
+				err_msg("bad UUID '%s'", optarg);
+				goto bad;
+			}
+			opts.uuid = uuid;
+			break;
+		case 'T':
+			if (!parse_u64(optarg, &v) || v > INT64_MAX)
+				goto bad;
+			opts.fixed_time = (int64_t)v;
+			break;
+		case 'x':
+			if (!parse_u64(optarg, &v) || v > UINT32_MAX)
+				goto bad;
+			opts.shared_xattr_min = (unsigned int)v;
+			break;
+		case 'q':
+			opts.quiet = 1;
+			break;
+		case OPT_ALL_ROOT:
+			opts.force_uid = opts.force_gid = 0;
+			break;
+		case OPT_FORCE_UID:
+			if (!parse_id(optarg, &opts.force_uid))
+				goto bad;
+			break;
+		case OPT_FORCE_GID:
+			if (!parse_id(optarg, &opts.force_gid))
+				goto bad;
+			break;
+		case OPT_EXCL_PATH:
+			excl_paths[nexcl_paths++] = optarg;
+			break;
+		case OPT_EXCL_REGEX:
+			excl_res[nexcl_res++] = optarg;
+			break;
+		case 'h':
+			ret = usage(mkfs_usage, false);
+			goto out_args;
+		default:
+			goto bad;
+		}
+	}
+	if (argc - optind != 2)
+		goto bad;
+	epoch = getenv("SOURCE_DATE_EPOCH");
+	if (epoch && *epoch && opts.fixed_time < 0) {
+		if (!parse_u64(epoch, &v) || v > INT64_MAX) {
+			err_msg("SOURCE_DATE_EPOCH is not a number of seconds: '%s'", epoch);
+			ret = EXIT_USAGE;
+			goto out_args;
+		}
+		opts.clamp_time = (int64_t)v;
+	}
+	if (!opts.quiet && isatty(STDERR_FILENO)) {
+		opts.progress = show_progress;
+		opts.progress_ctx = &prog_state;
+	}
+
+	b = eroot_builder_new(&opts);
+	if (!b) {
+		err_msg("out of memory");
+		ret = EXIT_FAIL;
+		goto out_args;
+	}
+	err = 0;
+	for (size_t i = 0; !err && i < nexcl_paths; i++)
+		err = eroot_builder_exclude_path(b, excl_paths[i]);
+	for (size_t i = 0; !err && i < nexcl_res; i++)
+		err = eroot_builder_exclude_regex(b, excl_res[i]);
+	if (err) {
+		err_msg("%s", eroot_builder_errmsg(b));
+		ret = EXIT_USAGE;
+		goto out;
+	}
+	err = eroot_builder_add_dir(b, argv[optind + 1]);
+	if (!err)
+		err = eroot_builder_write(b, argv[optind], &stats);
+	if (prog_state.shown)
+		fputc('\n', stderr);
+	if (err) {
+		err_msg("%s", eroot_builder_errmsg(b));
+		ret = err == -EINVAL ? EXIT_USAGE : EXIT_FAIL;
+		goto out;
+	}
+	if (!opts.quiet)
+		printf("%s: %llu inodes (%llu files, %llu dirs, %llu symlinks, %llu special), "
+		       "%llu bytes of data, image %llu bytes\n", argv[optind],
+		       (unsigned long long)stats.inodes, (unsigned long long)stats.files,
+		       (unsigned long long)stats.dirs, (unsigned long long)stats.symlinks,
+		       (unsigned long long)stats.specials, (unsigned long long)stats.data_bytes,
+		       (unsigned long long)stats.image_bytes);
+out:
+	eroot_builder_free(b);
+out_args:
+	free(excl_paths);
+	free(excl_res);
+	return ret;
+bad:
+	free(excl_paths);
+	free(excl_res);
+	return usage(mkfs_usage, true);
+}

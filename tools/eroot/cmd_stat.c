@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: MIT
+/* eroot stat: everything about one inode. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common.h"
+
+static const char stat_usage[] =
+"usage: eroot stat [OPTIONS] IMAGE PATH\n"
+"Show the inode of PATH in an EROFS image.\n"
+"\n"
+"  --json           print one JSON object\n"
+"  --offset=BYTES   the image starts BYTES into the file\n"
+"  -h, --help       show this help\n";
+
+struct xattr_print {
+	bool json;
+	bool first;
+};
+
+static int print_xattr(void *ctx, const char *name, const void *value, size_t len)
+{
+	struct xattr_print *p = ctx;
+	const unsigned char *v = value;
+
+	if (p->json) {
+		printf("%s", p->first ? "" : ", ");
+		json_string(stdout, name, strlen(name));
+		printf(": \"");
+		for (size_t i = 0; i < len; i++)
+			printf("%02x", v[i]);
+		printf("\"");
+	} else {
+		printf("  xattr: %s=0x", name);
+		for (size_t i = 0; i < len; i++)
+			printf("%02x", v[i]);
+		printf("\n");
+	}
+	p->first = false;
+	return 0;
+}
+
+static int print_stat(struct eroot_image *img, const char *path,
+		      const struct eroot_inode *ino, bool json)
+{
+	struct xattr_print xp = { json, true };
+	char mode[11], when[64], target[4096] = "";
+	int err;
+
+	mode_string(ino->mode, mode);
+	time_string(ino->mtime, ino->mtime_nsec, when, sizeof(when));
+	if (S_ISLNK(ino->mode) && (err = eroot_readlink(img, ino, target, sizeof(target))) < 0)
+		return image_error(img, path, err);
+	if (json) {
+		printf("{\"path\": ");
+		json_string(stdout, path, strlen(path));
+		printf(", \"nid\": %llu, \"ino\": %u, \"type\": \"%s\", \"mode\": %u, "
+		       "\"uid\": %u, \"gid\": %u, \"nlink\": %u, \"size\": %llu, "
+		       "\"mtime\": %lld, \"mtime_nsec\": %u, \"rdev_major\": %u, "
+		       "\"rdev_minor\": %u, \"inode_form\": \"%s\", \"datalayout\": \"%s\"",
+		       (unsigned long long)ino->nid, ino->ino, type_name(ino->mode),
+		       ino->mode & 07777, ino->uid, ino->gid, ino->nlink,
+		       (unsigned long long)ino->size, (long long)ino->mtime, ino->mtime_nsec,
+		       ino->rdev_major, ino->rdev_minor, ino->extended ? "extended" : "compact",
+		       eroot_layout_name(ino->datalayout));
+		if (S_ISLNK(ino->mode)) {
+			printf(", \"target\": ");
+			json_string(stdout, target, strlen(target));
+		}
+		printf(", \"xattrs\": {");
+	} else {
+		printf("  path: %s\n   nid: %llu   ino: %u   type: %s   inode: %s   layout: %s\n"
+		       "  mode: %04o (%s)   uid: %u   gid: %u   links: %u\n"
+		       "  size: %llu\n", path, (unsigned long long)ino->nid, ino->ino,
+		       type_name(ino->mode), ino->extended ? "extended" : "compact",
+		       eroot_layout_name(ino->datalayout), ino->mode & 07777, mode,
+		       ino->uid, ino->gid, ino->nlink, (unsigned long long)ino->size);
+		printf(" mtime: %s\n", when);
+		if (S_ISCHR(ino->mode) || S_ISBLK(ino->mode))
+			printf("  rdev: %u,%u\n", ino->rdev_major, ino->rdev_minor);
+		if (S_ISLNK(ino->mode))
+			printf("target: %s\n", target);
+	}
+	err = eroot_listxattr(img, ino, print_xattr, &xp);
+	if (json)
+		printf("}}\n");
+	return err ? image_error(img, path, err) : EXIT_OK;
+}
+
+int cmd_stat(int argc, char **argv)
+{
+	static const struct option long_opts[] = {
+		{ "offset", required_argument, NULL, OPT_OFFSET },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct eroot_image *img;
+	struct eroot_inode ino;
+	uint64_t offset = 0;
+	bool json = false;
+	int c, ret, err;
+
+	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_OFFSET:
+			if (!parse_u64(optarg, &offset))
+				return usage(stat_usage, true);
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			return usage(stat_usage, false);
+		default:
+			return usage(stat_usage, true);
+		}
+	}
+	if (argc - optind != 2)
+		return usage(stat_usage, true);
+	ret = open_image(argv[optind], offset, &img);
+	if (ret)
+		return ret;
+	err = eroot_lookup(img, argv[optind + 1], &ino);
+	ret = err ? image_error(img, argv[optind + 1], err) :
+	      print_stat(img, argv[optind + 1], &ino, json);
+	eroot_image_close(img);
+	return ret;
+}

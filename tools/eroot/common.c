@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "common.h"
+
+const char *prog = "eroot";
+
+void err_msg(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int exit_code(int err)
+{
+	return err == -EUCLEAN ? EXIT_CORRUPT : EXIT_FAIL;
+}
+
+int image_error(struct eroot_image *img, const char *what, int err)
+{
+	const char *why = img ? eroot_image_errmsg(img) : "";
+
+	err_msg("%s: %s", what, *why ? why : strerror(-err));
+	return exit_code(err);
+}
+
+bool parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+
+	if (!*s || *s == '-')
+		return false;
+	errno = 0;
+	*out = strtoull(s, &end, 0);
+	return !errno && !*end;
+}
+
+int open_image(const char *path, uint64_t offset, struct eroot_image **img)
+{
+	int err = eroot_image_open_path(path, offset, img);
+
+	if (!err)
+		return EXIT_OK;
+	image_error(*img, path, err);
+	eroot_image_close(*img);
+	*img = NULL;
+	/* a file that cannot be opened is unreadable, not corrupt */
+	return exit_code(err);
+}
+
+int usage(const char *text, bool error)
+{
+	fputs(text, error ? stderr : stdout);
+	return error ? EXIT_USAGE : EXIT_OK;
+}
+
+void mode_string(uint32_t mode, char out[11])
+{
+	static const char types[] = "?pc?d?b?-?l?s???";
+	const char *rwx = "rwxrwxrwx";
+
+	out[0] = types[(mode & S_IFMT) >> 12];
+	for (int i = 0; i < 9; i++)
+		out[1 + i] = mode & (1u << (8 - i)) ? rwx[i] : '-';
+	if (mode & S_ISUID)
+		out[3] = mode & S_IXUSR ? 's' : 'S';
+	if (mode & S_ISGID)
+		out[6] = mode & S_IXGRP ? 's' : 'S';
+	if (mode & S_ISVTX)
+		out[9] = mode & S_IXOTH ? 't' : 'T';
+	out[10] = '\0';
+}
+
+void time_string(int64_t sec, uint32_t nsec, char *out, size_t size)
+{
+	time_t t = (time_t)sec;
+	struct tm tm;
+	char buf[64];
+
+	if (!gmtime_r(&t, &tm)) {
+		snprintf(out, size, "@%lld", (long long)sec);
+		return;
+	}
+	strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm);
+	snprintf(out, size, "%s.%09u +0000", buf, nsec);
+}
+
+void json_string(FILE *f, const char *s, size_t len)
+{
+	fputc('"', f);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			fprintf(f, "\\u%04x", c);	/* bytes, not UTF-8: keep it lossless */
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+const char *type_name(uint32_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG: return "file";
+	case S_IFDIR: return "directory";
+	case S_IFLNK: return "symlink";
+	case S_IFCHR: return "char-device";
+	case S_IFBLK: return "block-device";
+	case S_IFIFO: return "fifo";
+	case S_IFSOCK: return "socket";
+	default: return "unknown";
+	}
+}

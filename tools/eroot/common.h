@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/* What every eroot subcommand shares: exit codes, messages, image opening. */
+#ifndef EROOT_TOOL_COMMON_H
+#define EROOT_TOOL_COMMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "eroot/eroot.h"
+
+#ifndef EUCLEAN
+#define EUCLEAN 117
+#endif
+
+enum {
+	EXIT_OK = 0,
+	EXIT_FAIL = 1,		/* unreadable input, I/O, unwritable target */
+	EXIT_USAGE = 2,
+	EXIT_CORRUPT = 3,	/* the image is corrupt */
+};
+
+struct command {
+	const char *name;
+	const char *summary;
+	int (*run)(int argc, char **argv);
+};
+
+/* "eroot mkfs" etc.: the prefix of every message. */
+extern const char *prog;
+
+void err_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Exit code for a negative errno from liberoot. */
+int exit_code(int err);
+/* Report a failed liberoot call on @img about @what; returns the exit code. */
+int image_error(struct eroot_image *img, const char *what, int err);
+
+/* Parse a byte count ("4096", "1k" is not accepted: plain decimal). */
+bool parse_u64(const char *s, uint64_t *out);
+
+/* Open IMAGE at OFFSET, printing the failure; returns an exit code. */
+int open_image(const char *path, uint64_t offset, struct eroot_image **img);
+
+/* Long options every image reader takes. */
+#define OPT_OFFSET 0x100
+#define OPT_HELP 'h'
+
+/* Print usage to stdout (help) or stderr (error) and return the exit code. */
+int usage(const char *text, bool error);
+
+/* "drwxr-xr-x" */
+void mode_string(uint32_t mode, char out[11]);
+/* "2024-05-01 12:00:00.123456789 +0000" (UTC) */
+void time_string(int64_t sec, uint32_t nsec, char *out, size_t size);
+/* Write @s as a JSON string literal (with quotes). */
+void json_string(FILE *f, const char *s, size_t len);
+const char *type_name(uint32_t mode);
+
+int cmd_mkfs(int argc, char **argv);
+int cmd_fsck(int argc, char **argv);
+int cmd_extract(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_cat(int argc, char **argv);
+int cmd_stat(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+
+#endif
