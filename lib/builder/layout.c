@@ -205,12 +205,83 @@ static uint32_t tail_of(const struct eroot_builder *b, uint64_t size)
 	return size && rem ? rem : 0;
 }
 
+/*
+ * Metadata space: inode records go, best fit, into blocks that still have
+ * room, so small records fill the gaps big ones leave.  Blocks with room
+ * sit in buckets by free 32-byte slots.  A record never crosses a block
+ * boundary unless it is larger than a block.
+ */
+struct meta_space {
+	uint32_t blksz;
+	uint64_t end;			/* block-aligned end of the area */
+	struct bucket { uint64_t *blk; size_t n, cap; } *free_slots;
+	uint32_t nbuckets;		/* blksz / 32 */
+};
+
+static int meta_open(struct meta_space *ms, uint64_t blk, uint32_t used)
+{
+	struct bucket *bk;
+	uint32_t slots = (ms->blksz - used) / EROFS_ISLOT_SIZE;
+
+	if (!slots)
+		return 0;
+	bk = &ms->free_slots[slots];
+	if (bk->n == bk->cap) {
+		size_t cap = bk->cap ? bk->cap * 2 : 16;
+		uint64_t *more = realloc(bk->blk, cap * sizeof(*more));
+
+		if (!more)
+			return -ENOMEM;
+		bk->blk = more;
+		bk->cap = cap;
+	}
+	bk->blk[bk->n++] = blk;
+	return 0;
+}
+
+/* Offset for a record of @rec bytes, or UINT64_MAX when out of memory. */
+static uint64_t meta_alloc(struct meta_space *ms, uint64_t rec)
+{
+	uint64_t size = (rec + EROFS_ISLOT_SIZE - 1) & ~(uint64_t)(EROFS_ISLOT_SIZE - 1);
+	uint64_t off, blk;
+	uint32_t need = (uint32_t)(size / EROFS_ISLOT_SIZE), used;
+
+	if (size > ms->blksz) {
+		off = ms->end;
+		ms->end += (size + ms->blksz - 1) & ~(uint64_t)(ms->blksz - 1);
+		if (size % ms->blksz &&	/* the rest of its last block */
+		    meta_open(ms, (off + size) / ms->blksz, (uint32_t)(size % ms->blksz)))
+			return UINT64_MAX;
+		return off;
+	}
+	for (uint32_t s = need; s <= ms->nbuckets; s++) {
+		struct bucket *bk = &ms->free_slots[s];
+
+		if (!bk->n)
+			continue;
+		blk = bk->blk[--bk->n];
+		used = ms->blksz - s * EROFS_ISLOT_SIZE;
+		off = blk * ms->blksz + used;
+		return meta_open(ms, blk, used + (uint32_t)size) ? UINT64_MAX : off;
+	}
+	off = ms->end;
+	ms->end += ms->blksz;
+	return meta_open(ms, off / ms->blksz, (uint32_t)size) ? UINT64_MAX : off;
+}
+
+static void meta_free(struct meta_space *ms)
+{
+	for (uint32_t s = 0; s <= ms->nbuckets; s++)
+		free(ms->free_slots[s].blk);
+	free(ms->free_slots);
+}
+
 /* Decide inode form and data layout, and place the inode. */
-static int place_node(struct eroot_builder *b, struct bnode *n, uint64_t *pos)
+static int place_node(struct eroot_builder *b, struct bnode *n, struct meta_space *ms)
 {
 	uint32_t blksz = blksz_of(b);
-	uint32_t base, room, tail = 0;
-	uint64_t rec;
+	uint32_t base, tail = 0;
+	uint64_t rec, off;
 	bool has_data = S_ISREG(n->mode) || S_ISDIR(n->mode) || S_ISLNK(n->mode);
 
 	if (S_ISDIR(n->mode))
@@ -236,22 +307,18 @@ static int place_node(struct eroot_builder *b, struct bnode *n, uint64_t *pos)
 	} else if (has_data) {
 		tail = tail_of(b, n->size);
 	}
-	room = blksz - (uint32_t)(*pos & (blksz - 1));
 	if (tail && base + tail <= blksz) {
-		/* Inline the tail if it fits here, or in a fresh block when the
-		 * padding wastes less than a data block would. */
-		if (base + tail > room && room <= blksz - tail)
-			*pos += room;
-		if (base + tail <= blksz - (uint32_t)(*pos & (blksz - 1))) {
-			n->datalayout = EROFS_INODE_FLAT_INLINE;
-			n->tail_len = tail;
-			rec = base + tail;
-		}
+		/* the tail shares the inode's block instead of taking its own */
+		n->datalayout = EROFS_INODE_FLAT_INLINE;
+		n->tail_len = tail;
+		rec = base + tail;
 	}
 	if (n->datalayout != EROFS_INODE_CHUNK_BASED && has_data)
 		n->data_blocks = (n->size - n->tail_len + blksz - 1) >> b->blkszbits;
-	n->nid = *pos / EROFS_ISLOT_SIZE;
-	*pos = (*pos + rec + EROFS_ISLOT_SIZE - 1) & ~(uint64_t)(EROFS_ISLOT_SIZE - 1);
+	off = meta_alloc(ms, rec);
+	if (off == UINT64_MAX)
+		return BFAIL(b, -ENOMEM, "out of memory");
+	n->nid = off / EROFS_ISLOT_SIZE;
 	return 0;
 }
 
@@ -312,11 +379,19 @@ int layout_image(struct eroot_builder *b)
 	 */
 	b->meta_blkaddr = 0;
 	pos = EROFS_SUPER_OFFSET + EROFS_SUPER_SIZE;
-	for (size_t i = 0; i < b->nnodes; i++) {
-		err = place_node(b, b->nodes[i], &pos);
-		if (err)
-			return err;
-	}
+	struct meta_space ms = { .blksz = blksz, .nbuckets = blksz / EROFS_ISLOT_SIZE };
+
+	ms.free_slots = calloc(ms.nbuckets + 1, sizeof(*ms.free_slots));
+	if (!ms.free_slots)
+		return BFAIL(b, -ENOMEM, "out of memory");
+	ms.end = (pos / blksz + 1) * blksz;
+	err = meta_open(&ms, pos / blksz, pos % blksz);
+	for (size_t i = 0; i < b->nnodes && !err; i++)
+		err = place_node(b, b->nodes[i], &ms);
+	pos = ms.end;
+	meta_free(&ms);
+	if (err)
+		return err;
 	if (b->root->nid > 0xffff)
 		return BFAIL(b, -EFBIG, "root inode beyond nid 65535");
 	b->meta_bytes = pos;
