@@ -19,6 +19,7 @@
 #ifndef EROOT_EROOT_H
 #define EROOT_EROOT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -114,13 +115,17 @@ struct eroot_inode {
 int eroot_iget(struct eroot_image *img, uint64_t nid, struct eroot_inode *ino);
 
 /*
- * Resolve @path (absolute or relative to the root, "/" or "" is the root)
- * without following a final symlink; intermediate symlinks are not followed
- * either (an image path names what is stored).  Returns 0 and fills @ino,
- * -ENOENT, -ENOTDIR, or -EUCLEAN.
+ * Resolve @path (absolute or relative to the root; "/" or "" is the root).
+ * Symlinks in the middle of the path are followed as inside a chroot at the
+ * image root (absolute targets start at the root), at most 40 of them
+ * (-ELOOP beyond).  eroot_lookup() does not follow a final symlink (like
+ * lstat); eroot_lookup_follow() does when @follow_last is true.  Returns 0
+ * and fills @ino, -ENOENT, -ENOTDIR, -ELOOP, or -EUCLEAN.
  */
 int eroot_lookup(struct eroot_image *img, const char *path,
 		 struct eroot_inode *ino);
+int eroot_lookup_follow(struct eroot_image *img, const char *path,
+			bool follow_last, struct eroot_inode *ino);
 
 /* A directory entry handed to a readdir callback.  @name is not
  * NUL-terminated; @name_len is 1..255.  "." and ".." are included. */

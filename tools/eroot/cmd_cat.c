@@ -12,7 +12,7 @@
 static const char cat_usage[] =
 "usage: eroot cat [OPTIONS] IMAGE PATH...\n"
 "Write the content of each file PATH of an EROFS image to stdout\n"
-"(for a symlink: its target).\n"
+"(symlinks are followed inside the image).\n"
 "\n"
 "  --offset=BYTES   the image starts BYTES into the file\n"
 "  -h, --help       show this help\n";
@@ -37,7 +37,7 @@ static int write_all(const void *buf, size_t len)
 static int cat_one(struct eroot_image *img, const char *path, char *buf, size_t size)
 {
 	struct eroot_inode ino;
-	int err = eroot_lookup(img, path, &ino);
+	int err = eroot_lookup_follow(img, path, true, &ino);
 
 	if (err)
 		return image_error(img, path, err);
