@@ -42,6 +42,10 @@ static void make_tree(const char *dir)
 	put_file(path, big, sizeof(big));
 	snprintf(path, sizeof(path), "%s/link", dir);
 	symlink("sub/hello", path);
+	snprintf(path, sizeof(path), "%s/dirlink", dir);
+	symlink("/sub", path);
+	snprintf(path, sizeof(path), "%s/loop", dir);
+	symlink("loop", path);
 }
 
 static uint8_t *load(const char *path, size_t prefix, size_t *len)
@@ -85,6 +89,12 @@ static void test_read_back(const uint8_t *buf, size_t len, size_t offset)
 	CHECK_EQ(eroot_readlink(img, &ino, target, sizeof(target)), 9);
 	CHECK(!strcmp(target, "sub/hello"));
 	CHECK_EQ(eroot_readlink(img, &ino, target, 5), -ERANGE);
+	/* symlinks: followed along the path, and at the end only on request */
+	CHECK_EQ(eroot_lookup_follow(img, "/link", true, &ino), 0);
+	CHECK(S_ISREG(ino.mode) && ino.size == 13);
+	CHECK_EQ(eroot_lookup(img, "/dirlink/hello", &ino), 0);
+	CHECK(S_ISREG(ino.mode));
+	CHECK_EQ(eroot_lookup(img, "/loop/x", &ino), -ELOOP);
 	CHECK_EQ(eroot_lookup(img, "/nothing", &ino), -ENOENT);
 	CHECK_EQ(eroot_lookup(img, "/big/x", &ino), -ENOTDIR);
 	eroot_image_close(img);
