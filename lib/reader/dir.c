@@ -28,6 +28,9 @@ static int walk_block(struct eroot_image *img, const struct eroot_inode *dir,
 	struct erofs_dirent_disk de;
 	unsigned int count, i;
 
+	if (size < EROFS_DIRENT_SIZE)
+		return CORRUPT(img, "dir nid %llu block %llu: %u bytes, too short",
+			       (unsigned long long)dir->nid, (unsigned long long)blkno, size);
 	erofs_dirent_decode(blk, &de);
 	if (de.nameoff < EROFS_DIRENT_SIZE || de.nameoff >= size ||
 	    de.nameoff % EROFS_DIRENT_SIZE)
