@@ -33,8 +33,13 @@ int pwrite_all(struct eroot_builder *b, int fd, const void *buf, size_t len, uin
 int image_file_create(struct eroot_builder *b, const char *path, char **tmp_path, int *fd)
 {
 	size_t len = strlen(path);
-	char *tmp = malloc(len + 8);
+	struct stat st;
+	char *tmp;
 
+	/* the rename would replace whatever is there: only ever a file */
+	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+		return BFAIL(b, -EEXIST, "%s: exists and is not a regular file", path);
+	tmp = malloc(len + 8);
 	if (!tmp)
 		return BFAIL(b, -ENOMEM, "out of memory");
 	memcpy(tmp, path, len);

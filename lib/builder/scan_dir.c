@@ -234,7 +234,8 @@ static int list_dir(struct scan *s, int dirfd, char ***out, size_t *count)
 		return BFAIL(s->b, err, "%s: cannot read directory: %s", s->path, strerror(-err));
 	}
 	closedir(d);
-	qsort(names, n, sizeof(*names), name_cmp);
+	if (n > 1)
+		qsort(names, n, sizeof(*names), name_cmp);
 	*out = names;
 	*count = n;
 	return 0;

@@ -69,6 +69,9 @@ int eroot_iget(struct eroot_image *img, uint64_t nid, struct eroot_inode *ino)
 	if (!mode_is_known(di.mode))
 		return CORRUPT(img, "nid %llu: bad file type in mode 0%o",
 			       (unsigned long long)nid, di.mode);
+	if (di.mtime_nsec >= 1000000000)
+		return CORRUPT(img, "nid %llu: bad mtime nanoseconds %u",
+			       (unsigned long long)nid, di.mtime_nsec);
 	fill_inode(img, nid, &di, disk_size, ino);
 	if (ino->isize > room)
 		return CORRUPT(img, "nid %llu: inode and xattrs run past the image end",

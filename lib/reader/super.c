@@ -50,6 +50,8 @@ static int check_super(struct eroot_image *img, const struct erofs_sb *sb)
 	if (unknown)
 		return eroot_fail(&img->err, -EOPNOTSUPP,
 				  "image uses unsupported features (incompat 0x%x)", unknown);
+	if (sb->build_time_nsec >= 1000000000)
+		return CORRUPT(img, "bad build time nanoseconds %u", sb->build_time_nsec);
 	if (sb->dirblkbits)
 		return eroot_fail(&img->err, -EOPNOTSUPP,
 				  "directory block size differs from block size");

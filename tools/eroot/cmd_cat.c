@@ -77,7 +77,7 @@ int cmd_cat(int argc, char **argv)
 		switch (c) {
 		case OPT_OFFSET:
 			if (!parse_u64(optarg, &offset))
-				return usage(cat_usage, true);
+				return bad_value(cat_usage, "--offset", optarg);
 			break;
 		case 'h':
 			return usage(cat_usage, false);
@@ -86,7 +86,7 @@ int cmd_cat(int argc, char **argv)
 		}
 	}
 	if (argc - optind < 2)
-		return usage(cat_usage, true);
+		return bad_args(cat_usage, "IMAGE PATH...");
 	ret = open_image(argv[optind], offset, &img);
 	if (ret)
 		return ret;

@@ -258,7 +258,7 @@ int cmd_extract(int argc, char **argv)
 		switch (c) {
 		case OPT_OFFSET:
 			if (!parse_u64(optarg, &offset))
-				return usage(extract_usage, true);
+				return bad_value(extract_usage, "--offset", optarg);
 			break;
 		case 'n':
 			x.owners = false;
@@ -270,7 +270,7 @@ int cmd_extract(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 2)
-		return usage(extract_usage, true);
+		return bad_args(extract_usage, "IMAGE DIR");
 	x.dest = argv[optind + 1];
 	x.status = open_image(argv[optind], offset, &x.img);
 	if (x.status)

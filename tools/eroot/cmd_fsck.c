@@ -145,7 +145,7 @@ int cmd_fsck(int argc, char **argv)
 		switch (c) {
 		case OPT_OFFSET:
 			if (!parse_u64(optarg, &offset))
-				return usage(fsck_usage, true);
+				return bad_value(fsck_usage, "--offset", optarg);
 			break;
 		case 'q':
 			quiet = true;
@@ -157,7 +157,7 @@ int cmd_fsck(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 1)
-		return usage(fsck_usage, true);
+		return bad_args(fsck_usage, "IMAGE");
 	ret = open_image(argv[optind], offset, &f.img);
 	if (ret)
 		return ret;

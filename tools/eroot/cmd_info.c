@@ -168,7 +168,7 @@ int cmd_info(int argc, char **argv)
 		switch (ch) {
 		case OPT_OFFSET:
 			if (!parse_u64(optarg, &offset))
-				return usage(info_usage, true);
+				return bad_value(info_usage, "--offset", optarg);
 			break;
 		case 'j':
 			json = true;
@@ -180,7 +180,7 @@ int cmd_info(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 1)
-		return usage(info_usage, true);
+		return bad_args(info_usage, "IMAGE");
 	ret = open_image(argv[optind], offset, &img);
 	if (ret)
 		return ret;

@@ -111,7 +111,7 @@ int cmd_ls(int argc, char **argv)
 		case 'a': l.all = true; break;
 		case OPT_OFFSET:
 			if (!parse_u64(optarg, &offset))
-				return usage(ls_usage, true);
+				return bad_value(ls_usage, "--offset", optarg);
 			break;
 		case 'h':
 			return usage(ls_usage, false);
@@ -120,7 +120,7 @@ int cmd_ls(int argc, char **argv)
 		}
 	}
 	if (argc - optind < 1 || argc - optind > 2)
-		return usage(ls_usage, true);
+		return bad_args(ls_usage, "IMAGE [PATH]");
 	if (argc - optind == 2)
 		path = argv[optind + 1];
 	l.status = open_image(argv[optind], offset, &l.img);

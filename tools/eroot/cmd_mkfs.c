@@ -108,7 +108,7 @@ int cmd_mkfs(int argc, char **argv)
 		switch (c) {
 		case 'b':
 			if (!parse_u64(optarg, &v) || v > 65536)
-				goto bad;
+				goto bad_value;
 			opts.block_size = (unsigned int)v;
 			break;
 		case 'L':
@@ -123,12 +123,12 @@ int cmd_mkfs(int argc, char **argv)
 			break;
 		case 'T':
 			if (!parse_u64(optarg, &v) || v > INT64_MAX)
-				goto bad;
+				goto bad_value;
 			opts.fixed_time = (int64_t)v;
 			break;
 		case 'x':
 			if (!parse_u64(optarg, &v) || v > UINT32_MAX)
-				goto bad;
+				goto bad_value;
 			opts.shared_xattr_min = (unsigned int)v;
 			break;
 		case 'q':
@@ -139,11 +139,11 @@ int cmd_mkfs(int argc, char **argv)
 			break;
 		case OPT_FORCE_UID:
 			if (!parse_id(optarg, &opts.force_uid))
-				goto bad;
+				goto bad_value;
 			break;
 		case OPT_FORCE_GID:
 			if (!parse_id(optarg, &opts.force_gid))
-				goto bad;
+				goto bad_value;
 			break;
 		case OPT_EXCL_PATH:
 			excl_paths[nexcl_paths++] = optarg;
@@ -158,8 +158,10 @@ int cmd_mkfs(int argc, char **argv)
 			goto bad;
 		}
 	}
-	if (argc - optind != 2)
+	if (argc - optind != 2) {
+		err_msg("expected IMAGE and SOURCE_DIR");
 		goto bad;
+	}
 	epoch = getenv("SOURCE_DATE_EPOCH");
 	if (epoch && *epoch && opts.fixed_time < 0) {
 		if (!parse_u64(epoch, &v) || v > INT64_MAX) {
@@ -213,6 +215,8 @@ out_args:
 	free(excl_paths);
 	free(excl_res);
 	return ret;
+bad_value:
+	err_msg("invalid value for %s: '%s'", argv[optind - 1], optarg);
 bad:
 	free(excl_paths);
 	free(excl_res);

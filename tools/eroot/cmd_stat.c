@@ -107,7 +107,7 @@ int cmd_stat(int argc, char **argv)
 		switch (c) {
 		case OPT_OFFSET:
 			if (!parse_u64(optarg, &offset))
-				return usage(stat_usage, true);
+				return bad_value(stat_usage, "--offset", optarg);
 			break;
 		case 'j':
 			json = true;
@@ -119,7 +119,7 @@ int cmd_stat(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 2)
-		return usage(stat_usage, true);
+		return bad_args(stat_usage, "IMAGE PATH");
 	ret = open_image(argv[optind], offset, &img);
 	if (ret)
 		return ret;

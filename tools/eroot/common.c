@@ -64,6 +64,18 @@ int usage(const char *text, bool error)
 	return error ? EXIT_USAGE : EXIT_OK;
 }
 
+int bad_value(const char *text, const char *option, const char *value)
+{
+	err_msg("invalid value for %s: '%s'", option, value);
+	return usage(text, true);
+}
+
+int bad_args(const char *text, const char *expected)
+{
+	err_msg("expected %s", expected);
+	return usage(text, true);
+}
+
 void mode_string(uint32_t mode, char out[11])
 {
 	static const char types[] = "?pc?d?b?-?l?s???";

@@ -47,6 +47,9 @@ int open_image(const char *path, uint64_t offset, struct eroot_image **img);
 
 /* Print usage to stdout (help) or stderr (error) and return the exit code. */
 int usage(const char *text, bool error);
+/* A bad option value or argument count: one reason line, then the usage. */
+int bad_value(const char *text, const char *option, const char *value);
+int bad_args(const char *text, const char *expected);
 
 /* "drwxr-xr-x" */
 void mode_string(uint32_t mode, char out[11]);

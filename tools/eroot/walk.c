@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 
 struct child {
 	uint64_t nid;
+	unsigned int file_type;		/* DT_* from the directory entry */
 	unsigned int name_len;
 	char name[256];
 };
@@ -55,6 +57,7 @@ static int collect_child(void *ctx, const struct eroot_dirent *de)
 		c->cap = cap;
 	}
 	c->v[c->n].nid = de->nid;
+	c->v[c->n].file_type = de->file_type;
 	c->v[c->n].name_len = de->name_len;
 	memcpy(c->v[c->n].name, de->name, de->name_len);
 	c->v[c->n].name[de->name_len] = '\0';
@@ -122,6 +125,9 @@ static int walk_dir(struct walker *w, const struct eroot_inode *dir, uint64_t pa
 		ret = eroot_iget(w->img, c.v[i].nid, &child);
 		if (ret < 0)
 			ret = fail(w, ret, NULL);
+		else if (c.v[i].file_type != DT_UNKNOWN &&
+			 c.v[i].file_type != IFTODT(child.mode))
+			ret = fail(w, -EUCLEAN, "directory entry type differs from the inode's");
 		else
 			ret = walk_node(w, &child, dir->nid, depth + 1);
 		w->path_len = base;
