@@ -109,6 +109,7 @@ struct eroot_inode {
 	uint32_t raw_blkaddr;
 	uint16_t chunk_format;
 	uint32_t isize;			/* inode + inline xattr bytes */
+	uint32_t compressed_blocks;	/* compressed layouts: blocks of data */
 };
 
 /* Read inode @nid.  -EUCLEAN when the inode is out of range or corrupt. */
@@ -187,6 +188,10 @@ struct eroot_build_options {
 	int64_t clamp_time;		/* >= 0: mtimes above it are lowered */
 	int64_t force_uid, force_gid;	/* >= 0: override owners */
 	unsigned int shared_xattr_min;	/* share an xattr used this often; 0 never */
+	/* Compression: "lz4", "lz4hc", "lzma", "deflate", "zstd", optionally
+	 * ",LEVEL"; NULL for an uncompressed image. */
+	const char *compressor;
+	unsigned int pcluster_size;	/* bytes, block multiple up to 1 MiB; 0: a block */
 	int quiet;
 	/* Progress: called now and then with bytes done/total of file data. */
 	void (*progress)(void *ctx, uint64_t done, uint64_t total);

@@ -23,6 +23,7 @@
 #include "eroot/eroot.h"
 #include "errmsg.h"
 #include "ondisk.h"
+#include "compress/codec.h"
 
 struct bnode;
 
@@ -77,12 +78,27 @@ struct bnode {
 	uint32_t nchunks;
 	uint32_t *chunk_addr;		/* per chunk: block or EROFS_NULL_ADDR */
 	uint8_t *dir_data;		/* encoded directory, size bytes */
+	uint64_t tail_spill;		/* regular files: inline tail in the spill file */
+
+	/* compressed files, filled by compress_file.c */
+	struct zextent *extents;
+	uint32_t nextents;
+	uint32_t compressed_blocks;
+};
+
+/* One physical cluster of a compressed file. */
+struct zextent {
+	uint64_t la;			/* first decompressed byte */
+	uint32_t blkaddr;
+	uint16_t blocks;
+	bool plain;			/* stored as is (did not shrink) */
 };
 
 struct eroot_builder {
 	struct eroot_errmsg err;
 	struct eroot_build_options opts;
 	char *label;
+	char *compressor;		/* "ALGO[,LEVEL]", split when checked */
 	uint8_t uuid[16];
 	bool have_uuid;
 	unsigned int blkszbits;
@@ -110,6 +126,16 @@ struct eroot_builder {
 	int64_t build_time;
 	uint32_t build_time_nsec;
 	bool uses_chunks;
+	uint64_t data_cursor;		/* next free block while data is written */
+	int spill_fd;			/* inline tails waiting for the metadata */
+	uint64_t spill_len;
+
+	/* compression (-z); codec NULL for uncompressed images */
+	const struct codec *codec;
+	int level;
+	uint32_t pcluster_bytes;	/* -C: largest physical cluster */
+	size_t max_in;			/* largest input of one pcluster */
+	bool compressed_any;
 
 	struct eroot_build_stats stats;
 };
@@ -143,16 +169,57 @@ void xattrs_encode_ibody(const struct eroot_builder *b, const struct bnode *node
 void xattrs_encode_shared(const struct eroot_builder *b, uint8_t *out);
 void xattrs_free(struct eroot_builder *b);
 
-/* layout.c */
-int layout_image(struct eroot_builder *b);
+/* layout.c: forms before the data is written, nids after */
+int layout_prepare(struct eroot_builder *b);
+int layout_metadata(struct eroot_builder *b);
+void layout_plan_flat(struct eroot_builder *b, struct bnode *n);
 uint32_t dir_encoded_size(const struct eroot_builder *b, const struct bnode *dir);
+
+/* Inode plus inline xattrs: where inline data or indexes begin. */
+static inline uint32_t inode_base_size(const struct bnode *n)
+{
+	return (n->extended ? EROFS_INODE_EXTENDED_SIZE : EROFS_INODE_COMPACT_SIZE) +
+	       n->ibody_size;
+}
+
+/* Full (non-compact) compression indexes start after the 8-aligned map
+ * header and 8 reserved bytes. */
+static inline uint64_t zmap_full_offset(uint64_t base)
+{
+	return ((base + 7) & ~7ull) + 16;
+}
 
 /* write_meta.c */
 void encode_dir(const struct eroot_builder *b, const struct bnode *dir, uint8_t *out);
 int write_metadata(struct eroot_builder *b, int fd, void *hash_state);
 
-/* write_data.c */
+/* write_data.c: file data from the source to the image, at the cursor */
+struct copy {
+	struct eroot_builder *b;
+	struct bnode *n;
+	int src, dst;
+	uint8_t *buf;			/* COPY_BUF bytes */
+	void *hash;
+	uint64_t done, total;		/* progress, in source bytes */
+	/* compression */
+	struct codec_state *zstate;
+	uint8_t *zin, *zout;
+};
+
 int write_file_data(struct eroot_builder *b, int fd, void *hash_state);
+int read_source(struct copy *c, uint64_t off, void *buf, size_t len);
+/* Write @len bytes at image byte @to, hashing them for the UUID. */
+int emit(struct copy *c, const void *data, size_t len, uint64_t to);
+void progress(struct copy *c, uint64_t bytes);
+/* Flat layout: full blocks at the cursor, the tail to the spill file. */
+int copy_flat(struct copy *c, struct bnode *n);
+
+/* compress_file.c: compress @n into pclusters at the data cursor; falls
+ * back to the flat layout when that saves nothing. */
+int compress_file(struct copy *c, struct bnode *n);
+
+/* Compression configuration records that follow the superblock. */
+size_t compr_cfgs_encode(const struct eroot_builder *b, uint8_t *out);
 
 /* image_file.c */
 int image_file_create(struct eroot_builder *b, const char *path, char **tmp_path, int *fd);

@@ -276,14 +276,29 @@ static void meta_free(struct meta_space *ms)
 	free(ms->free_slots);
 }
 
-/* Decide inode form and data layout, and place the inode. */
-static int place_node(struct eroot_builder *b, struct bnode *n, struct meta_space *ms)
+/* Flat layout of @n's data: an inline tail when inode, xattrs and tail
+ * fit in one block. */
+static void plan_flat(struct eroot_builder *b, struct bnode *n)
 {
-	uint32_t blksz = blksz_of(b);
-	uint32_t base, tail = 0;
-	uint64_t rec, off;
-	bool has_data = S_ISREG(n->mode) || S_ISDIR(n->mode) || S_ISLNK(n->mode);
+	uint32_t blksz = blksz_of(b), tail = tail_of(b, n->size);
 
+	n->datalayout = EROFS_INODE_FLAT_PLAIN;
+	n->tail_len = 0;
+	if (tail && inode_base_size(n) + tail <= blksz) {
+		n->datalayout = EROFS_INODE_FLAT_INLINE;
+		n->tail_len = tail;
+	}
+	n->data_blocks = (n->size - n->tail_len + blksz - 1) >> b->blkszbits;
+}
+
+void layout_plan_flat(struct eroot_builder *b, struct bnode *n)
+{
+	plan_flat(b, n);
+}
+
+/* Decide inode form and data layout; everything but the nid and blocks. */
+static int plan_node(struct eroot_builder *b, struct bnode *n)
+{
 	if (S_ISDIR(n->mode))
 		n->size = dir_encoded_size(b, n);
 	n->extended = needs_extended(b, n);
@@ -293,71 +308,37 @@ static int place_node(struct eroot_builder *b, struct bnode *n, struct meta_spac
 			     n->src_path ? n->src_path : "(inode)");
 	n->xattr_icount = n->ibody_size ?
 		(uint16_t)((n->ibody_size - EROFS_XATTR_IBODY_HEADER_SIZE) / 4 + 1) : 0;
-	base = (n->extended ? EROFS_INODE_EXTENDED_SIZE : EROFS_INODE_COMPACT_SIZE) +
-	       n->ibody_size;
-	rec = base;
 	n->datalayout = EROFS_INODE_FLAT_PLAIN;
-	n->tail_len = 0;
-	if (S_ISREG(n->mode) && n->sparse && n->size) {
-		int err = plan_chunks(b, n);
-
-		if (err)
-			return err;
-		rec = ((base + 3) & ~3u) + (uint64_t)n->nchunks * EROFS_BLOCK_MAP_ENTRY_SIZE;
-	} else if (has_data) {
-		tail = tail_of(b, n->size);
+	if (S_ISREG(n->mode) && n->sparse && n->size)
+		return plan_chunks(b, n);
+	/* one block or less never shrinks by a block: keep it flat */
+	if (S_ISREG(n->mode) && b->codec && n->size > blksz_of(b)) {
+		n->datalayout = EROFS_INODE_COMPRESSED_FULL;
+		return 0;
 	}
-	if (tail && base + tail <= blksz) {
-		/* the tail shares the inode's block instead of taking its own */
-		n->datalayout = EROFS_INODE_FLAT_INLINE;
-		n->tail_len = tail;
-		rec = base + tail;
-	}
-	if (n->datalayout != EROFS_INODE_CHUNK_BASED && has_data)
-		n->data_blocks = (n->size - n->tail_len + blksz - 1) >> b->blkszbits;
-	off = meta_alloc(ms, rec);
-	if (off == UINT64_MAX)
-		return BFAIL(b, -ENOMEM, "out of memory");
-	n->nid = off / EROFS_ISLOT_SIZE;
+	if (S_ISREG(n->mode) || S_ISDIR(n->mode) || S_ISLNK(n->mode))
+		plan_flat(b, n);
 	return 0;
 }
 
-static int assign_blocks(struct eroot_builder *b, uint64_t first)
+/* Bytes the inode's record takes in the metadata area. */
+static uint64_t record_size(const struct eroot_builder *b, const struct bnode *n)
 {
-	uint64_t next = first;
-	uint32_t blksz = blksz_of(b);
+	uint64_t base = inode_base_size(n);
 
-	for (size_t i = 0; i < b->nnodes; i++) {
-		struct bnode *n = b->nodes[i];
-
-		if (n->datalayout == EROFS_INODE_CHUNK_BASED) {
-			for (uint32_t c = 0; c < n->nchunks; c++) {
-				uint64_t start = (uint64_t)c << n->chunkbits;
-				uint64_t len = n->size - start < (1ull << n->chunkbits) ?
-					       n->size - start : 1ull << n->chunkbits;
-
-				if (n->chunk_addr[c] == EROFS_NULL_ADDR)
-					continue;
-				n->chunk_addr[c] = (uint32_t)next;
-				next += (len + blksz - 1) >> b->blkszbits;
-				if (next > UINT32_MAX)
-					break;
-			}
-		} else if (n->data_blocks) {
-			n->blkaddr = (uint32_t)next;
-			next += n->data_blocks;
-		}
-		if (next > UINT32_MAX)
-			return BFAIL(b, -EFBIG, "image too large: more than 2^32 blocks");
+	switch (n->datalayout) {
+	case EROFS_INODE_CHUNK_BASED:
+		return ((base + 3) & ~3ull) + (uint64_t)n->nchunks * EROFS_BLOCK_MAP_ENTRY_SIZE;
+	case EROFS_INODE_COMPRESSED_FULL:
+		return zmap_full_offset(base) +
+		       ((n->size + blksz_of(b) - 1) >> b->blkszbits) * 8;
+	default:
+		return base + n->tail_len;
 	}
-	b->total_blocks = next;
-	return 0;
 }
 
-int layout_image(struct eroot_builder *b)
+int layout_prepare(struct eroot_builder *b)
 {
-	uint32_t blksz = blksz_of(b);
-	uint64_t pos, xattr_bytes;
 	int err;
 
 	apply_overrides(b);
@@ -368,36 +349,42 @@ int layout_image(struct eroot_builder *b)
 	err = choose_build_time(b);
 	if (err)
 		return err;
-	xattr_bytes = xattrs_plan_shared(b);
-	if (xattr_bytes == UINT64_MAX)
+	b->xattr_bytes = xattrs_plan_shared(b);
+	if (b->xattr_bytes == UINT64_MAX)
 		return BFAIL(b, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < b->nnodes && !err; i++)
+		err = plan_node(b, b->nodes[i]);
+	return err;
+}
 
-	/*
-	 * Inodes follow the superblock in the same block (nids count from the
-	 * image start).  This also keeps nid 0 unused: the kernel reports nids
-	 * as inode numbers, and readdir() hides entries whose inode is 0.
-	 */
-	b->meta_blkaddr = 0;
-	pos = EROFS_SUPER_OFFSET + EROFS_SUPER_SIZE;
-	struct meta_space ms = { .blksz = blksz, .nbuckets = blksz / EROFS_ISLOT_SIZE };
+/*
+ * Give every inode its nid.  The metadata area comes after all data; its
+ * first slot stays unused, because the kernel reports nids as inode
+ * numbers and readdir() hides entries whose inode number is 0.
+ */
+int layout_metadata(struct eroot_builder *b)
+{
+	uint32_t blksz = blksz_of(b);
+	struct meta_space ms = { .blksz = blksz, .nbuckets = blksz / EROFS_ISLOT_SIZE,
+				 .end = blksz };
+	int err = 0;
 
 	ms.free_slots = calloc(ms.nbuckets + 1, sizeof(*ms.free_slots));
 	if (!ms.free_slots)
 		return BFAIL(b, -ENOMEM, "out of memory");
-	ms.end = (pos / blksz + 1) * blksz;
-	err = meta_open(&ms, pos / blksz, pos % blksz);
-	for (size_t i = 0; i < b->nnodes && !err; i++)
-		err = place_node(b, b->nodes[i], &ms);
-	pos = ms.end;
+	err = meta_open(&ms, 0, EROFS_ISLOT_SIZE);
+	for (size_t i = 0; i < b->nnodes && !err; i++) {
+		uint64_t off = meta_alloc(&ms, record_size(b, b->nodes[i]));
+
+		if (off == UINT64_MAX)
+			err = -ENOMEM;
+		b->nodes[i]->nid = off / EROFS_ISLOT_SIZE;
+	}
+	b->meta_bytes = ms.end;
 	meta_free(&ms);
 	if (err)
-		return err;
+		return BFAIL(b, -ENOMEM, "out of memory");
 	if (b->root->nid > 0xffff)
 		return BFAIL(b, -EFBIG, "root inode beyond nid 65535");
-	b->meta_bytes = pos;
-	b->xattr_bytes = xattr_bytes;
-	pos = b->meta_blkaddr + ((pos + blksz - 1) >> b->blkszbits);
-	b->xattr_blkaddr = xattr_bytes ? (uint32_t)pos : 0;
-	pos += (xattr_bytes + blksz - 1) >> b->blkszbits;
-	return assign_blocks(b, pos);
+	return 0;
 }

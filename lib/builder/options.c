@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* The builder's public entry points: options, handle, and the build itself. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -37,6 +38,13 @@ struct eroot_builder *eroot_builder_new(const struct eroot_build_options *opts)
 		b->have_uuid = true;
 	}
 	b->opts.uuid = NULL;
+	b->opts.compressor = NULL;	/* parsed by builder_check_options() */
+	if (opts->compressor && !(b->compressor = strdup(opts->compressor))) {
+		free(b->label);
+		free(b);
+		return NULL;
+	}
+	b->spill_fd = -1;
 	return b;
 }
 
@@ -48,6 +56,9 @@ void eroot_builder_free(struct eroot_builder *b)
 	xattrs_free(b);
 	exclude_free(b);
 	free(b->label);
+	free(b->compressor);
+	if (b->spill_fd >= 0)
+		close(b->spill_fd);
 	free(b);
 }
 
@@ -56,10 +67,50 @@ const char *eroot_builder_errmsg(const struct eroot_builder *b)
 	return b ? b->err.text : "out of memory";
 }
 
+/* "-z ALGO[,LEVEL]" and "-C SIZE" */
+static int check_compression(struct eroot_builder *b)
+{
+	char *comma = b->compressor ? strchr(b->compressor, ',') : NULL;
+	uint32_t pcluster = b->opts.pcluster_size ? b->opts.pcluster_size : blksz_of(b);
+	char *end;
+
+	if (!b->compressor)
+		return b->opts.pcluster_size ?
+		       BFAIL(b, -EINVAL, "a physical cluster size needs compression (-z)") : 0;
+	if (comma)
+		*comma = '\0';
+	b->codec = codec_by_name(b->compressor);
+	if (!b->codec)
+		return BFAIL(b, -EINVAL, "unknown compressor '%s' (lz4, lz4hc, lzma, deflate, zstd)",
+			     b->compressor);
+	b->level = b->codec->default_level;
+	if (comma) {
+		long level = strtol(comma + 1, &end, 10);
+
+		if (!comma[1] || *end || level < b->codec->min_level || level > b->codec->max_level)
+			return BFAIL(b, -EINVAL, "%s level '%s': must be %d to %d", b->codec->name,
+				     comma + 1, b->codec->min_level, b->codec->max_level);
+		b->level = (int)level;
+	}
+	if (pcluster % blksz_of(b) || pcluster > Z_EROFS_PCLUSTER_MAX_SIZE)
+		return BFAIL(b, -EINVAL, "physical cluster size %u: a multiple of %u up to 1 MiB",
+			     pcluster, blksz_of(b));
+	b->pcluster_bytes = pcluster;
+	/* bound one pcluster's input: decoder memory and the indexes' 16-bit deltas */
+	b->max_in = (size_t)pcluster * 16;
+	if (b->max_in < 65536)
+		b->max_in = 65536;
+	if (b->max_in > b->codec->max_window)	/* zstd: the kernel's 1 MiB window */
+		b->max_in = b->codec->max_window;
+	return 0;
+}
+
 int builder_check_options(struct eroot_builder *b)
 {
 	unsigned int bs = b->opts.block_size, bits = 0;
 
+	if (b->blkszbits)
+		return 0;	/* checked already */
 	while ((1u << bits) < bs)
 		bits++;
 	if ((1u << bits) != bs || bits < EROFS_MIN_BLKSZBITS || bits > 16)
@@ -71,7 +122,58 @@ int builder_check_options(struct eroot_builder *b)
 	if (b->label && strlen(b->label) > 16)
 		return BFAIL(b, -EINVAL, "volume label longer than 16 bytes");
 	b->blkszbits = bits;
+	if (check_compression(b)) {
+		b->blkszbits = 0;
+		return -EINVAL;
+	}
 	return 0;
+}
+
+/* Window sizes the decoders must be ready for: powers of two >= max_in. */
+static unsigned int window_log(const struct eroot_builder *b)
+{
+	unsigned int log = 12;
+
+	while (((size_t)1 << log) < b->max_in)
+		log++;
+	return log;
+}
+
+/*
+ * The algorithm's configuration record, after the superblock: a 2-byte
+ * length then the structure the kernel expects (erofs_fs.h z_erofs_*_cfgs).
+ */
+size_t compr_cfgs_encode(const struct eroot_builder *b, uint8_t *out)
+{
+	uint8_t *cfg = out + 2;
+	size_t len;
+
+	if (!b->compressed_any)
+		return 0;
+	switch (b->codec->alg) {
+	case Z_EROFS_COMPRESSION_LZ4:
+		len = 14;
+		memset(cfg, 0, len);
+		put_le16(cfg + 2, (uint16_t)(b->pcluster_bytes >> b->blkszbits));
+		break;
+	case Z_EROFS_COMPRESSION_LZMA:
+		len = 14;
+		memset(cfg, 0, len);
+		put_le32(cfg, 1u << window_log(b));	/* dictionary size */
+		break;
+	case Z_EROFS_COMPRESSION_DEFLATE:
+		len = 6;
+		memset(cfg, 0, len);
+		cfg[0] = 15;				/* window bits */
+		break;
+	default:	/* zstd */
+		len = 6;
+		memset(cfg, 0, len);
+		cfg[1] = (uint8_t)(window_log(b) - 10);
+		break;
+	}
+	put_le16(out, (uint16_t)len);
+	return 2 + len;
 }
 
 /*
@@ -81,7 +183,8 @@ int builder_check_options(struct eroot_builder *b)
 static int write_super(struct eroot_builder *b, int fd)
 {
 	size_t len = erofs_sb_checksum_len(b->blkszbits);
-	uint8_t *region = malloc(len);
+	uint8_t *region = malloc(len > 256 ? len : 256);
+	size_t cfgs;
 	struct erofs_sb sb = {
 		.magic = EROFS_MAGIC,
 		.feature_compat = EROFS_FEATURE_COMPAT_SB_CHKSUM,
@@ -96,6 +199,12 @@ static int write_super(struct eroot_builder *b, int fd)
 		.feature_incompat = b->uses_chunks ? EROFS_FEATURE_INCOMPAT_CHUNKED_FILE : 0,
 	};
 	ssize_t got;
+
+	if (b->compressed_any) {
+		sb.feature_incompat |= EROFS_FEATURE_INCOMPAT_ZERO_PADDING |
+				       EROFS_FEATURE_INCOMPAT_COMPR_CFGS;
+		sb.available_compr_algs = (uint16_t)(1u << b->codec->alg);
+	}
 	int err;
 
 	if (!region)
@@ -104,7 +213,8 @@ static int write_super(struct eroot_builder *b, int fd)
 	if (b->label)
 		memcpy(sb.volume_name, b->label, strlen(b->label));
 	erofs_sb_encode(&sb, region);
-	err = pwrite_all(b, fd, region, EROFS_SUPER_SIZE, EROFS_SUPER_OFFSET);
+	cfgs = compr_cfgs_encode(b, region + EROFS_SUPER_SIZE);
+	err = pwrite_all(b, fd, region, EROFS_SUPER_SIZE + cfgs, EROFS_SUPER_OFFSET);
 	if (!err) {
 		got = pread(fd, region, len, EROFS_SUPER_OFFSET);
 		if (got != (ssize_t)len)
@@ -156,24 +266,47 @@ static void count_stats(struct eroot_builder *b)
 	s->image_bytes = b->total_blocks << b->blkszbits;
 }
 
+/* Blocks before the data: the superblock and the compression config. */
+static uint64_t first_data_block(const struct eroot_builder *b)
+{
+	uint64_t end = EROFS_SUPER_OFFSET + EROFS_SUPER_SIZE + (b->codec ? 2 + 14 : 0);
+
+	return (end + blksz_of(b) - 1) >> b->blkszbits;
+}
+
+/*
+ * Order of the image: superblock, file data (streamed: compressed or not,
+ * its size is known only once written), directory and symlink blocks,
+ * metadata, shared xattrs.  Everything is hashed in write order for the
+ * content-derived UUID; the superblock goes last.
+ */
 static int build(struct eroot_builder *b, int fd)
 {
 	XXH3_state_t *hash = XXH3_createState();
+	FILE *spill = tmpfile();
 	int err;
 
-	if (!hash)
-		return BFAIL(b, -ENOMEM, "out of memory");
+	if (!hash || !spill) {
+		err = BFAIL(b, -ENOMEM, "cannot set up the build: %s", strerror(errno));
+		goto out;
+	}
+	b->spill_fd = dup(fileno(spill));
 	XXH3_128bits_reset(hash);
-	if (ftruncate(fd, (off_t)(b->total_blocks << b->blkszbits)) < 0)
-		err = BFAIL(b, -errno, "sizing the image: %s", strerror(errno));
-	else
-		err = write_metadata(b, fd, hash);
+	b->data_cursor = first_data_block(b);
+	err = write_file_data(b, fd, hash);
 	if (!err)
-		err = write_file_data(b, fd, hash);
+		err = layout_metadata(b);
+	if (!err)
+		err = write_metadata(b, fd, hash);
+	if (!err && ftruncate(fd, (off_t)(b->total_blocks << b->blkszbits)) < 0)
+		err = BFAIL(b, -errno, "sizing the image: %s", strerror(errno));
 	if (!err && !b->have_uuid)
 		derive_uuid(b, hash);
 	if (!err)
 		err = write_super(b, fd);
+out:
+	if (spill)
+		fclose(spill);
 	XXH3_freeState(hash);
 	return err;
 }
@@ -188,7 +321,7 @@ int eroot_builder_write(struct eroot_builder *b, const char *path,
 		return BFAIL(b, -EINVAL, "nothing to build: no source added");
 	err = builder_check_options(b);
 	if (!err)
-		err = layout_image(b);
+		err = layout_prepare(b);
 	if (!err)
 		err = image_file_create(b, path, &tmp, &fd);
 	if (!err)

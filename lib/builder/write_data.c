@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * Copy regular file data from the source into the image: full blocks into
- * the data area, the inline tail after the inode, chunk by chunk for
- * sparse files (holes are not written, so the image file stays sparse).
+ * Copy regular file data from the source into the image's data area, file
+ * after file at the data cursor: flat files as full blocks (the inline tail
+ * waits in the spill file for the metadata), sparse files chunk by chunk
+ * (holes are not written, so the image file stays sparse), compressed files
+ * through compress_file.c.
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -15,21 +17,13 @@
 
 #define COPY_BUF (1u << 20)
 
-struct copy {
-	struct eroot_builder *b;
-	struct bnode *n;
-	int src, dst;
-	uint8_t *buf;
-	void *hash;
-	uint64_t done, total;
-};
-
-static int read_exact(struct copy *c, uint64_t off, size_t len)
+int read_source(struct copy *c, uint64_t off, void *buf, size_t len)
 {
+	uint8_t *p = buf;
 	size_t got = 0;
 
 	while (got < len) {
-		ssize_t r = pread(c->src, c->buf + got, len - got, (off_t)(off + got));
+		ssize_t r = pread(c->src, p + got, len - got, (off_t)(off + got));
 
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -42,63 +36,104 @@ static int read_exact(struct copy *c, uint64_t off, size_t len)
 	return 0;
 }
 
+int emit(struct copy *c, const void *data, size_t len, uint64_t to)
+{
+	XXH3_128bits_update(c->hash, data, len);
+	return pwrite_all(c->b, c->dst, data, len, to);
+}
+
+void progress(struct copy *c, uint64_t bytes)
+{
+	c->done += bytes;
+	if (c->b->opts.progress)
+		c->b->opts.progress(c->b->opts.progress_ctx, c->done, c->total);
+}
+
 /* Copy @len source bytes at @off to image offset @to. */
 static int copy_range(struct copy *c, uint64_t off, uint64_t len, uint64_t to)
 {
 	while (len) {
 		size_t n = len < COPY_BUF ? (size_t)len : COPY_BUF;
-		int err = read_exact(c, off, n);
+		int err = read_source(c, off, c->buf, n);
 
 		if (!err)
-			err = pwrite_all(c->b, c->dst, c->buf, n, to);
+			err = emit(c, c->buf, n, to);
 		if (err)
 			return err;
-		XXH3_128bits_update(c->hash, c->buf, n);
 		off += n;
 		to += n;
 		len -= n;
-		c->done += n;
-		if (c->b->opts.progress)
-			c->b->opts.progress(c->b->opts.progress_ctx, c->done, c->total);
+		progress(c, n);
 	}
 	return 0;
+}
+
+int copy_flat(struct copy *c, struct bnode *n)
+{
+	struct eroot_builder *b = c->b;
+	uint64_t body = n->size - n->tail_len;
+	int err;
+
+	n->blkaddr = (uint32_t)b->data_cursor;
+	err = copy_range(c, 0, body, b->data_cursor << b->blkszbits);
+	b->data_cursor += n->data_blocks;
+	if (err || !n->tail_len)
+		return err;
+	err = read_source(c, body, c->buf, n->tail_len);
+	if (!err && pwrite(b->spill_fd, c->buf, n->tail_len, (off_t)b->spill_len) !=
+		    (ssize_t)n->tail_len)
+		err = BFAIL(b, -errno, "writing the tail spill file: %s", strerror(errno));
+	n->tail_spill = b->spill_len;
+	b->spill_len += n->tail_len;
+	progress(c, n->tail_len);
+	return err;
+}
+
+static int copy_chunks(struct copy *c, struct bnode *n)
+{
+	struct eroot_builder *b = c->b;
+	int err = 0;
+
+	for (uint32_t i = 0; i < n->nchunks && !err; i++) {
+		uint64_t start = (uint64_t)i << n->chunkbits;
+		uint64_t len = n->size - start < (1ull << n->chunkbits) ?
+			       n->size - start : 1ull << n->chunkbits;
+
+		if (n->chunk_addr[i] == EROFS_NULL_ADDR) {
+			progress(c, len);
+			continue;
+		}
+		n->chunk_addr[i] = (uint32_t)b->data_cursor;
+		err = copy_range(c, start, len, b->data_cursor << b->blkszbits);
+		b->data_cursor += (len + blksz_of(b) - 1) >> b->blkszbits;
+	}
+	return err;
 }
 
 static int copy_file(struct copy *c)
 {
 	struct eroot_builder *b = c->b;
 	struct bnode *n = c->n;
-	uint64_t body = n->size - n->tail_len;
 	struct stat st;
-	int err = 0;
 	uint8_t probe;
+	int err;
 
 	if (fstat(c->src, &st) < 0 || (uint64_t)st.st_size != n->size)
 		return BFAIL(b, -EIO, "%s: file changed during the build", n->src_path);
-	if (n->datalayout == EROFS_INODE_CHUNK_BASED) {
-		for (uint32_t i = 0; i < n->nchunks && !err; i++) {
-			uint64_t start = (uint64_t)i << n->chunkbits;
-			uint64_t len = n->size - start < (1ull << n->chunkbits) ?
-				       n->size - start : 1ull << n->chunkbits;
-
-			if (n->chunk_addr[i] != EROFS_NULL_ADDR)
-				err = copy_range(c, start, len,
-						 (uint64_t)n->chunk_addr[i] << b->blkszbits);
-			else
-				c->done += len;
-		}
-	} else {
-		err = copy_range(c, 0, body, (uint64_t)n->blkaddr << b->blkszbits);
-		if (!err && n->tail_len) {
-			uint64_t at = ((uint64_t)b->meta_blkaddr << b->blkszbits) +
-				      n->nid * EROFS_ISLOT_SIZE +
-				      (n->extended ? EROFS_INODE_EXTENDED_SIZE : EROFS_INODE_COMPACT_SIZE) +
-				      n->ibody_size;
-			err = copy_range(c, body, n->tail_len, at);
-		}
+	switch (n->datalayout) {
+	case EROFS_INODE_CHUNK_BASED:
+		err = copy_chunks(c, n);
+		break;
+	case EROFS_INODE_COMPRESSED_FULL:
+		err = compress_file(c, n);
+		break;
+	default:
+		err = copy_flat(c, n);
 	}
 	if (!err && pread(c->src, &probe, 1, (off_t)n->size) > 0)
 		err = BFAIL(b, -EIO, "%s: file grew during the build", n->src_path);
+	if (!err && b->data_cursor > UINT32_MAX)
+		err = BFAIL(b, -EFBIG, "image too large: more than 2^32 blocks");
 	return err;
 }
 
@@ -111,8 +146,13 @@ int write_file_data(struct eroot_builder *b, int fd, void *hash_state)
 		if (S_ISREG(b->nodes[i]->mode))
 			c.total += b->nodes[i]->size;
 	c.buf = malloc(COPY_BUF);
-	if (!c.buf)
-		return BFAIL(b, -ENOMEM, "out of memory");
+	if (b->codec) {
+		c.zstate = b->codec->enc_new(b->level, b->max_in);
+		c.zin = malloc(2 * b->max_in);
+		c.zout = malloc(b->pcluster_bytes);
+	}
+	if (!c.buf || (b->codec && (!c.zstate || !c.zin || !c.zout)))
+		err = BFAIL(b, -ENOMEM, "out of memory");
 	for (size_t i = 0; i < b->nnodes && !err; i++) {
 		struct bnode *n = b->nodes[i];
 
@@ -128,6 +168,10 @@ int write_file_data(struct eroot_builder *b, int fd, void *hash_state)
 		err = copy_file(&c);
 		close(c.src);
 	}
+	if (b->codec && c.zstate)
+		b->codec->enc_free(c.zstate);
+	free(c.zin);
+	free(c.zout);
 	free(c.buf);
 	b->stats.data_bytes = c.done;
 	return err;

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
- * Encode the metadata area (inodes, inline xattrs, inline tails of
- * directories and symlinks, chunk maps), the shared xattr area and the
- * non-inline directory and symlink blocks, and write them.
+ * After the file data: directory and symlink blocks that are not inline,
+ * then the metadata area (inodes, inline xattrs, inline tails, chunk maps,
+ * compression indexes) and the shared xattrs.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <xxhash.h>
 
 #include "builder.h"
@@ -61,10 +62,52 @@ static uint32_t i_u_of(const struct eroot_builder *b, const struct bnode *n)
 		return erofs_encode_dev(n->rdev_major, n->rdev_minor);
 	if (n->datalayout == EROFS_INODE_CHUNK_BASED)	/* format: 4-byte block map */
 		return n->chunkbits - b->blkszbits;
+	if (n->datalayout == EROFS_INODE_COMPRESSED_FULL)
+		return n->compressed_blocks;
 	return n->blkaddr;
 }
 
-static void encode_inode(const struct eroot_builder *b, const struct bnode *n, uint8_t *at)
+/*
+ * Full compression indexes: one 8-byte entry per logical cluster (one
+ * block).  The cluster where a pcluster's data starts is its HEAD (or PLAIN)
+ * entry with the start offset and block address; the clusters after it are
+ * NONHEAD entries with the distances back to the head and on to the next
+ * one; with big pclusters the first NONHEAD holds the block count instead.
+ */
+static void encode_zmap(const struct eroot_builder *b, const struct bnode *n, uint8_t *at)
+{
+	uint32_t blksz = blksz_of(b);
+	uint64_t nidx = (n->size + blksz - 1) >> b->blkszbits;
+	bool big = b->pcluster_bytes > blksz;
+	uint8_t *idx = at + 16;
+
+	put_le16(at + 4, big ? Z_EROFS_ADVISE_BIG_PCLUSTER_1 : 0);
+	at[6] = (uint8_t)(b->codec->alg | b->codec->alg << 4);
+	at[7] = 0;	/* logical cluster = block */
+	for (uint32_t k = 0; k < n->nextents; k++) {
+		const struct zextent *e = &n->extents[k];
+		uint64_t head = e->la >> b->blkszbits;
+		uint64_t next = k + 1 < n->nextents ? n->extents[k + 1].la >> b->blkszbits : nidx;
+		uint8_t *d = idx + head * 8;
+
+		put_le16(d, e->plain ? Z_EROFS_LCLUSTER_TYPE_PLAIN : Z_EROFS_LCLUSTER_TYPE_HEAD1);
+		put_le16(d + 2, (uint16_t)(e->la & (blksz - 1)));
+		put_le32(d + 4, e->blkaddr);
+		for (uint64_t l = head + 1; l < next; l++) {
+			uint16_t d0 = (uint16_t)(l - head);
+
+			if (l == head + 1 && big && !e->plain)
+				d0 = Z_EROFS_LI_D0_CBLKCNT | e->blocks;
+			d = idx + l * 8;
+			put_le16(d, Z_EROFS_LCLUSTER_TYPE_NONHEAD);
+			put_le16(d + 2, 0);
+			put_le16(d + 4, d0);
+			put_le16(d + 6, (uint16_t)(next - l));
+		}
+	}
+}
+
+static int encode_inode(struct eroot_builder *b, const struct bnode *n, uint8_t *at)
 {
 	struct erofs_dinode di = {
 		.extended = n->extended,
@@ -80,24 +123,56 @@ static void encode_inode(const struct eroot_builder *b, const struct bnode *n, u
 		.mtime = (uint64_t)n->mtime,
 		.mtime_nsec = n->mtime_nsec,
 	};
-	size_t isize;
+	uint32_t base = inode_base_size(n);
 
-	isize = erofs_dinode_encode(&di, at);
+	erofs_dinode_encode(&di, at);
 	if (n->nxattrs)
-		xattrs_encode_ibody(b, n, at + isize);
-	if (n->datalayout == EROFS_INODE_CHUNK_BASED) {
-		uint8_t *map = at + ((isize + n->ibody_size + 3) & ~3u);
+		xattrs_encode_ibody(b, n, at + base - n->ibody_size);
+	switch (n->datalayout) {
+	case EROFS_INODE_CHUNK_BASED: {
+		uint8_t *map = at + ((base + 3) & ~3u);
 
 		for (uint32_t c = 0; c < n->nchunks; c++)
 			put_le32(map + 4 * c, n->chunk_addr[c]);
+		return 0;
 	}
+	case EROFS_INODE_COMPRESSED_FULL:
+		encode_zmap(b, n, at + zmap_full_offset(base) - 16);
+		return 0;
+	}
+	if (!n->tail_len || !S_ISREG(n->mode))
+		return 0;
+	if (pread(b->spill_fd, at + base, n->tail_len, (off_t)n->tail_spill) != (ssize_t)n->tail_len)
+		return BFAIL(b, -EIO, "reading the tail spill file");
+	return 0;
+}
+
+/* Directory and symlink data: blocks at the cursor, the tail inline. */
+static int place_content(struct eroot_builder *b, int fd, void *hash, struct bnode *n,
+			 uint8_t *at)
+{
+	uint8_t *content = content_of(b, n);
+	uint64_t body = n->size - n->tail_len;
+	int err = 0;
+
+	if (!content)
+		return BFAIL(b, -ENOMEM, "out of memory");
+	memcpy(at + inode_base_size(n), content + body, n->tail_len);
+	if (body) {
+		n->blkaddr = (uint32_t)b->data_cursor;
+		XXH3_128bits_update(hash, content, body);
+		err = pwrite_all(b, fd, content, body, b->data_cursor << b->blkszbits);
+		b->data_cursor += n->data_blocks;
+	}
+	free(n->dir_data);
+	n->dir_data = NULL;
+	return err;
 }
 
 int write_metadata(struct eroot_builder *b, int fd, void *hash_state)
 {
 	uint32_t blksz = blksz_of(b);
-	uint64_t meta_len = (b->meta_bytes + blksz - 1) & ~(uint64_t)(blksz - 1);
-	uint64_t area = meta_len + b->xattr_bytes;
+	uint64_t area = b->meta_bytes + b->xattr_bytes;
 	uint8_t *buf = calloc(area ? area : 1, 1);
 	int err = 0;
 
@@ -105,33 +180,20 @@ int write_metadata(struct eroot_builder *b, int fd, void *hash_state)
 		return BFAIL(b, -ENOMEM, "out of memory");
 	for (size_t i = 0; i < b->nnodes && !err; i++) {
 		struct bnode *n = b->nodes[i];
-		uint8_t *at = buf + n->nid * EROFS_ISLOT_SIZE, *content;
-		uint64_t inline_at, body;
 
-		encode_inode(b, n, at);
-		if (!S_ISDIR(n->mode) && !S_ISLNK(n->mode))
-			continue;	/* regular file data comes in write_data.c */
-		content = content_of(b, n);
-		if (!content) {
-			err = BFAIL(b, -ENOMEM, "out of memory");
-			break;
-		}
-		body = n->size - n->tail_len;
-		inline_at = (n->extended ? EROFS_INODE_EXTENDED_SIZE : EROFS_INODE_COMPACT_SIZE) +
-			    n->ibody_size;
-		memcpy(at + inline_at, content + body, n->tail_len);
-		if (body) {
-			XXH3_128bits_update(hash_state, content, body);
-			err = pwrite_all(b, fd, content, body, (uint64_t)n->blkaddr << b->blkszbits);
-		}
-		free(n->dir_data);
-		n->dir_data = NULL;
+		if (S_ISDIR(n->mode) || S_ISLNK(n->mode))
+			err = place_content(b, fd, hash_state, n, buf + n->nid * EROFS_ISLOT_SIZE);
 	}
+	b->meta_blkaddr = (uint32_t)b->data_cursor;
+	for (size_t i = 0; i < b->nnodes && !err; i++)
+		err = encode_inode(b, b->nodes[i], buf + b->nodes[i]->nid * EROFS_ISLOT_SIZE);
 	if (!err) {
-		xattrs_encode_shared(b, buf + meta_len);
+		xattrs_encode_shared(b, buf + b->meta_bytes);
 		XXH3_128bits_update(hash_state, buf, area);
 		err = pwrite_all(b, fd, buf, area, (uint64_t)b->meta_blkaddr << b->blkszbits);
 	}
+	b->xattr_blkaddr = b->xattr_bytes ? b->meta_blkaddr + (uint32_t)(b->meta_bytes / blksz) : 0;
+	b->total_blocks = b->meta_blkaddr + ((area + blksz - 1) >> b->blkszbits);
 	free(buf);
 	return err;
 }

@@ -42,6 +42,9 @@ static void fill_inode(struct eroot_image *img, uint64_t nid,
 		erofs_decode_dev(di->i_u, &ino->rdev_major, &ino->rdev_minor);
 	else if (di->datalayout == EROFS_INODE_CHUNK_BASED)
 		ino->chunk_format = (uint16_t)di->i_u;
+	else if (di->datalayout == EROFS_INODE_COMPRESSED_FULL ||
+		 di->datalayout == EROFS_INODE_COMPRESSED_COMPACT)
+		ino->compressed_blocks = di->i_u;
 	else
 		ino->raw_blkaddr = di->i_u;
 }

@@ -11,8 +11,10 @@
 
 static const char mkfs_usage[] =
 "usage: eroot mkfs [OPTIONS] IMAGE SOURCE_DIR\n"
-"Build an uncompressed EROFS image of SOURCE_DIR.\n"
+"Build an EROFS image of SOURCE_DIR.\n"
 "\n"
+"  -z ALGO[,LEVEL]       compress: lz4, lz4hc, lzma, deflate or zstd (default: none)\n"
+"  -C SIZE               largest physical cluster in bytes (default: one block)\n"
 "  -b SIZE               block size: 512, 1024, 2048 or 4096 (default 4096)\n"
 "  -L LABEL              volume label (at most 16 bytes)\n"
 "  -U UUID               volume UUID (default: derived from the content)\n"
@@ -104,12 +106,20 @@ int cmd_mkfs(int argc, char **argv)
 	if (!excl_paths || !excl_res)
 		return EXIT_FAIL;
 	eroot_build_options_init(&opts);
-	while ((c = getopt_long(argc, argv, "b:L:U:T:x:qh", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "b:C:L:U:T:x:z:qh", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'b':
 			if (!parse_u64(optarg, &v) || v > 65536)
 				goto bad_value;
 			opts.block_size = (unsigned int)v;
+			break;
+		case 'C':
+			if (!parse_u64(optarg, &v) || v > UINT32_MAX)
+				goto bad_value;
+			opts.pcluster_size = (unsigned int)v;
+			break;
+		case 'z':
+			opts.compressor = optarg;
 			break;
 		case 'L':
 			opts.label = optarg;

@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: MIT
+/* Raw DEFLATE through libdeflate; pclusters are filled by search. */
+#include <errno.h>
+#include <stdlib.h>
+#include <libdeflate.h>
+
+#include "codec.h"
+
+struct codec_state {
+	struct libdeflate_compressor *c;
+	size_t guess;
+};
+
+static struct codec_state *deflate_enc_new(int level, size_t max_in)
+{
+	struct codec_state *st = calloc(1, sizeof(*st));
+
+	(void)max_in;
+	if (st && !(st->c = libdeflate_alloc_compressor(level))) {
+		free(st);
+		return NULL;
+	}
+	return st;
+}
+
+static long deflate_try(struct codec_state *st, const uint8_t *src, size_t len,
+			uint8_t *dst, size_t dst_cap)
+{
+	return (long)libdeflate_deflate_compress(st->c, src, len, dst, dst_cap);
+}
+
+static long deflate_compress(struct codec_state *st, const uint8_t *src, size_t *src_len,
+			     uint8_t *dst, size_t dst_cap)
+{
+	return codec_fit_search(st, deflate_try, src, src_len, dst, dst_cap, &st->guess);
+}
+
+static void deflate_enc_free(struct codec_state *st)
+{
+	if (st)
+		libdeflate_free_compressor(st->c);
+	free(st);
+}
+
+const struct codec codec_deflate = {
+	.name = "deflate", .alg = Z_EROFS_COMPRESSION_DEFLATE,
+	.min_level = 0, .max_level = 12, .default_level = 6,
+	.max_window = 4u << 20,
+	.enc_new = deflate_enc_new, .compress = deflate_compress, .enc_free = deflate_enc_free,
+};
+
+int deflate_decompress(const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len)
+{
+	struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
+	enum libdeflate_result r;
+
+	if (!d)
+		return -ENOMEM;
+	r = libdeflate_deflate_decompress(d, src, src_len, dst, dst_len, NULL);
+	libdeflate_free_decompressor(d);
+	return r == LIBDEFLATE_SUCCESS ? 0 : -EUCLEAN;
+}

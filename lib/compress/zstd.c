@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: MIT
+/* Zstandard frames through libzstd; pclusters are filled by search. */
+#include <errno.h>
+#include <stdlib.h>
+#include <zstd.h>
+#include <zstd_errors.h>
+
+#include "codec.h"
+
+struct codec_state {
+	ZSTD_CCtx *cctx;
+	size_t guess;
+};
+
+static struct codec_state *zstd_enc_new(int level, size_t max_in)
+{
+	struct codec_state *st = calloc(1, sizeof(*st));
+	int wlog = 10;
+
+	if (!st || !(st->cctx = ZSTD_createCCtx())) {
+		free(st);
+		return NULL;
+	}
+	while (((size_t)1 << wlog) < max_in)
+		wlog++;
+	ZSTD_CCtx_setParameter(st->cctx, ZSTD_c_compressionLevel, level);
+	ZSTD_CCtx_setParameter(st->cctx, ZSTD_c_windowLog, wlog);
+	/* the pcluster boundaries say where a frame ends: no checksum */
+	ZSTD_CCtx_setParameter(st->cctx, ZSTD_c_checksumFlag, 0);
+	return st;
+}
+
+static long zstd_try(struct codec_state *st, const uint8_t *src, size_t len,
+		     uint8_t *dst, size_t dst_cap)
+{
+	size_t n = ZSTD_compress2(st->cctx, dst, dst_cap, src, len);
+
+	if (!ZSTD_isError(n))
+		return (long)n;
+	return ZSTD_getErrorCode(n) == ZSTD_error_dstSize_tooSmall ? 0 : -EIO;
+}
+
+static long zstd_compress(struct codec_state *st, const uint8_t *src, size_t *src_len,
+			  uint8_t *dst, size_t dst_cap)
+{
+	return codec_fit_search(st, zstd_try, src, src_len, dst, dst_cap, &st->guess);
+}
+
+static void zstd_enc_free(struct codec_state *st)
+{
+	if (st)
+		ZSTD_freeCCtx(st->cctx);
+	free(st);
+}
+
+const struct codec codec_zstd = {
+	.name = "zstd", .alg = Z_EROFS_COMPRESSION_ZSTD,
+	.min_level = 1, .max_level = 22, .default_level = 3,
+	.max_window = 1u << 20,
+	.enc_new = zstd_enc_new, .compress = zstd_compress, .enc_free = zstd_enc_free,
+};
+
+int zstd_decompress(const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len)
+{
+	size_t n = ZSTD_decompress(dst, dst_len, src, src_len);
+
+	return !ZSTD_isError(n) && n == dst_len ? 0 : -EUCLEAN;
+}
