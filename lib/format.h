@@ -63,7 +63,7 @@ enum {
 	Z_EROFS_LCLUSTER_TYPE_HEAD2 = 3,
 };
 #define Z_EROFS_LI_D0_CBLKCNT		(1 << 11)	/* delta[0] holds a block count */
-#define Z_EROFS_PCLUSTER_MAX_SIZE	(1024 * 1024)
+#define Z_EROFS_PCLUSTER_MAX_SIZE	(1024u * 1024u)
 
 /* What this reader understands. */
 #define EROOT_READER_INCOMPAT	(EROFS_FEATURE_INCOMPAT_CHUNKED_FILE)

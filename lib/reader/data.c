@@ -163,6 +163,9 @@ ssize_t data_read(struct eroot_image *img, const struct eroot_inode *ino,
 		return 0;
 	if (len > ino->size - off)
 		len = (size_t)(ino->size - off);
+	if (ino->datalayout == EROFS_INODE_COMPRESSED_FULL ||
+	    ino->datalayout == EROFS_INODE_COMPRESSED_COMPACT)
+		return zdata_read(img, ino, buf, len, off);
 	while (done < len) {
 		uint64_t phys, run;
 		size_t n;

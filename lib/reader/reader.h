@@ -10,6 +10,7 @@
 #include "eroot/eroot.h"
 #include "errmsg.h"
 #include "ondisk.h"
+#include "compress/codec.h"
 
 #ifndef EUCLEAN
 #define EUCLEAN 117
@@ -29,6 +30,32 @@ struct eroot_image {
 	uint64_t meta_off;		/* byte offset of nid 0 */
 	uint64_t xattr_off;		/* byte offset of shared xattr id 0 */
 	uint64_t max_nid;		/* nids above this lie past the end */
+
+	/* compression */
+	uint16_t available_algs;	/* bitmap of Z_EROFS_COMPRESSION_* */
+	struct codec_params cparams;
+	struct zmap {			/* extents of the last compressed inode */
+		uint64_t nid;
+		bool valid;
+		uint8_t alg;
+		struct zext *ext;
+		size_t n;
+	} zmap;
+	struct zcache {			/* its last decompressed extent */
+		bool valid;
+		size_t idx;
+		uint8_t *buf;
+		size_t cap;
+	} zcache;
+};
+
+/* One physical cluster of a compressed inode, decoded from its indexes. */
+struct zext {
+	uint64_t la;			/* first decompressed byte */
+	uint64_t len;			/* decompressed bytes */
+	uint32_t blkaddr;
+	uint32_t blocks;
+	bool plain;
 };
 
 #define CORRUPT(img, ...) eroot_fail(&(img)->err, -EUCLEAN, __VA_ARGS__)
@@ -59,6 +86,12 @@ int map_data(struct eroot_image *img, const struct eroot_inode *ino,
 int validate_data_layout(struct eroot_image *img, const struct eroot_inode *ino);
 
 #endif
+
+/* Compressed inodes (zmap.c): read like data_read(). */
+ssize_t zdata_read(struct eroot_image *img, const struct eroot_inode *ino,
+		   void *buf, size_t len, uint64_t off);
+/* Superblock compression configurations (super.c). */
+int load_compr_cfgs(struct eroot_image *img, const struct erofs_sb *sb);
 
 /* Read file data of any inode type (directories included). */
 ssize_t data_read(struct eroot_image *img, const struct eroot_inode *ino,

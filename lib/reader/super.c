@@ -8,7 +8,7 @@
 #include "reader.h"
 
 /* Incompat bits that only concern compressed inodes: such images open, and
- * the compressed inodes themselves report -EOPNOTSUPP. */
+ * the layouts the reader lacks report -EOPNOTSUPP per inode. */
 #define COMPRESSION_ONLY_INCOMPAT \
 	(EROFS_FEATURE_INCOMPAT_ZERO_PADDING | EROFS_FEATURE_INCOMPAT_BIG_PCLUSTER | \
 	 EROFS_FEATURE_INCOMPAT_ZTAILPACKING | EROFS_FEATURE_INCOMPAT_FRAGMENTS)
@@ -72,8 +72,55 @@ static int check_super(struct eroot_image *img, const struct erofs_sb *sb)
 	img->meta_off = (uint64_t)sb->meta_blkaddr << sb->blkszbits;
 	img->xattr_off = (uint64_t)sb->xattr_blkaddr << sb->blkszbits;
 	img->max_nid = (bytes - img->meta_off) / EROFS_ISLOT_SIZE - 1;
-	if (sb->feature_compat & EROFS_FEATURE_COMPAT_SB_CHKSUM)
-		return check_checksum(img, sb);
+	if (sb->feature_compat & EROFS_FEATURE_COMPAT_SB_CHKSUM) {
+		int err = check_checksum(img, sb);
+
+		if (err)
+			return err;
+	}
+	return load_compr_cfgs(img, sb);
+}
+
+/*
+ * With COMPR_CFGS the superblock names the algorithms in use, and a record
+ * per algorithm follows it (4-byte aligned: le16 length, then the data).
+ */
+int load_compr_cfgs(struct eroot_image *img, const struct erofs_sb *sb)
+{
+	uint64_t off = EROFS_SUPER_OFFSET + EROFS_SUPER_SIZE + sb->sb_extslots * 16u;
+
+	if (!(sb->feature_incompat & EROFS_FEATURE_INCOMPAT_COMPR_CFGS)) {
+		img->available_algs = 1u << Z_EROFS_COMPRESSION_LZ4;
+		return 0;
+	}
+	img->available_algs = sb->available_compr_algs;
+	if (img->available_algs & ~((1u << Z_EROFS_COMPRESSION_MAX) - 1))
+		return eroot_fail(&img->err, -EOPNOTSUPP,
+				  "unknown compression algorithms 0x%x", img->available_algs);
+	for (unsigned int alg = 0; alg < Z_EROFS_COMPRESSION_MAX; alg++) {
+		uint8_t raw[2 + 14] = { 0 };
+		uint16_t len;
+		int err;
+
+		if (!(img->available_algs & (1u << alg)))
+			continue;
+		off = (off + 3) & ~3ull;
+		err = img_read(img, off, raw, 2);
+		if (err)
+			return err;
+		len = get_le16(raw);
+		if (len > 14 || len < 6)
+			return CORRUPT(img, "bad compression configuration length %u", len);
+		err = img_read(img, off + 2, raw + 2, len);
+		if (err)
+			return err;
+		if (alg == Z_EROFS_COMPRESSION_LZMA) {
+			img->cparams.lzma_dict_size = get_le32(raw + 2);
+			if (img->cparams.lzma_dict_size > (8u << 20))
+				return CORRUPT(img, "LZMA dictionary larger than 8 MiB");
+		}
+		off += 2 + len;
+	}
 	return 0;
 }
 
@@ -198,6 +245,8 @@ void eroot_image_close(struct eroot_image *img)
 		return;
 	if (img->fd >= 0)
 		close(img->fd);
+	free(img->zmap.ext);
+	free(img->zcache.buf);
 	free(img);
 }
 
