@@ -77,6 +77,7 @@ void tree_free(struct eroot_builder *b)
 		free(n->link_target);
 		free(n->xattrs);
 		free(n->chunk_addr);
+		free(n->extents);
 		free(n->dir_data);
 		free(n);
 	}

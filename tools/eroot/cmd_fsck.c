@@ -85,13 +85,14 @@ static int visit(void *ctx, const char *path, const struct eroot_inode *ino,
 			return -ENOMEM;
 		d->count++;
 	}
-	if (!e->count++) {
-		f->inodes++;
-		e->nlink = ino->nlink;
-		e->path = strdup(path);
-	} else {
+	e->count++;
+	if (e->path)
 		return 0;	/* a hard link: checked at its first name */
-	}
+	f->inodes++;
+	e->nlink = ino->nlink;
+	e->path = strdup(path);
+	if (!e->path)
+		return -ENOMEM;
 	err = eroot_listxattr(f->img, ino, xattr_ok, NULL);
 	if (err)
 		problem(f, path, err, eroot_image_errmsg(f->img));
