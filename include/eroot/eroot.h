@@ -51,6 +51,8 @@ struct eroot_super_info {
 	uint8_t uuid[16];
 	char volume_name[17];		/* NUL-terminated */
 	uint32_t checksum;		/* as stored; 0 without SB_CHKSUM */
+	uint16_t compr_algs;		/* bit N: algorithm N (0 lz4, 1 lzma,
+					 * 2 deflate, 3 zstd) may be used */
 };
 
 /*

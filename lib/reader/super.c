@@ -142,6 +142,9 @@ static void fill_info(struct eroot_image *img, const struct erofs_sb *sb)
 	memcpy(info->volume_name, sb->volume_name, 16);
 	info->volume_name[16] = '\0';
 	info->checksum = sb->checksum;
+	/* legacy images name no algorithms; compressed inodes there are LZ4 */
+	info->compr_algs = sb->feature_incompat & EROFS_FEATURE_INCOMPAT_COMPR_CFGS ?
+			   img->available_algs : 0;
 }
 
 static int open_common(struct eroot_image *img)

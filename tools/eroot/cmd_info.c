@@ -20,6 +20,7 @@ static const char info_usage[] =
 struct counts {
 	struct nidmap seen;
 	uint64_t by_type[7], inodes, file_bytes, extended;
+	uint64_t zfiles, zbytes, zblocks;	/* compressed files: size, blocks */
 	int status;
 };
 
@@ -55,6 +56,11 @@ static int count(void *ctx, const char *path, const struct eroot_inode *ino, uin
 	c->extended += ino->extended;
 	if (S_ISREG(ino->mode))
 		c->file_bytes += ino->size;
+	if (ino->datalayout == 1 || ino->datalayout == 3) {	/* compressed */
+		c->zfiles++;
+		c->zbytes += ino->size;
+		c->zblocks += ino->compressed_blocks;
+	}
 	return 0;
 }
 
@@ -98,6 +104,26 @@ static void uuid_string(const uint8_t u[16], char out[37])
 		 u[12], u[13], u[14], u[15]);
 }
 
+static const char *const alg_names[] = { "lz4", "lzma", "deflate", "zstd" };
+
+static void print_algs(uint16_t algs, bool json)
+{
+	bool first = true;
+
+	for (unsigned int i = 0; i < 4; i++) {
+		if (!(algs & (1u << i)))
+			continue;
+		printf(json ? "%s\"%s\"" : "%s%s", first ? "" : json ? ", " : " ", alg_names[i]);
+		first = false;
+	}
+}
+
+/* Compressed file bytes per stored byte, over the compressed files. */
+static double ratio(const struct eroot_super_info *sb, const struct counts *c)
+{
+	return c->zblocks ? (double)c->zbytes / ((double)c->zblocks * sb->block_size) : 1.0;
+}
+
 static void print_info(const struct eroot_super_info *sb, const struct counts *c, bool json)
 {
 	char uuid[37], when[64];
@@ -119,7 +145,13 @@ static void print_info(const struct eroot_super_info *sb, const struct counts *c
 		       sb->checksum, (unsigned long long)sb->inodes);
 		print_features(sb->feature_compat, compat_names, true, &first);
 		print_features(sb->feature_incompat, incompat_names, true, &first);
-		printf("], \"inodes\": %llu, \"extended_inodes\": %llu, \"file_bytes\": %llu",
+		printf("], \"compression\": [");
+		print_algs(sb->compr_algs, true);
+		printf("], \"compressed_files\": %llu, \"compressed_file_bytes\": %llu, "
+		       "\"compressed_blocks\": %llu, \"compression_ratio\": %.3f",
+		       (unsigned long long)c->zfiles, (unsigned long long)c->zbytes,
+		       (unsigned long long)c->zblocks, ratio(sb, c));
+		printf(", \"inodes\": %llu, \"extended_inodes\": %llu, \"file_bytes\": %llu",
 		       (unsigned long long)c->inodes, (unsigned long long)c->extended,
 		       (unsigned long long)c->file_bytes);
 		for (int i = 0; i < 7; i++)
@@ -146,6 +178,15 @@ static void print_info(const struct eroot_super_info *sb, const struct counts *c
 	for (int i = 0; i < 7; i++)
 		printf("  %-13s %llu\n", type_keys[i], (unsigned long long)c->by_type[i]);
 	printf("file bytes:     %llu\n", (unsigned long long)c->file_bytes);
+	printf("compression:    ");
+	if (!sb->compr_algs) {
+		printf("none\n");
+		return;
+	}
+	print_algs(sb->compr_algs, false);
+	printf(", %llu files, %llu bytes in %llu blocks: ratio %.2f\n",
+	       (unsigned long long)c->zfiles, (unsigned long long)c->zbytes,
+	       (unsigned long long)c->zblocks, ratio(sb, c));
 }
 
 int cmd_info(int argc, char **argv)
