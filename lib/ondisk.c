@@ -171,6 +171,28 @@ void erofs_decode_dev(uint32_t rdev, uint32_t *major, uint32_t *minor)
 	*minor = (rdev & 0xff) | ((rdev >> 12) & 0xfff00);
 }
 
+struct erofs_compact_layout erofs_compact_layout(uint64_t ebase, uint64_t nidx,
+						 bool twobyte)
+{
+	struct erofs_compact_layout g = { 0 };
+
+	g.initial4 = (32 - ebase % 32) / 4 % 8;
+	if (g.initial4 >= nidx) {
+		g.initial4 = nidx;
+		return g;
+	}
+	if (twobyte)
+		g.twobyte = (nidx - g.initial4) / 16 * 16;
+	g.rest4 = nidx - g.initial4 - g.twobyte;
+	return g;
+}
+
+uint64_t erofs_compact_size(const struct erofs_compact_layout *g)
+{
+	/* 4-byte slots come in packs of two */
+	return ((g->initial4 + 1) & ~1ull) * 4 + g->twobyte * 2 + ((g->rest4 + 1) & ~1ull) * 4;
+}
+
 uint8_t erofs_ftype_from_mode(uint32_t mode)
 {
 	switch (mode & S_IFMT) {

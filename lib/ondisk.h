@@ -139,6 +139,20 @@ void erofs_xattr_entry_decode(const uint8_t in[EROFS_XATTR_ENTRY_SIZE], struct e
 uint32_t erofs_encode_dev(uint32_t major, uint32_t minor);
 void erofs_decode_dev(uint32_t rdev, uint32_t *major, uint32_t *minor);
 
+/*
+ * Compact compression indexes: entries in 4-byte slots until the index
+ * area is 32-byte aligned, then 2-byte slots in packs of 16 (4 KiB logical
+ * clusters only), then 4-byte slots again.  @ebase is the offset of the
+ * first entry (any base that keeps 32-byte alignment, e.g. the image's).
+ */
+struct erofs_compact_layout {
+	uint64_t initial4, twobyte, rest4;	/* entries in each region */
+};
+struct erofs_compact_layout erofs_compact_layout(uint64_t ebase, uint64_t nidx,
+						 bool twobyte);
+/* Bytes the compact indexes of @nidx entries take. */
+uint64_t erofs_compact_size(const struct erofs_compact_layout *g);
+
 /* Mapping between S_IFMT and directory entry file types. */
 uint8_t erofs_ftype_from_mode(uint32_t mode);
 unsigned int erofs_ftype_to_dt(uint8_t ftype);

@@ -182,12 +182,17 @@ static inline uint32_t inode_base_size(const struct bnode *n)
 	       n->ibody_size;
 }
 
-/* Full (non-compact) compression indexes start after the 8-aligned map
- * header and 8 reserved bytes. */
-static inline uint64_t zmap_full_offset(uint64_t base)
+static inline bool is_compressed(const struct bnode *n)
 {
-	return ((base + 7) & ~7ull) + 16;
+	return n->datalayout == EROFS_INODE_COMPRESSED_FULL ||
+	       n->datalayout == EROFS_INODE_COMPRESSED_COMPACT;
 }
+
+/* zindex.c: compression indexes, compact where the block size allows */
+bool zindex_compact(const struct eroot_builder *b);
+/* Record size of a compressed inode whose inode and xattrs take @base. */
+uint64_t zindex_size(const struct eroot_builder *b, uint64_t base, uint64_t size);
+int zindex_encode(struct eroot_builder *b, const struct bnode *n, uint8_t *inode_at);
 
 /* write_meta.c */
 void encode_dir(const struct eroot_builder *b, const struct bnode *dir, uint8_t *out);

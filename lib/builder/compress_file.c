@@ -88,17 +88,7 @@ static int compress_pclusters(struct copy *c, struct bnode *n)
 			if (!err)
 				err = add_extent(b, n, pos, (uint16_t)blocks, false, &cap);
 		} else {
-			uint32_t ofs = (uint32_t)(pos & (blksz - 1));
-
 			used = have < blksz ? have : blksz;
-			/*
-			 * The kernel maps a plain pcluster to the end of the last
-			 * logical cluster it touches and refuses more than a block:
-			 * at the end of the file, where no head follows, stop at
-			 * the cluster boundary.
-			 */
-			if (ofs && pos + used == n->size && used > blksz - ofs)
-				used = blksz - ofs;
 			err = emit_padded(c, c->zin + start, used, 1, false);
 			if (!err)
 				err = add_extent(b, n, pos, 1, true, &cap);

@@ -313,7 +313,8 @@ static int plan_node(struct eroot_builder *b, struct bnode *n)
 		return plan_chunks(b, n);
 	/* one block or less never shrinks by a block: keep it flat */
 	if (S_ISREG(n->mode) && b->codec && n->size > blksz_of(b)) {
-		n->datalayout = EROFS_INODE_COMPRESSED_FULL;
+		n->datalayout = zindex_compact(b) ? EROFS_INODE_COMPRESSED_COMPACT :
+						    EROFS_INODE_COMPRESSED_FULL;
 		return 0;
 	}
 	if (S_ISREG(n->mode) || S_ISDIR(n->mode) || S_ISLNK(n->mode))
@@ -330,8 +331,8 @@ static uint64_t record_size(const struct eroot_builder *b, const struct bnode *n
 	case EROFS_INODE_CHUNK_BASED:
 		return ((base + 3) & ~3ull) + (uint64_t)n->nchunks * EROFS_BLOCK_MAP_ENTRY_SIZE;
 	case EROFS_INODE_COMPRESSED_FULL:
-		return zmap_full_offset(base) +
-		       ((n->size + blksz_of(b) - 1) >> b->blkszbits) * 8;
+	case EROFS_INODE_COMPRESSED_COMPACT:
+		return zindex_size(b, base, n->size);
 	default:
 		return base + n->tail_len;
 	}

@@ -125,6 +125,7 @@ static int copy_file(struct copy *c)
 		err = copy_chunks(c, n);
 		break;
 	case EROFS_INODE_COMPRESSED_FULL:
+	case EROFS_INODE_COMPRESSED_COMPACT:
 		err = compress_file(c, n);
 		break;
 	default:

@@ -62,49 +62,9 @@ static uint32_t i_u_of(const struct eroot_builder *b, const struct bnode *n)
 		return erofs_encode_dev(n->rdev_major, n->rdev_minor);
 	if (n->datalayout == EROFS_INODE_CHUNK_BASED)	/* format: 4-byte block map */
 		return n->chunkbits - b->blkszbits;
-	if (n->datalayout == EROFS_INODE_COMPRESSED_FULL)
+	if (is_compressed(n))
 		return n->compressed_blocks;
 	return n->blkaddr;
-}
-
-/*
- * Full compression indexes: one 8-byte entry per logical cluster (one
- * block).  The cluster where a pcluster's data starts is its HEAD (or PLAIN)
- * entry with the start offset and block address; the clusters after it are
- * NONHEAD entries with the distances back to the head and on to the next
- * one; with big pclusters the first NONHEAD holds the block count instead.
- */
-static void encode_zmap(const struct eroot_builder *b, const struct bnode *n, uint8_t *at)
-{
-	uint32_t blksz = blksz_of(b);
-	uint64_t nidx = (n->size + blksz - 1) >> b->blkszbits;
-	bool big = b->pcluster_bytes > blksz;
-	uint8_t *idx = at + 16;
-
-	put_le16(at + 4, big ? Z_EROFS_ADVISE_BIG_PCLUSTER_1 : 0);
-	at[6] = (uint8_t)(b->codec->alg | b->codec->alg << 4);
-	at[7] = 0;	/* logical cluster = block */
-	for (uint32_t k = 0; k < n->nextents; k++) {
-		const struct zextent *e = &n->extents[k];
-		uint64_t head = e->la >> b->blkszbits;
-		uint64_t next = k + 1 < n->nextents ? n->extents[k + 1].la >> b->blkszbits : nidx;
-		uint8_t *d = idx + head * 8;
-
-		put_le16(d, e->plain ? Z_EROFS_LCLUSTER_TYPE_PLAIN : Z_EROFS_LCLUSTER_TYPE_HEAD1);
-		put_le16(d + 2, (uint16_t)(e->la & (blksz - 1)));
-		put_le32(d + 4, e->blkaddr);
-		for (uint64_t l = head + 1; l < next; l++) {
-			uint16_t d0 = (uint16_t)(l - head);
-
-			if (l == head + 1 && big && !e->plain)
-				d0 = Z_EROFS_LI_D0_CBLKCNT | e->blocks;
-			d = idx + l * 8;
-			put_le16(d, Z_EROFS_LCLUSTER_TYPE_NONHEAD);
-			put_le16(d + 2, 0);
-			put_le16(d + 4, d0);
-			put_le16(d + 6, (uint16_t)(next - l));
-		}
-	}
 }
 
 static int encode_inode(struct eroot_builder *b, const struct bnode *n, uint8_t *at)
@@ -137,8 +97,8 @@ static int encode_inode(struct eroot_builder *b, const struct bnode *n, uint8_t 
 		return 0;
 	}
 	case EROFS_INODE_COMPRESSED_FULL:
-		encode_zmap(b, n, at + zmap_full_offset(base) - 16);
-		return 0;
+	case EROFS_INODE_COMPRESSED_COMPACT:
+		return zindex_encode(b, n, at);
 	}
 	if (!n->tail_len || !S_ISREG(n->mode))
 		return 0;

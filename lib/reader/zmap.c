@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Compressed inodes: decode the full (non-compact) lcluster indexes into a
+ * Compressed inodes: decode the lcluster indexes (full or compact) into a
  * list of physical clusters, check it as the kernel would read it, and
  * decompress one pcluster at a time (the last one stays cached).
  */
@@ -18,13 +18,108 @@ struct zindex {
 	uint16_t d0, d1;	/* NONHEAD */
 };
 
-static void decode_index(const uint8_t *p, struct zindex *zi)
+static void decode_full(const uint8_t *raw, uint64_t nidx, struct zindex *v)
 {
-	zi->type = get_le16(p) & 3;
-	zi->clusterofs = get_le16(p + 2);
-	zi->blkaddr = get_le32(p + 4);
-	zi->d0 = get_le16(p + 4);
-	zi->d1 = get_le16(p + 6);
+	for (uint64_t l = 0; l < nidx; l++, raw += 8) {
+		v[l].type = get_le16(raw) & 3;
+		v[l].clusterofs = get_le16(raw + 2);
+		v[l].blkaddr = get_le32(raw + 4);
+		v[l].d0 = get_le16(raw + 4);
+		v[l].d1 = get_le16(raw + 6);
+	}
+}
+
+struct pack {
+	const uint8_t *p;
+	unsigned int vcnt, bits, lcb;
+	bool big;
+};
+
+static uint32_t slot(const struct pack *k, unsigned int i, uint8_t *type)
+{
+	unsigned int pos = i * k->bits;
+	uint32_t v = (uint32_t)k->p[pos / 8] | (uint32_t)k->p[pos / 8 + 1] << 8 |
+		     (uint32_t)k->p[pos / 8 + 2] << 16;
+
+	v >>= pos & 7;
+	*type = (v >> k->lcb) & 3;
+	return v & ((1u << k->lcb) - 1);
+}
+
+/* A head's block: the pack's base plus the pclusters counted before it. */
+static int pack_blkaddr(const struct pack *k, int i, uint32_t *blkaddr)
+{
+	uint32_t nblk = k->big ? 0 : 1;
+	uint8_t type;
+
+	while (i > 0) {
+		uint32_t lo = slot(k, (unsigned int)--i, &type);
+
+		if (type != Z_EROFS_LCLUSTER_TYPE_NONHEAD) {
+			nblk++;
+		} else if (!k->big) {
+			i -= (int)lo;
+			if (i >= 0)
+				nblk++;
+		} else if (lo & Z_EROFS_LI_D0_CBLKCNT) {
+			i--;
+			nblk += lo & ~Z_EROFS_LI_D0_CBLKCNT;
+		} else if (lo <= 1) {
+			return -EUCLEAN;
+		} else {
+			i -= (int)lo - 2;
+		}
+	}
+	*blkaddr = get_le32(k->p + (k->vcnt == 2 ? 8 : 32) - 4) + nblk;	/* pack's base */
+	return 0;
+}
+
+static int decode_pack(struct pack *k, uint64_t first, uint64_t nidx, struct zindex *v)
+{
+	for (unsigned int i = 0; i < k->vcnt && first + i < nidx; i++) {
+		struct zindex *z = &v[first + i];
+		uint32_t lo = slot(k, i, &z->type);
+
+		if (z->type != Z_EROFS_LCLUSTER_TYPE_NONHEAD) {
+			z->clusterofs = (uint16_t)lo;
+			if (pack_blkaddr(k, (int)i, &z->blkaddr))
+				return -EUCLEAN;
+		} else if ((lo & Z_EROFS_LI_D0_CBLKCNT) || i + 1 < k->vcnt) {
+			z->d0 = (uint16_t)lo;
+		} else {
+			/* the last slot keeps delta[1]; delta[0] follows the slot before */
+			uint8_t t;
+			uint32_t prev = i ? slot(k, i - 1, &t) : 0;
+
+			if (!i || t != Z_EROFS_LCLUSTER_TYPE_NONHEAD)
+				prev = 0;
+			else if (prev & Z_EROFS_LI_D0_CBLKCNT)
+				prev = 1;
+			z->d0 = (uint16_t)(prev + 1);
+			z->d1 = (uint16_t)lo;
+		}
+	}
+	return 0;
+}
+
+static int decode_compact(const uint8_t *raw, uint64_t ebase, uint64_t nidx,
+			  unsigned int lcb, bool big, bool twobyte, struct zindex *v)
+{
+	struct erofs_compact_layout g = erofs_compact_layout(ebase, nidx, twobyte);
+	struct pack k = { .p = raw, .lcb = lcb, .big = big };
+	uint64_t l = 0;
+
+	for (; l < nidx; ) {
+		bool two = l >= g.initial4 && l < g.initial4 + g.twobyte;
+
+		k.vcnt = two ? 16 : 2;
+		k.bits = two ? 14 : 16;
+		if (decode_pack(&k, l, nidx, v))
+			return -EUCLEAN;
+		k.p += two ? 32 : 8;
+		l += k.vcnt;
+	}
+	return 0;
 }
 
 #define ZCORRUPT(img, ino, why) \
@@ -43,8 +138,7 @@ static int parse_header(struct eroot_image *img, const struct eroot_inode *ino,
 	alg = h[6] & 0xf;
 	if (h[7] & 0x80 || *advise & (Z_EROFS_ADVISE_INLINE_PCLUSTER |
 				      Z_EROFS_ADVISE_FRAGMENT_PCLUSTER |
-				      Z_EROFS_ADVISE_INTERLACED_PCLUSTER |
-				      Z_EROFS_ADVISE_BIG_PCLUSTER_2))
+				      Z_EROFS_ADVISE_INTERLACED_PCLUSTER))
 		return eroot_fail(&img->err, -EOPNOTSUPP,
 				  "nid %llu: tail packing, fragments and interlaced pclusters are not supported yet",
 				  (unsigned long long)ino->nid);
@@ -75,7 +169,7 @@ static int add_ext(struct eroot_image *img, struct zext *e, size_t *cap)
 
 /* Walk the indexes; every rule the kernel relies on is checked here. */
 static int parse_indexes(struct eroot_image *img, const struct eroot_inode *ino,
-			 const uint8_t *raw, uint64_t nidx, bool big)
+			 const struct zindex *v, uint64_t nidx, bool big)
 {
 	uint32_t blksz = 1u << img->blkszbits;
 	uint64_t head = 0;
@@ -83,10 +177,9 @@ static int parse_indexes(struct eroot_image *img, const struct eroot_inode *ino,
 	int err;
 
 	for (uint64_t l = 0; l < nidx; l++) {
-		struct zindex zi;
+		struct zindex zi = v[l];
 		struct zext e = { 0 };
 
-		decode_index(raw + l * 8, &zi);
 		if (zi.type == Z_EROFS_LCLUSTER_TYPE_HEAD2)
 			return eroot_fail(&img->err, -EOPNOTSUPP, "nid %llu: HEAD2 pclusters",
 					  (unsigned long long)ino->nid);
@@ -126,10 +219,17 @@ static int finish_extents(struct eroot_image *img, const struct eroot_inode *ino
 {
 	uint32_t blksz = 1u << img->blkszbits;
 
+	/* a head at the end of the file maps nothing but bounds a plain
+	 * pcluster before it (see below) */
+	size_t n = img->zmap.n;
+	bool eof_head = n && img->zmap.ext[n - 1].la == ino->size;
+
+	img->zmap.n -= eof_head;
 	for (size_t i = 0; i < img->zmap.n; i++) {
 		struct zext *e = &img->zmap.ext[i];
 		uint64_t end = i + 1 < img->zmap.n ? img->zmap.ext[i + 1].la : ino->size;
 		uint64_t lcn_end = ((e->la >> img->blkszbits) + 1) << img->blkszbits;
+		bool bounded = i + 1 < n;	/* another head follows */
 
 		if (end <= e->la)
 			return ZCORRUPT(img, ino, "pcluster starts past the end of the file");
@@ -141,8 +241,7 @@ static int finish_extents(struct eroot_image *img, const struct eroot_inode *ino
 		/* the kernel maps a plain pcluster up to the next head or the end
 		 * of the cluster being read, and wants no more than a block */
 		if (e->plain && (e->len > blksz ||
-				 (end > lcn_end && (i + 1 == img->zmap.n ||
-						    end >= lcn_end + blksz))))
+				 (end > lcn_end && (!bounded || end >= lcn_end + blksz))))
 			return ZCORRUPT(img, ino, "plain pcluster larger than the kernel maps");
 	}
 	return 0;
@@ -152,8 +251,12 @@ static int zmap_load(struct eroot_image *img, const struct eroot_inode *ino)
 {
 	uint64_t hdr = (inode_inline_off(img, ino) + 7) & ~7ull;
 	uint64_t nidx = (ino->size + (1u << img->blkszbits) - 1) >> img->blkszbits;
+	uint64_t ebase = hdr + Z_EROFS_MAP_HEADER_SIZE, bytes;
+	bool compact = ino->datalayout == EROFS_INODE_COMPRESSED_COMPACT;
+	struct erofs_compact_layout g;
+	struct zindex *v = NULL;
 	uint16_t advise;
-	uint8_t *raw;
+	uint8_t *raw = NULL;
 	int err;
 
 	if (img->zmap.valid && img->zmap.nid == ino->nid)
@@ -161,25 +264,42 @@ static int zmap_load(struct eroot_image *img, const struct eroot_inode *ino)
 	img->zmap.valid = false;
 	img->zmap.n = 0;
 	img->zcache.valid = false;
-	if (ino->datalayout != EROFS_INODE_COMPRESSED_FULL)
-		return eroot_fail(&img->err, -EOPNOTSUPP,
-				  "nid %llu: compact compression indexes are not supported yet",
-				  (unsigned long long)ino->nid);
 	err = parse_header(img, ino, hdr, &advise);
 	if (err)
 		return err;
-	if (nidx > (img->image_bytes - hdr) / 8)
+	if (compact && img->blkszbits > 12)
+		return eroot_fail(&img->err, -EOPNOTSUPP,
+				  "nid %llu: compact indexes with blocks over 4 KiB",
+				  (unsigned long long)ino->nid);
+	if (nidx > (img->image_bytes - hdr) / 2)
 		return ZCORRUPT(img, ino, "indexes run past the image end");
-	raw = malloc(nidx ? nidx * 8 : 1);
-	if (!raw)
-		return eroot_fail(&img->err, -ENOMEM, "out of memory");
-	err = img_read(img, hdr + 16, raw, nidx * 8);
+	g = erofs_compact_layout(ebase, nidx, (advise & Z_EROFS_ADVISE_COMPACTED_2B) &&
+				 img->blkszbits == 12);
+	bytes = compact ? erofs_compact_size(&g) + 2 : nidx * 8;	/* +2: bit reads */
+	if (!compact)
+		ebase = hdr + 16;
+	raw = calloc(1, bytes ? bytes : 1);
+	v = calloc(nidx ? nidx : 1, sizeof(*v));
+	if (!raw || !v) {
+		err = eroot_fail(&img->err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	err = img_read(img, ebase, raw, compact ? bytes - 2 : bytes);
+	if (err)
+		goto out;
+	if (!compact)
+		decode_full(raw, nidx, v);
+	else if (decode_compact(raw, ebase, nidx, img->blkszbits,
+				advise & Z_EROFS_ADVISE_BIG_PCLUSTER_1,
+				advise & Z_EROFS_ADVISE_COMPACTED_2B, v))
+		err = ZCORRUPT(img, ino, "bad compact index");
 	if (!err)
-		err = parse_indexes(img, ino, raw, nidx,
-				    advise & Z_EROFS_ADVISE_BIG_PCLUSTER_1);
-	free(raw);
+		err = parse_indexes(img, ino, v, nidx, advise & Z_EROFS_ADVISE_BIG_PCLUSTER_1);
 	if (!err)
 		err = finish_extents(img, ino);
+out:
+	free(raw);
+	free(v);
 	if (err)
 		return err;
 	img->zmap.nid = ino->nid;
