@@ -194,6 +194,8 @@ struct eroot_build_options {
 	 * ",LEVEL"; NULL for an uncompressed image. */
 	const char *compressor;
 	unsigned int pcluster_size;	/* bytes, block multiple up to 1 MiB; 0: a block */
+	unsigned int workers;		/* compression threads; 0: one per core.  The
+					 * image is the same whatever the count. */
 	int quiet;
 	/* Progress: called now and then with bytes done/total of file data. */
 	void (*progress)(void *ctx, uint64_t done, uint64_t total);

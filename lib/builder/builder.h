@@ -82,7 +82,7 @@ struct bnode {
 
 	/* compressed files, filled by compress_file.c */
 	struct zextent *extents;
-	uint32_t nextents;
+	uint32_t nextents, extents_cap;
 	uint32_t compressed_blocks;
 };
 
@@ -206,9 +206,7 @@ struct copy {
 	uint8_t *buf;			/* COPY_BUF bytes */
 	void *hash;
 	uint64_t done, total;		/* progress, in source bytes */
-	/* compression */
-	struct codec_state *zstate;
-	uint8_t *zin, *zout;
+	struct zpipe *zpipe;		/* compression, when -z */
 };
 
 int write_file_data(struct eroot_builder *b, int fd, void *hash_state);
@@ -219,9 +217,39 @@ void progress(struct copy *c, uint64_t bytes);
 /* Flat layout: full blocks at the cursor, the tail to the spill file. */
 int copy_flat(struct copy *c, struct bnode *n);
 
-/* compress_file.c: compress @n into pclusters at the data cursor; falls
- * back to the flat layout when that saves nothing. */
-int compress_file(struct copy *c, struct bnode *n);
+/* compress_file.c: one fixed-size segment of a file into pclusters */
+struct zworker {			/* what one compressing thread owns */
+	struct codec_state *state;
+	uint8_t *in;			/* a segment of input */
+	uint8_t *zout;			/* one pcluster of output */
+};
+
+struct zseg {
+	struct bnode *n;
+	uint64_t start, len;		/* input range */
+	int state;			/* zpipe.c: pending, claimed, done */
+	/* result: blocks, and extents with block numbers from 0 */
+	uint8_t *out;
+	uint64_t out_blocks;
+	struct zextent *ext;
+	uint32_t next, cap;
+	int err;
+	char errmsg[320];
+};
+
+int compress_segment(const struct eroot_builder *b, struct zworker *w, struct zseg *s);
+void zseg_release(struct zseg *s);
+int place_segment(struct copy *c, struct bnode *n, struct zseg *s);
+int finish_compressed(struct copy *c, struct bnode *n, uint64_t first, uint64_t done);
+
+/* zpipe.c: segments compressed ahead, by worker threads, taken in order */
+struct zpipe;
+uint64_t zpipe_segment_bytes(const struct eroot_builder *b);
+int zpipe_new(struct eroot_builder *b, struct zpipe **out);
+/* The next segment, which must belong to @n; NULL when out of memory. */
+struct zseg *zpipe_take(struct zpipe *p, struct bnode *n);
+void zpipe_release(struct zpipe *p);
+void zpipe_free(struct zpipe *p);
 
 /* Compression configuration records that follow the superblock. */
 size_t compr_cfgs_encode(const struct eroot_builder *b, uint8_t *out);

@@ -1,115 +1,166 @@
 // SPDX-License-Identifier: MIT
 /*
- * Compress one file into physical clusters (pclusters) at the data cursor.
+ * Compress one segment of a file into physical clusters (pclusters).
  *
  * Each pcluster is filled with as much input as its codec fits in at most
  * -C bytes, then rounded up to whole blocks with the compressed bytes at
  * the end (the zero padding lets the kernel decompress in place and find
  * where the stream starts).  Input that does not shrink by a block is
- * stored as a plain one-block pcluster.  Every pcluster but the last
- * decodes to more than a block, so each starts in its own logical cluster,
- * as the indexes require.
+ * stored as a plain one-block pcluster.  Every pcluster but a segment's
+ * last decodes to more than a block, and segments start on block
+ * boundaries, so each pcluster starts in its own logical cluster, as the
+ * indexes require.
+ *
+ * Segments have a fixed size, so the output is the same whether they are
+ * compressed one after the other or by several threads (zpipe.c).  This
+ * runs on worker threads: it touches only its segment and its worker.
  */
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "builder.h"
 
-static int add_extent(struct eroot_builder *b, struct bnode *n, uint64_t la,
-		      uint16_t blocks, bool plain, uint32_t *cap)
+static int seg_fail(struct zseg *s, int err, const char *what)
 {
-	if (n->nextents == *cap) {
-		uint32_t more = *cap ? *cap * 2 : 16;
-		struct zextent *e = realloc(n->extents, more * sizeof(*e));
+	s->err = err;
+	snprintf(s->errmsg, sizeof(s->errmsg), "%s: %s", s->n->src_path, what);
+	return err;
+}
 
-		if (!e)
-			return BFAIL(b, -ENOMEM, "out of memory");
-		n->extents = e;
-		*cap = more;
+static int read_segment(struct zseg *s, uint8_t *buf)
+{
+	int fd = open(s->n->src_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	size_t got = 0;
+
+	if (fd < 0)
+		return seg_fail(s, -errno, strerror(errno));
+	while (got < s->len) {
+		ssize_t r = pread(fd, buf + got, s->len - got, (off_t)(s->start + got));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			close(fd);
+			return r < 0 ? seg_fail(s, -errno, strerror(errno)) :
+			       seg_fail(s, -EIO, "file shrank during the build");
+		}
+		got += (size_t)r;
 	}
-	n->extents[n->nextents++] = (struct zextent){
-		.la = la, .blkaddr = (uint32_t)b->data_cursor, .blocks = blocks, .plain = plain,
-	};
-	n->compressed_blocks += blocks;
-	b->data_cursor += blocks;
+	close(fd);
 	return 0;
 }
 
-/* Write @len bytes as the tail of @blocks blocks, zeros in front. */
-static int emit_padded(struct copy *c, const uint8_t *data, size_t len, uint32_t blocks,
-		       bool at_end)
+static int add_extent(struct zseg *s, uint64_t la, uint16_t blocks, bool plain)
 {
-	struct eroot_builder *b = c->b;
-	size_t total = (size_t)blocks << b->blkszbits, pad = total - len;
+	if (s->next == s->cap) {
+		uint32_t more = s->cap ? s->cap * 2 : 16;
+		struct zextent *e = realloc(s->ext, more * sizeof(*e));
 
-	memmove(c->buf + (at_end ? pad : 0), data, len);
-	memset(c->buf + (at_end ? 0 : len), 0, pad);
-	return emit(c, c->buf, total, b->data_cursor << b->blkszbits);
+		if (!e)
+			return seg_fail(s, -ENOMEM, "out of memory");
+		s->ext = e;
+		s->cap = more;
+	}
+	/* blkaddr is relative to the segment until the writer places it */
+	s->ext[s->next++] = (struct zextent){
+		.la = la, .blkaddr = (uint32_t)s->out_blocks, .blocks = blocks, .plain = plain,
+	};
+	s->out_blocks += blocks;
+	return 0;
 }
 
-static int compress_pclusters(struct copy *c, struct bnode *n)
+/* Append @len bytes as @blocks blocks: data at the end (compressed) or at
+ * the start (plain), zeros elsewhere. */
+static void put_blocks(const struct eroot_builder *b, struct zseg *s, const uint8_t *data,
+		       size_t len, uint32_t blocks, bool at_end)
 {
-	struct eroot_builder *b = c->b;
-	uint32_t blksz = blksz_of(b), cap = 0;
-	uint64_t pos = 0, read_pos = 0;
-	size_t start = 0, have = 0;
-	int err = 0;
+	uint8_t *dst = s->out + (s->out_blocks << b->blkszbits);
+	size_t total = (size_t)blocks << b->blkszbits, pad = total - len;
 
-	while (!err && pos < n->size) {
-		size_t used, blocks;
-		long clen;
+	memset(at_end ? dst : dst + len, 0, pad);
+	memcpy(at_end ? dst + pad : dst, data, len);
+}
 
-		/* keep at least one pcluster's worth of input in the window */
-		if (have < b->max_in && read_pos < n->size) {
-			size_t want = 2 * b->max_in - have;
+int compress_segment(const struct eroot_builder *b, struct zworker *w, struct zseg *s)
+{
+	uint32_t blksz = blksz_of(b);
+	size_t pos = 0;
+	int err;
 
-			memmove(c->zin, c->zin + start, have);
-			start = 0;
-			if (want > n->size - read_pos)
-				want = (size_t)(n->size - read_pos);
-			err = read_source(c, read_pos, c->zin + have, want);
-			if (err)
-				break;
-			have += want;
-			read_pos += want;
-		}
-		used = have < b->max_in ? have : b->max_in;
-		clen = b->codec->compress(c->zstate, c->zin + start, &used, c->zout,
-					  b->pcluster_bytes);
-		if (clen < 0) {
-			err = BFAIL(b, (int)clen, "%s: %s compression failed", n->src_path,
-				    b->codec->name);
-			break;
-		}
+	s->out = malloc(s->len + blksz);
+	if (!s->out)
+		return seg_fail(s, -ENOMEM, "out of memory");
+	err = read_segment(s, w->in);
+	while (!err && pos < s->len) {
+		size_t used = s->len - pos < b->max_in ? s->len - pos : b->max_in, blocks;
+		long clen = b->codec->compress(w->state, w->in + pos, &used, w->zout,
+					       b->pcluster_bytes);
+
+		if (clen < 0)
+			return seg_fail(s, (int)clen, "compression failed");
 		blocks = ((size_t)clen + blksz - 1) >> b->blkszbits;
 		/* a stream starting with a zero byte would be taken for padding */
-		if (clen > 0 && c->zout[0] && used > (blocks << b->blkszbits)) {
-			err = emit_padded(c, c->zout, (size_t)clen, (uint32_t)blocks, true);
-			if (!err)
-				err = add_extent(b, n, pos, (uint16_t)blocks, false, &cap);
+		if (clen > 0 && w->zout[0] && used > (blocks << b->blkszbits)) {
+			put_blocks(b, s, w->zout, (size_t)clen, (uint32_t)blocks, true);
+			err = add_extent(s, s->start + pos, (uint16_t)blocks, false);
 		} else {
-			used = have < blksz ? have : blksz;
-			err = emit_padded(c, c->zin + start, used, 1, false);
-			if (!err)
-				err = add_extent(b, n, pos, 1, true, &cap);
+			used = s->len - pos < blksz ? s->len - pos : blksz;
+			put_blocks(b, s, w->in + pos, used, 1, false);
+			err = add_extent(s, s->start + pos, 1, true);
 		}
 		pos += used;
-		start += used;
-		have -= used;
-		progress(c, used);
 	}
 	return err;
 }
 
-int compress_file(struct copy *c, struct bnode *n)
+void zseg_release(struct zseg *s)
+{
+	free(s->out);
+	free(s->ext);
+	memset(s, 0, sizeof(*s));
+}
+
+/* Place a finished segment at the data cursor and take its extents. */
+int place_segment(struct copy *c, struct bnode *n, struct zseg *s)
 {
 	struct eroot_builder *b = c->b;
-	uint64_t first = b->data_cursor, done = c->done;
-	uint64_t flat_blocks = (n->size + blksz_of(b) - 1) >> b->blkszbits;
-	int err = compress_pclusters(c, n);
+	int err;
 
+	if (s->err)
+		return BFAIL(b, s->err, "%s", s->errmsg);
+	err = emit(c, s->out, s->out_blocks << b->blkszbits, b->data_cursor << b->blkszbits);
 	if (err)
 		return err;
+	if (n->nextents + s->next > n->extents_cap) {
+		uint32_t cap = (n->nextents + s->next) * 2;
+		struct zextent *e = realloc(n->extents, cap * sizeof(*e));
+
+		if (!e)
+			return BFAIL(b, -ENOMEM, "out of memory");
+		n->extents = e;
+		n->extents_cap = cap;
+	}
+	for (uint32_t i = 0; i < s->next; i++) {
+		struct zextent e = s->ext[i];
+
+		e.blkaddr += (uint32_t)b->data_cursor;
+		n->extents[n->nextents++] = e;
+	}
+	n->compressed_blocks += (uint32_t)s->out_blocks;
+	b->data_cursor += s->out_blocks;
+	progress(c, s->len);
+	return 0;
+}
+
+/* Called once the file's segments are placed: keep it, or store it flat. */
+int finish_compressed(struct copy *c, struct bnode *n, uint64_t first, uint64_t done)
+{
+	struct eroot_builder *b = c->b;
+	uint64_t flat_blocks = (n->size + blksz_of(b) - 1) >> b->blkszbits;
+
 	if (n->compressed_blocks < flat_blocks) {
 		b->compressed_any = true;
 		return 0;
@@ -117,7 +168,7 @@ int compress_file(struct copy *c, struct bnode *n)
 	/* no block saved: store it flat, over what was just written */
 	free(n->extents);
 	n->extents = NULL;
-	n->nextents = 0;
+	n->nextents = n->extents_cap = 0;
 	n->compressed_blocks = 0;
 	b->data_cursor = first;
 	c->done = done;

@@ -110,6 +110,24 @@ static int copy_chunks(struct copy *c, struct bnode *n)
 	return err;
 }
 
+/* The file's segments, compressed by the pipeline, placed in order. */
+static int copy_compressed(struct copy *c, struct bnode *n)
+{
+	uint64_t first = c->b->data_cursor, done = c->done;
+	int err = 0;
+
+	for (uint64_t off = 0; off < n->size && !err; ) {
+		struct zseg *s = zpipe_take(c->zpipe, n);
+
+		if (!s)
+			return BFAIL(c->b, -EIO, "%s: compression pipeline out of step", n->src_path);
+		off += s->len;
+		err = place_segment(c, n, s);
+		zpipe_release(c->zpipe);
+	}
+	return err ? err : finish_compressed(c, n, first, done);
+}
+
 static int copy_file(struct copy *c)
 {
 	struct eroot_builder *b = c->b;
@@ -126,7 +144,7 @@ static int copy_file(struct copy *c)
 		break;
 	case EROFS_INODE_COMPRESSED_FULL:
 	case EROFS_INODE_COMPRESSED_COMPACT:
-		err = compress_file(c, n);
+		err = copy_compressed(c, n);
 		break;
 	default:
 		err = copy_flat(c, n);
@@ -147,13 +165,8 @@ int write_file_data(struct eroot_builder *b, int fd, void *hash_state)
 		if (S_ISREG(b->nodes[i]->mode))
 			c.total += b->nodes[i]->size;
 	c.buf = malloc(COPY_BUF);
-	if (b->codec) {
-		c.zstate = b->codec->enc_new(b->level, b->max_in);
-		c.zin = malloc(2 * b->max_in);
-		c.zout = malloc(b->pcluster_bytes);
-	}
-	if (!c.buf || (b->codec && (!c.zstate || !c.zin || !c.zout)))
-		err = BFAIL(b, -ENOMEM, "out of memory");
+	if (!c.buf || (b->codec && zpipe_new(b, &c.zpipe)))
+		err = BFAIL(b, -ENOMEM, "cannot set up compression: out of memory or threads");
 	for (size_t i = 0; i < b->nnodes && !err; i++) {
 		struct bnode *n = b->nodes[i];
 
@@ -169,10 +182,7 @@ int write_file_data(struct eroot_builder *b, int fd, void *hash_state)
 		err = copy_file(&c);
 		close(c.src);
 	}
-	if (b->codec && c.zstate)
-		b->codec->enc_free(c.zstate);
-	free(c.zin);
-	free(c.zout);
+	zpipe_free(c.zpipe);
 	free(c.buf);
 	b->stats.data_bytes = c.done;
 	return err;

@@ -15,6 +15,7 @@ static const char mkfs_usage[] =
 "\n"
 "  -z ALGO[,LEVEL]       compress: lz4, lz4hc, lzma, deflate or zstd (default: none)\n"
 "  -C SIZE               largest physical cluster in bytes (default: one block)\n"
+"  --workers=N           compression threads (default: one per core; same image for any N)\n"
 "  -b SIZE               block size: 512, 1024, 2048 or 4096 (default 4096)\n"
 "  -L LABEL              volume label (at most 16 bytes)\n"
 "  -U UUID               volume UUID (default: derived from the content)\n"
@@ -30,7 +31,8 @@ static const char mkfs_usage[] =
 "\n"
 "Environment: SOURCE_DATE_EPOCH clamps later mtimes to it (unless -T).\n";
 
-enum { OPT_ALL_ROOT = 0x100, OPT_FORCE_UID, OPT_FORCE_GID, OPT_EXCL_PATH, OPT_EXCL_REGEX };
+enum { OPT_ALL_ROOT = 0x100, OPT_FORCE_UID, OPT_FORCE_GID, OPT_EXCL_PATH, OPT_EXCL_REGEX,
+       OPT_WORKERS };
 
 static const struct option long_opts[] = {
 	{ "all-root", no_argument, NULL, OPT_ALL_ROOT },
@@ -38,6 +40,7 @@ static const struct option long_opts[] = {
 	{ "force-gid", required_argument, NULL, OPT_FORCE_GID },
 	{ "exclude-path", required_argument, NULL, OPT_EXCL_PATH },
 	{ "exclude-regex", required_argument, NULL, OPT_EXCL_REGEX },
+	{ "workers", required_argument, NULL, OPT_WORKERS },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -154,6 +157,11 @@ int cmd_mkfs(int argc, char **argv)
 		case OPT_FORCE_GID:
 			if (!parse_id(optarg, &opts.force_gid))
 				goto bad_value;
+			break;
+		case OPT_WORKERS:
+			if (!parse_u64(optarg, &v) || v < 1 || v > 1024)
+				goto bad_value;
+			opts.workers = (unsigned int)v;
 			break;
 		case OPT_EXCL_PATH:
 			excl_paths[nexcl_paths++] = optarg;
