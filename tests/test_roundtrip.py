@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import shutil
+import stat
 import subprocess
 
 import eroottest as E
@@ -93,6 +94,28 @@ def symlink_checks(t, image, tree):
         t.check(c != b, 'stat does not follow a final symlink', c)
 
 
+def duplicate_files(tree):
+    """Copies (not links) of every regular file of a few sizes, with other
+    owners and modes, so dedupe has work and metadata must stay apart."""
+    dup = os.path.join(tree, 'duplicates')
+    os.mkdir(dup)
+    k = 0
+    for dirpath, dirs, files in os.walk(tree):
+        if dirpath.startswith(dup):
+            continue
+        for name in sorted(files):
+            src = os.path.join(dirpath, name)
+            st = os.lstat(src)
+            if not stat.S_ISREG(st.st_mode) or st.st_size > 8 << 20:
+                continue
+            dst = os.path.join(dup, 'copy-%d' % k)
+            shutil.copyfile(src, dst)
+            os.chmod(dst, 0o640)
+            os.chown(dst, 1000 + k % 3, 1000)
+            k += 1
+    os.utime(dup, (0, 0))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('name')
@@ -104,6 +127,10 @@ def main():
                     help='eroot mkfs -z ALGO[,LEVEL]')
     ap.add_argument('-C', '--pcluster', type=int, default=0,
                     help='eroot mkfs -C BYTES')
+    ap.add_argument('-E', '--extended', default='',
+                    help='eroot mkfs -E OPTIONS')
+    ap.add_argument('--duplicate', action='store_true',
+                    help='add copies of files (for dedupe)')
     args = ap.parse_args()
     E.require_root()
     E.require_kernel_erofs()
@@ -119,6 +146,8 @@ def main():
                         'size=2g,nr_inodes=0,mode=0755', 'tmpfs', tree],
                        check=True)
     E.gentree(tree, args.kind, args.seed, args.big)
+    if args.duplicate:
+        duplicate_files(tree)
     expected = E.manifest(tree)
     print('tree: %d entries' % len(expected), flush=True)
 
@@ -127,6 +156,8 @@ def main():
         opts += ['-z', args.compress]
     if args.pcluster:
         opts += ['-C', str(args.pcluster)]
+    if args.extended:
+        opts += ['-E', args.extended]
     if not E.mkfs(t, image, tree, *opts, what='eroot mkfs ' + ' '.join(opts)):
         t.exit()
 

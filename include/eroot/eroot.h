@@ -196,6 +196,7 @@ struct eroot_build_options {
 	unsigned int pcluster_size;	/* bytes, block multiple up to 1 MiB; 0: a block */
 	unsigned int workers;		/* compression threads; 0: one per core.  The
 					 * image is the same whatever the count. */
+	int dedupe;			/* files with equal content share their data */
 	int quiet;
 	/* Progress: called now and then with bytes done/total of file data. */
 	void (*progress)(void *ctx, uint64_t done, uint64_t total);
@@ -208,6 +209,7 @@ struct eroot_build_stats {
 	uint64_t data_bytes;		/* file bytes read from the source */
 	uint64_t image_bytes;
 	uint64_t xattrs, shared_xattrs;
+	uint64_t deduped;		/* files sharing an earlier file's data */
 };
 
 /* Fill @opts with defaults (4096 blocks, no overrides, sharing at 2). */

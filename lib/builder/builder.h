@@ -207,13 +207,23 @@ struct copy {
 	void *hash;
 	uint64_t done, total;		/* progress, in source bytes */
 	struct zpipe *zpipe;		/* compression, when -z */
+	struct evp_md_ctx_st *md;	/* dedupe: digest of the current file */
+	struct dedupe *dedupe;		/* dedupe: digests of earlier files */
 };
+
+/* dedupe.c: whole-file deduplication (-E dedupe) */
+int dedupe_begin(struct copy *c);
+void dedupe_update(struct copy *c, const void *data, size_t len);
+/* After @n's data went out from block @first: share an earlier copy? */
+int dedupe_finish(struct copy *c, struct bnode *n, uint64_t first);
+void dedupe_free(struct copy *c);
 
 int write_file_data(struct eroot_builder *b, int fd, void *hash_state);
 int read_source(struct copy *c, uint64_t off, void *buf, size_t len);
 /* Write @len bytes at image byte @to, hashing them for the UUID. */
 int emit(struct copy *c, const void *data, size_t len, uint64_t to);
 void progress(struct copy *c, uint64_t bytes);
+int zero_block_tail(struct eroot_builder *b, int fd, uint64_t end);
 /* Flat layout: full blocks at the cursor, the tail to the spill file. */
 int copy_flat(struct copy *c, struct bnode *n);
 
@@ -233,6 +243,7 @@ struct zseg {
 	uint64_t out_blocks;
 	struct zextent *ext;
 	uint32_t next, cap;
+	uint8_t digest[32];		/* SHA-256 of the input, for dedupe */
 	int err;
 	char errmsg[320];
 };

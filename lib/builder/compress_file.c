@@ -21,6 +21,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/sha.h>
+
 #include "builder.h"
 
 static int seg_fail(struct zseg *s, int err, const char *what)
@@ -94,6 +96,8 @@ int compress_segment(const struct eroot_builder *b, struct zworker *w, struct zs
 	if (!s->out)
 		return seg_fail(s, -ENOMEM, "out of memory");
 	err = read_segment(s, w->in);
+	if (!err && b->opts.dedupe)
+		SHA256(w->in, s->len, s->digest);
 	while (!err && pos < s->len) {
 		size_t used = s->len - pos < b->max_in ? s->len - pos : b->max_in, blocks;
 		long clen = b->codec->compress(w->state, w->in + pos, &used, w->zout,
@@ -151,6 +155,7 @@ int place_segment(struct copy *c, struct bnode *n, struct zseg *s)
 	}
 	n->compressed_blocks += (uint32_t)s->out_blocks;
 	b->data_cursor += s->out_blocks;
+	dedupe_update(c, s->digest, sizeof(s->digest));
 	progress(c, s->len);
 	return 0;
 }
@@ -160,6 +165,7 @@ int finish_compressed(struct copy *c, struct bnode *n, uint64_t first, uint64_t 
 {
 	struct eroot_builder *b = c->b;
 	uint64_t flat_blocks = (n->size + blksz_of(b) - 1) >> b->blkszbits;
+	int err;
 
 	if (n->compressed_blocks < flat_blocks) {
 		b->compressed_any = true;
@@ -173,5 +179,6 @@ int finish_compressed(struct copy *c, struct bnode *n, uint64_t first, uint64_t 
 	b->data_cursor = first;
 	c->done = done;
 	layout_plan_flat(b, n);
-	return copy_flat(c, n);
+	err = dedupe_begin(c);	/* the digest restarts over the flat copy */
+	return err ? err : copy_flat(c, n);
 }

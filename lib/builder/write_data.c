@@ -60,12 +60,26 @@ static int copy_range(struct copy *c, uint64_t off, uint64_t len, uint64_t to)
 			err = emit(c, c->buf, n, to);
 		if (err)
 			return err;
+		dedupe_update(c, c->buf, n);
 		off += n;
 		to += n;
 		len -= n;
 		progress(c, n);
 	}
 	return 0;
+}
+
+/*
+ * Zero the rest of the block that ends at image byte @end.  The area may
+ * hold bytes of a file that dedupe gave back; readers must never see them
+ * (the kernel reads a directory's last name up to the end of its block).
+ */
+int zero_block_tail(struct eroot_builder *b, int fd, uint64_t end)
+{
+	static const uint8_t zeros[1u << EROFS_MAX_BLKSZBITS];
+	uint32_t rem = (uint32_t)(end & (blksz_of(b) - 1));
+
+	return rem ? pwrite_all(b, fd, zeros, blksz_of(b) - rem, end) : 0;
 }
 
 int copy_flat(struct copy *c, struct bnode *n)
@@ -76,10 +90,14 @@ int copy_flat(struct copy *c, struct bnode *n)
 
 	n->blkaddr = (uint32_t)b->data_cursor;
 	err = copy_range(c, 0, body, b->data_cursor << b->blkszbits);
+	if (!err)
+		err = zero_block_tail(b, c->dst, (b->data_cursor << b->blkszbits) + body);
 	b->data_cursor += n->data_blocks;
 	if (err || !n->tail_len)
 		return err;
 	err = read_source(c, body, c->buf, n->tail_len);
+	if (!err)
+		dedupe_update(c, c->buf, n->tail_len);
 	if (!err && pwrite(b->spill_fd, c->buf, n->tail_len, (off_t)b->spill_len) !=
 		    (ssize_t)n->tail_len)
 		err = BFAIL(b, -errno, "writing the tail spill file: %s", strerror(errno));
@@ -105,6 +123,8 @@ static int copy_chunks(struct copy *c, struct bnode *n)
 		}
 		n->chunk_addr[i] = (uint32_t)b->data_cursor;
 		err = copy_range(c, start, len, b->data_cursor << b->blkszbits);
+		if (!err)
+			err = zero_block_tail(b, c->dst, (b->data_cursor << b->blkszbits) + len);
 		b->data_cursor += (len + blksz_of(b) - 1) >> b->blkszbits;
 	}
 	return err;
@@ -132,12 +152,15 @@ static int copy_file(struct copy *c)
 {
 	struct eroot_builder *b = c->b;
 	struct bnode *n = c->n;
+	uint64_t first = b->data_cursor;
 	struct stat st;
 	uint8_t probe;
 	int err;
 
 	if (fstat(c->src, &st) < 0 || (uint64_t)st.st_size != n->size)
 		return BFAIL(b, -EIO, "%s: file changed during the build", n->src_path);
+	if (n->datalayout != EROFS_INODE_CHUNK_BASED && (err = dedupe_begin(c)))
+		return err;
 	switch (n->datalayout) {
 	case EROFS_INODE_CHUNK_BASED:
 		err = copy_chunks(c, n);
@@ -151,6 +174,8 @@ static int copy_file(struct copy *c)
 	}
 	if (!err && pread(c->src, &probe, 1, (off_t)n->size) > 0)
 		err = BFAIL(b, -EIO, "%s: file grew during the build", n->src_path);
+	if (!err && n->datalayout != EROFS_INODE_CHUNK_BASED)
+		err = dedupe_finish(c, n, first);
 	if (!err && b->data_cursor > UINT32_MAX)
 		err = BFAIL(b, -EFBIG, "image too large: more than 2^32 blocks");
 	return err;
@@ -183,6 +208,7 @@ int write_file_data(struct eroot_builder *b, int fd, void *hash_state)
 		close(c.src);
 	}
 	zpipe_free(c.zpipe);
+	dedupe_free(&c);
 	free(c.buf);
 	b->stats.data_bytes = c.done;
 	return err;

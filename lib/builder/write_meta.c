@@ -122,6 +122,8 @@ static int place_content(struct eroot_builder *b, int fd, void *hash, struct bno
 		n->blkaddr = (uint32_t)b->data_cursor;
 		XXH3_128bits_update(hash, content, body);
 		err = pwrite_all(b, fd, content, body, b->data_cursor << b->blkszbits);
+		if (!err)
+			err = zero_block_tail(b, fd, (b->data_cursor << b->blkszbits) + body);
 		b->data_cursor += n->data_blocks;
 	}
 	free(n->dir_data);

@@ -16,6 +16,8 @@ static const char mkfs_usage[] =
 "  -z ALGO[,LEVEL]       compress: lz4, lz4hc, lzma, deflate or zstd (default: none)\n"
 "  -C SIZE               largest physical cluster in bytes (default: one block)\n"
 "  --workers=N           compression threads (default: one per core; same image for any N)\n"
+"  -E OPTS               extended options, comma separated: dedupe (files with\n"
+"                        equal content share their data)\n"
 "  -b SIZE               block size: 512, 1024, 2048 or 4096 (default 4096)\n"
 "  -L LABEL              volume label (at most 16 bytes)\n"
 "  -U UUID               volume UUID (default: derived from the content)\n"
@@ -82,6 +84,22 @@ static void show_progress(void *ctx, uint64_t done, uint64_t total)
 		total ? (unsigned int)(done * 100 / total) : 100);
 }
 
+/* -E: comma-separated extended options, as mkfs.erofs users write them */
+static bool parse_extended(char *list, struct eroot_build_options *opts)
+{
+	char *save = NULL;
+
+	for (char *opt = strtok_r(list, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(opt, "dedupe")) {
+			opts->dedupe = 1;
+		} else {
+			err_msg("unknown extended option '%s'", opt);
+			return false;
+		}
+	}
+	return true;
+}
+
 static bool parse_id(const char *s, int64_t *out)
 {
 	uint64_t v;
@@ -109,7 +127,7 @@ int cmd_mkfs(int argc, char **argv)
 	if (!excl_paths || !excl_res)
 		return EXIT_FAIL;
 	eroot_build_options_init(&opts);
-	while ((c = getopt_long(argc, argv, "b:C:L:U:T:x:z:qh", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "b:C:E:L:U:T:x:z:qh", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'b':
 			if (!parse_u64(optarg, &v) || v > 65536)
@@ -123,6 +141,10 @@ int cmd_mkfs(int argc, char **argv)
 			break;
 		case 'z':
 			opts.compressor = optarg;
+			break;
+		case 'E':
+			if (!parse_extended(optarg, &opts))
+				goto bad_value;
 			break;
 		case 'L':
 			opts.label = optarg;
@@ -222,10 +244,11 @@ int cmd_mkfs(int argc, char **argv)
 	}
 	if (!opts.quiet)
 		printf("%s: %llu inodes (%llu files, %llu dirs, %llu symlinks, %llu special), "
-		       "%llu bytes of data, image %llu bytes\n", argv[optind],
+		       "%llu bytes of data, %llu files deduplicated, image %llu bytes\n", argv[optind],
 		       (unsigned long long)stats.inodes, (unsigned long long)stats.files,
 		       (unsigned long long)stats.dirs, (unsigned long long)stats.symlinks,
 		       (unsigned long long)stats.specials, (unsigned long long)stats.data_bytes,
+		       (unsigned long long)stats.deduped,
 		       (unsigned long long)stats.image_bytes);
 out:
 	eroot_builder_free(b);
