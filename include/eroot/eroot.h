@@ -197,6 +197,7 @@ struct eroot_build_options {
 	unsigned int workers;		/* compression threads; 0: one per core.  The
 					 * image is the same whatever the count. */
 	int dedupe;			/* files with equal content share their data */
+	int ztailpacking;		/* a compressed file's last pcluster inline */
 	int quiet;
 	/* Progress: called now and then with bytes done/total of file data. */
 	void (*progress)(void *ctx, uint64_t done, uint64_t total);

@@ -71,7 +71,7 @@ struct bnode {
 	uint8_t datalayout;
 	uint16_t xattr_icount;
 	uint32_t ibody_size;		/* inline xattr bytes */
-	uint32_t tail_len;		/* inline data bytes */
+	uint32_t tail_len;		/* inline data bytes (compressed: the tail pcluster) */
 	uint32_t blkaddr;		/* first data block (flat layouts) */
 	uint64_t data_blocks;		/* blocks in the data area */
 	unsigned int chunkbits;		/* chunk-based: log2 chunk size */
@@ -84,6 +84,7 @@ struct bnode {
 	struct zextent *extents;
 	uint32_t nextents, extents_cap;
 	uint32_t compressed_blocks;
+	bool ztail_inline;		/* -E ztailpacking: last pcluster after the indexes */
 };
 
 /* One physical cluster of a compressed file. */
@@ -92,6 +93,7 @@ struct zextent {
 	uint32_t blkaddr;
 	uint16_t blocks;
 	bool plain;			/* stored as is (did not shrink) */
+	bool inline_tail;		/* kept after the indexes, not in blocks */
 };
 
 struct eroot_builder {
@@ -136,6 +138,7 @@ struct eroot_builder {
 	uint32_t pcluster_bytes;	/* -C: largest physical cluster */
 	size_t max_in;			/* largest input of one pcluster */
 	bool compressed_any;
+	bool ztail_any;			/* some tail pcluster is inline */
 
 	struct eroot_build_stats stats;
 };
@@ -224,6 +227,7 @@ int read_source(struct copy *c, uint64_t off, void *buf, size_t len);
 int emit(struct copy *c, const void *data, size_t len, uint64_t to);
 void progress(struct copy *c, uint64_t bytes);
 int zero_block_tail(struct eroot_builder *b, int fd, uint64_t end);
+int spill_tail(struct copy *c, struct bnode *n, const void *data, uint32_t len);
 /* Flat layout: full blocks at the cursor, the tail to the spill file. */
 int copy_flat(struct copy *c, struct bnode *n);
 
@@ -244,6 +248,10 @@ struct zseg {
 	struct zextent *ext;
 	uint32_t next, cap;
 	uint8_t digest[32];		/* SHA-256 of the input, for dedupe */
+	/* -E ztailpacking: the file's last logical cluster, compressed apart */
+	uint8_t *tail;
+	uint32_t tail_len;
+	bool tail_plain;
 	int err;
 	char errmsg[320];
 };

@@ -86,10 +86,32 @@ static void put_blocks(const struct eroot_builder *b, struct zseg *s, const uint
 	memcpy(at_end ? dst + pad : dst, data, len);
 }
 
+/*
+ * -E ztailpacking: the file's last logical cluster is compressed on its own
+ * so that it can sit inline after the indexes (or stay plain if that is no
+ * smaller).  The pclusters before it end on that cluster's boundary.
+ */
+static int compress_tail(const struct eroot_builder *b, struct zworker *w, struct zseg *s,
+			 size_t pos)
+{
+	size_t len = s->len - pos, used = len;
+	long clen = b->codec->compress(w->state, w->in + pos, &used, w->zout, blksz_of(b));
+
+	if (clen < 0)
+		return seg_fail(s, (int)clen, "compression failed");
+	s->tail_plain = !(clen > 0 && used == len && (size_t)clen < len && w->zout[0]);
+	s->tail_len = s->tail_plain ? (uint32_t)len : (uint32_t)clen;
+	s->tail = malloc(s->tail_len);
+	if (!s->tail)
+		return seg_fail(s, -ENOMEM, "out of memory");
+	memcpy(s->tail, s->tail_plain ? w->in + pos : w->zout, s->tail_len);
+	return 0;
+}
+
 int compress_segment(const struct eroot_builder *b, struct zworker *w, struct zseg *s)
 {
 	uint32_t blksz = blksz_of(b);
-	size_t pos = 0;
+	size_t pos = 0, end = s->len;
 	int err;
 
 	s->out = malloc(s->len + blksz);
@@ -98,8 +120,10 @@ int compress_segment(const struct eroot_builder *b, struct zworker *w, struct zs
 	err = read_segment(s, w->in);
 	if (!err && b->opts.dedupe)
 		SHA256(w->in, s->len, s->digest);
-	while (!err && pos < s->len) {
-		size_t used = s->len - pos < b->max_in ? s->len - pos : b->max_in, blocks;
+	if (b->opts.ztailpacking && s->start + s->len == s->n->size)
+		end = (size_t)(((s->n->size - 1) & ~(uint64_t)(blksz - 1)) - s->start);
+	while (!err && pos < end) {
+		size_t used = end - pos < b->max_in ? end - pos : b->max_in, blocks;
 		long clen = b->codec->compress(w->state, w->in + pos, &used, w->zout,
 					       b->pcluster_bytes);
 
@@ -111,20 +135,71 @@ int compress_segment(const struct eroot_builder *b, struct zworker *w, struct zs
 			put_blocks(b, s, w->zout, (size_t)clen, (uint32_t)blocks, true);
 			err = add_extent(s, s->start + pos, (uint16_t)blocks, false);
 		} else {
-			used = s->len - pos < blksz ? s->len - pos : blksz;
+			used = end - pos < blksz ? end - pos : blksz;
 			put_blocks(b, s, w->in + pos, used, 1, false);
 			err = add_extent(s, s->start + pos, 1, true);
 		}
 		pos += used;
 	}
-	return err;
+	return err || end == s->len ? err : compress_tail(b, w, s, end);
 }
 
 void zseg_release(struct zseg *s)
 {
+	free(s->tail);
 	free(s->out);
 	free(s->ext);
 	memset(s, 0, sizeof(*s));
+}
+
+static int push_extent(struct eroot_builder *b, struct bnode *n, struct zextent e)
+{
+	if (n->nextents == n->extents_cap) {
+		uint32_t cap = n->extents_cap ? n->extents_cap * 2 : 16;
+		struct zextent *v = realloc(n->extents, cap * sizeof(*v));
+
+		if (!v)
+			return BFAIL(b, -ENOMEM, "out of memory");
+		n->extents = v;
+		n->extents_cap = cap;
+	}
+	n->extents[n->nextents++] = e;
+	return 0;
+}
+
+/*
+ * The tail pcluster goes inline when the whole record (inode, xattrs,
+ * indexes, tail) fits in one block, as the kernel requires; else into a
+ * block of its own like any other pcluster.
+ */
+static int place_tail(struct copy *c, struct bnode *n, struct zseg *s)
+{
+	struct eroot_builder *b = c->b;
+	uint32_t blksz = blksz_of(b);
+	struct zextent e = {
+		.la = (n->size - 1) & ~(uint64_t)(blksz - 1), .plain = s->tail_plain,
+		.blkaddr = (uint32_t)b->data_cursor, .blocks = 1,
+	};
+	uint8_t *blk;
+	int err;
+
+	if (zindex_size(b, inode_base_size(n), n->size) + s->tail_len <= blksz) {
+		e.inline_tail = true;
+		e.blocks = 0;
+		n->ztail_inline = true;
+		n->tail_len = s->tail_len;
+		err = spill_tail(c, n, s->tail, s->tail_len);
+		return err ? err : push_extent(b, n, e);
+	}
+	blk = calloc(1, blksz);
+	if (!blk)
+		return BFAIL(b, -ENOMEM, "out of memory");
+	memcpy(blk + (s->tail_plain ? 0 : blksz - s->tail_len), s->tail, s->tail_len);
+	err = emit(c, blk, blksz, b->data_cursor << b->blkszbits);
+	free(blk);
+	n->compressed_blocks++;
+	b->data_cursor++;
+	return err ? err : push_extent(b, n, e);
 }
 
 /* Place a finished segment at the data cursor and take its extents. */
@@ -157,17 +232,23 @@ int place_segment(struct copy *c, struct bnode *n, struct zseg *s)
 	b->data_cursor += s->out_blocks;
 	dedupe_update(c, s->digest, sizeof(s->digest));
 	progress(c, s->len);
-	return 0;
+	return s->tail ? place_tail(c, n, s) : 0;
 }
 
 /* Called once the file's segments are placed: keep it, or store it flat. */
 int finish_compressed(struct copy *c, struct bnode *n, uint64_t first, uint64_t done)
 {
 	struct eroot_builder *b = c->b;
-	uint64_t flat_blocks = (n->size + blksz_of(b) - 1) >> b->blkszbits;
+	uint32_t blksz = blksz_of(b);
+	uint64_t full = n->size & ~(uint64_t)(blksz - 1), rest = n->size - full;
+	/* what flat storage would take: full blocks, then an inline tail
+	 * (when it can be inline) or one more block */
+	uint64_t flat = full + (rest && inode_base_size(n) + rest <= blksz ? rest :
+				rest ? blksz : 0);
 	int err;
 
-	if (n->compressed_blocks < flat_blocks) {
+	if (((uint64_t)n->compressed_blocks << b->blkszbits) + (n->ztail_inline ? n->tail_len : 0) <
+	    flat) {
 		b->compressed_any = true;
 		return 0;
 	}
@@ -176,6 +257,8 @@ int finish_compressed(struct copy *c, struct bnode *n, uint64_t first, uint64_t 
 	n->extents = NULL;
 	n->nextents = n->extents_cap = 0;
 	n->compressed_blocks = 0;
+	n->ztail_inline = false;
+	n->tail_len = 0;
 	b->data_cursor = first;
 	c->done = done;
 	layout_plan_flat(b, n);

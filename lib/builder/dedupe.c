@@ -69,7 +69,8 @@ static int grow(struct dedupe *d)
 /* Same content, same storage class: the earlier data can serve @n. */
 static bool can_share(const struct bnode *n, const struct bnode *m)
 {
-	if (n->size != m->size || is_compressed(n) != is_compressed(m))
+	if (n->size != m->size || is_compressed(n) != is_compressed(m) ||
+	    n->ztail_inline != m->ztail_inline)
 		return false;
 	/* flat: @n's full blocks must be a prefix of @m's (its tail may be
 	 * inline where @m's is not, never the other way round) */

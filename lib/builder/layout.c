@@ -311,8 +311,9 @@ static int plan_node(struct eroot_builder *b, struct bnode *n)
 	n->datalayout = EROFS_INODE_FLAT_PLAIN;
 	if (S_ISREG(n->mode) && n->sparse && n->size)
 		return plan_chunks(b, n);
-	/* one block or less never shrinks by a block: keep it flat */
-	if (S_ISREG(n->mode) && b->codec && n->size > blksz_of(b)) {
+	/* one block or less never shrinks by a block, but may shrink inline */
+	if (S_ISREG(n->mode) && b->codec && n->size &&
+	    (n->size > blksz_of(b) || b->opts.ztailpacking)) {
 		n->datalayout = zindex_compact(b) ? EROFS_INODE_COMPRESSED_COMPACT :
 						    EROFS_INODE_COMPRESSED_FULL;
 		return 0;
@@ -332,7 +333,7 @@ static uint64_t record_size(const struct eroot_builder *b, const struct bnode *n
 		return ((base + 3) & ~3ull) + (uint64_t)n->nchunks * EROFS_BLOCK_MAP_ENTRY_SIZE;
 	case EROFS_INODE_COMPRESSED_FULL:
 	case EROFS_INODE_COMPRESSED_COMPACT:
-		return zindex_size(b, base, n->size);
+		return zindex_size(b, base, n->size) + (n->ztail_inline ? n->tail_len : 0);
 	default:
 		return base + n->tail_len;
 	}

@@ -205,6 +205,8 @@ static int write_super(struct eroot_builder *b, int fd)
 				       EROFS_FEATURE_INCOMPAT_COMPR_CFGS;
 		sb.available_compr_algs = (uint16_t)(1u << b->codec->alg);
 	}
+	if (b->ztail_any)
+		sb.feature_incompat |= EROFS_FEATURE_INCOMPAT_ZTAILPACKING;
 	int err;
 
 	if (!region)

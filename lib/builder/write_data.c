@@ -98,13 +98,22 @@ int copy_flat(struct copy *c, struct bnode *n)
 	err = read_source(c, body, c->buf, n->tail_len);
 	if (!err)
 		dedupe_update(c, c->buf, n->tail_len);
-	if (!err && pwrite(b->spill_fd, c->buf, n->tail_len, (off_t)b->spill_len) !=
-		    (ssize_t)n->tail_len)
-		err = BFAIL(b, -errno, "writing the tail spill file: %s", strerror(errno));
-	n->tail_spill = b->spill_len;
-	b->spill_len += n->tail_len;
+	if (!err)
+		err = spill_tail(c, n, c->buf, n->tail_len);
 	progress(c, n->tail_len);
 	return err;
+}
+
+/* Inline tails wait in the spill file until the metadata is written. */
+int spill_tail(struct copy *c, struct bnode *n, const void *data, uint32_t len)
+{
+	struct eroot_builder *b = c->b;
+
+	if (pwrite(b->spill_fd, data, len, (off_t)b->spill_len) != (ssize_t)len)
+		return BFAIL(b, -errno, "writing the tail spill file: %s", strerror(errno));
+	n->tail_spill = b->spill_len;
+	b->spill_len += len;
+	return 0;
 }
 
 static int copy_chunks(struct copy *c, struct bnode *n)

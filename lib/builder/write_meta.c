@@ -97,8 +97,15 @@ static int encode_inode(struct eroot_builder *b, const struct bnode *n, uint8_t 
 		return 0;
 	}
 	case EROFS_INODE_COMPRESSED_FULL:
-	case EROFS_INODE_COMPRESSED_COMPACT:
-		return zindex_encode(b, n, at);
+	case EROFS_INODE_COMPRESSED_COMPACT: {
+		int err = zindex_encode(b, n, at);
+
+		if (err || !n->ztail_inline)
+			return err;
+		/* the tail pcluster right after the indexes */
+		base = (uint32_t)zindex_size(b, base, n->size);
+		break;
+	}
 	}
 	if (!n->tail_len || !S_ISREG(n->mode))
 		return 0;

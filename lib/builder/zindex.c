@@ -193,6 +193,11 @@ int zindex_encode(struct eroot_builder *b, const struct bnode *n, uint8_t *inode
 			  (zindex_compact(b) ? Z_EROFS_ADVISE_BIG_PCLUSTER_2 : 0);
 	if (zindex_compact(b))
 		advise |= Z_EROFS_ADVISE_COMPACTED_2B;
+	if (n->ztail_inline) {
+		advise |= Z_EROFS_ADVISE_INLINE_PCLUSTER;
+		put_le16(h + 2, (uint16_t)n->tail_len);		/* h_idata_size */
+		b->ztail_any = true;
+	}
 	put_le16(h + 4, advise);
 	h[6] = (uint8_t)(b->codec->alg | b->codec->alg << 4);
 	h[7] = 0;	/* logical cluster = block */

@@ -38,6 +38,7 @@ struct eroot_image {
 		uint64_t nid;
 		bool valid;
 		uint8_t alg;
+		uint16_t idata_size;	/* inline tail pcluster bytes */
 		struct zext *ext;
 		size_t n;
 	} zmap;
@@ -56,6 +57,8 @@ struct zext {
 	uint32_t blkaddr;
 	uint32_t blocks;
 	bool plain;
+	bool inline_tail;		/* @blkaddr unused: data at zmap's idata_off */
+	uint64_t idata_off;
 };
 
 #define CORRUPT(img, ...) eroot_fail(&(img)->err, -EUCLEAN, __VA_ARGS__)

@@ -136,11 +136,11 @@ static int parse_header(struct eroot_image *img, const struct eroot_inode *ino,
 		return err;
 	*advise = get_le16(h + 4);
 	alg = h[6] & 0xf;
-	if (h[7] & 0x80 || *advise & (Z_EROFS_ADVISE_INLINE_PCLUSTER |
-				      Z_EROFS_ADVISE_FRAGMENT_PCLUSTER |
+	img->zmap.idata_size = get_le16(h + 2);
+	if (h[7] & 0x80 || *advise & (Z_EROFS_ADVISE_FRAGMENT_PCLUSTER |
 				      Z_EROFS_ADVISE_INTERLACED_PCLUSTER))
 		return eroot_fail(&img->err, -EOPNOTSUPP,
-				  "nid %llu: tail packing, fragments and interlaced pclusters are not supported yet",
+				  "nid %llu: fragments and interlaced pclusters are not supported yet",
 				  (unsigned long long)ino->nid);
 	if (h[7] & 7)
 		return eroot_fail(&img->err, -EOPNOTSUPP,
@@ -234,6 +234,11 @@ static int finish_extents(struct eroot_image *img, const struct eroot_inode *ino
 		if (end <= e->la)
 			return ZCORRUPT(img, ino, "pcluster starts past the end of the file");
 		e->len = end - e->la;
+		if (e->inline_tail) {
+			if (e->plain && e->len != img->zmap.idata_size)
+				return ZCORRUPT(img, ino, "inline plain tail of the wrong size");
+			continue;
+		}
 		if (e->blkaddr >= img->info.blocks || e->blocks > img->info.blocks - e->blkaddr)
 			return ZCORRUPT(img, ino, "pcluster beyond the image");
 		if (e->len > ZEXT_MAX_LEN)
@@ -244,6 +249,27 @@ static int finish_extents(struct eroot_image *img, const struct eroot_inode *ino
 				 (end > lcn_end && (!bounded || end >= lcn_end + blksz))))
 			return ZCORRUPT(img, ino, "plain pcluster larger than the kernel maps");
 	}
+	return 0;
+}
+
+/*
+ * Tail packing: the last pcluster sits right after the indexes, in the
+ * same block, and decodes the file's last logical cluster.
+ */
+static int inline_tail(struct eroot_image *img, const struct eroot_inode *ino, uint64_t at)
+{
+	uint32_t blksz = 1u << img->blkszbits;
+	struct zext *last = img->zmap.n ? &img->zmap.ext[img->zmap.n - 1] : NULL;
+	uint16_t size = img->zmap.idata_size;
+
+	if (!last || !size || (at & (blksz - 1)) + size > blksz || at + size > img->image_bytes)
+		return ZCORRUPT(img, ino, "bad inline tail pcluster");
+	if ((last->la >> img->blkszbits) != (ino->size - 1) >> img->blkszbits)
+		return ZCORRUPT(img, ino, "inline tail pcluster is not in the last cluster");
+	last->inline_tail = true;
+	last->idata_off = at;
+	last->blkaddr = 0;
+	last->blocks = 0;
 	return 0;
 }
 
@@ -295,6 +321,8 @@ static int zmap_load(struct eroot_image *img, const struct eroot_inode *ino)
 		err = ZCORRUPT(img, ino, "bad compact index");
 	if (!err)
 		err = parse_indexes(img, ino, v, nidx, advise & Z_EROFS_ADVISE_BIG_PCLUSTER_1);
+	if (!err && (advise & Z_EROFS_ADVISE_INLINE_PCLUSTER))
+		err = inline_tail(img, ino, ebase + (compact ? erofs_compact_size(&g) : nidx * 8));
 	if (!err)
 		err = finish_extents(img, ino);
 out:
@@ -311,7 +339,9 @@ out:
 static int zcache_fill(struct eroot_image *img, const struct eroot_inode *ino, size_t i)
 {
 	const struct zext *e = &img->zmap.ext[i];
-	size_t plen = (size_t)e->blocks << img->blkszbits, pad = 0;
+	size_t plen = e->inline_tail ? img->zmap.idata_size :
+		      (size_t)e->blocks << img->blkszbits, pad = 0;
+	uint64_t at = e->inline_tail ? e->idata_off : (uint64_t)e->blkaddr << img->blkszbits;
 	uint8_t *src;
 	int err;
 
@@ -329,7 +359,7 @@ static int zcache_fill(struct eroot_image *img, const struct eroot_inode *ino, s
 	src = malloc(plen);
 	if (!src)
 		return eroot_fail(&img->err, -ENOMEM, "out of memory");
-	err = img_read(img, (uint64_t)e->blkaddr << img->blkszbits, src, plen);
+	err = img_read(img, at, src, plen);
 	if (!err && e->plain) {
 		memcpy(img->zcache.buf, src, e->len);
 	} else if (!err) {

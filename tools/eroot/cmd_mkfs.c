@@ -17,7 +17,8 @@ static const char mkfs_usage[] =
 "  -C SIZE               largest physical cluster in bytes (default: one block)\n"
 "  --workers=N           compression threads (default: one per core; same image for any N)\n"
 "  -E OPTS               extended options, comma separated: dedupe (files with\n"
-"                        equal content share their data)\n"
+"                        equal content share their data), ztailpacking (a\n"
+"                        compressed file's last pcluster inline)\n"
 "  -b SIZE               block size: 512, 1024, 2048 or 4096 (default 4096)\n"
 "  -L LABEL              volume label (at most 16 bytes)\n"
 "  -U UUID               volume UUID (default: derived from the content)\n"
@@ -92,6 +93,8 @@ static bool parse_extended(char *list, struct eroot_build_options *opts)
 	for (char *opt = strtok_r(list, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
 		if (!strcmp(opt, "dedupe")) {
 			opts->dedupe = 1;
+		} else if (!strcmp(opt, "ztailpacking")) {
+			opts->ztailpacking = 1;
 		} else {
 			err_msg("unknown extended option '%s'", opt);
 			return false;
