@@ -129,6 +129,8 @@ def main():
                     help='eroot mkfs -C BYTES')
     ap.add_argument('-E', '--extended', default='',
                     help='eroot mkfs -E OPTIONS')
+    ap.add_argument('--hint', action='append', default=[],
+                    help='a --compress-hints line (repeatable)')
     ap.add_argument('--duplicate', action='store_true',
                     help='add copies of files (for dedupe)')
     args = ap.parse_args()
@@ -158,11 +160,17 @@ def main():
         opts += ['-C', str(args.pcluster)]
     if args.extended:
         opts += ['-E', args.extended]
+    if args.hint:
+        hints = os.path.join(base, 'hints.txt')
+        with open(hints, 'w') as f:
+            f.write('# per-file compression\n' + '\n'.join(args.hint) + '\n')
+        opts += ['--compress-hints', hints]
     if not E.mkfs(t, image, tree, *opts, what='eroot mkfs ' + ' '.join(opts)):
         t.exit()
 
     print('image: %d bytes' % os.path.getsize(image), flush=True)
-    t.check(sorted(os.listdir(base)) == ['image.erofs', 'tree'],
+    t.check(sorted(os.listdir(base)) ==
+            sorted(['image.erofs', 'tree'] + (['hints.txt'] if args.hint else [])),
             'mkfs leaves only the image next to it', os.listdir(base))
     mnt = os.path.join(base, 'mnt')
     with E.try_mount(t, image, mnt, 'kernel mounts the image') as m:

@@ -198,6 +198,9 @@ struct eroot_build_options {
 					 * image is the same whatever the count. */
 	int dedupe;			/* files with equal content share their data */
 	int ztailpacking;		/* a compressed file's last pcluster inline */
+	/* Per-file settings, mkfs.erofs style: lines "PCLUSTER-SIZE REGEX
+	 * [ALGORITHM-INDEX]" matched against paths relative to the source. */
+	const char *compress_hints;
 	int quiet;
 	/* Progress: called now and then with bytes done/total of file data. */
 	void (*progress)(void *ctx, uint64_t done, uint64_t total);

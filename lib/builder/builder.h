@@ -85,6 +85,15 @@ struct bnode {
 	uint32_t nextents, extents_cap;
 	uint32_t compressed_blocks;
 	bool ztail_inline;		/* -E ztailpacking: last pcluster after the indexes */
+	uint16_t zprofile;		/* index into builder->profiles */
+};
+
+/* How a file is compressed: algorithm, level, physical cluster size. */
+struct zprofile {
+	const struct codec *codec;
+	int level;
+	uint32_t pcluster_bytes;	/* -C: largest physical cluster */
+	size_t max_in;			/* largest input of one pcluster */
 };
 
 /* One physical cluster of a compressed file. */
@@ -101,6 +110,7 @@ struct eroot_builder {
 	struct eroot_build_options opts;
 	char *label;
 	char *compressor;		/* "ALGO[,LEVEL]", split when checked */
+	char *hints_path;
 	uint8_t uuid[16];
 	bool have_uuid;
 	unsigned int blkszbits;
@@ -132,11 +142,14 @@ struct eroot_builder {
 	int spill_fd;			/* inline tails waiting for the metadata */
 	uint64_t spill_len;
 
-	/* compression (-z); codec NULL for uncompressed images */
-	const struct codec *codec;
-	int level;
-	uint32_t pcluster_bytes;	/* -C: largest physical cluster */
-	size_t max_in;			/* largest input of one pcluster */
+	/* compression (zconfig.c); no profiles for uncompressed images */
+	struct zprofile *profiles;
+	size_t nprofiles;
+	struct zhint *hints;
+	size_t nhints;
+	size_t root_prefix_len;		/* of src_path, for hint matching */
+	uint32_t profiles_used;		/* bit i: a file kept profile i */
+	uint16_t algs_used;		/* bit N: algorithm N in use */
 	bool compressed_any;
 	bool ztail_any;			/* some tail pcluster is inline */
 
@@ -144,6 +157,17 @@ struct eroot_builder {
 };
 
 #define BFAIL(b, code, ...) eroot_fail(&(b)->err, (code), __VA_ARGS__)
+
+/* zconfig.c: compression profiles, hints, superblock configurations */
+int zconfig_init(struct eroot_builder *b);
+uint16_t zconfig_profile_of(const struct eroot_builder *b, const struct bnode *n);
+void zconfig_free(struct eroot_builder *b);
+
+static inline const struct zprofile *profile_of(const struct eroot_builder *b,
+						const struct bnode *n)
+{
+	return &b->profiles[n->zprofile];
+}
 
 /* options.c: validate options, derive blkszbits */
 int builder_check_options(struct eroot_builder *b);
@@ -233,7 +257,7 @@ int copy_flat(struct copy *c, struct bnode *n);
 
 /* compress_file.c: one fixed-size segment of a file into pclusters */
 struct zworker {			/* what one compressing thread owns */
-	struct codec_state *state;
+	struct codec_state **states;	/* per profile, made when first needed */
 	uint8_t *in;			/* a segment of input */
 	uint8_t *zout;			/* one pcluster of output */
 };
@@ -257,13 +281,15 @@ struct zseg {
 };
 
 int compress_segment(const struct eroot_builder *b, struct zworker *w, struct zseg *s);
+struct codec_state *zworker_state(const struct eroot_builder *b, struct zworker *w,
+				  uint16_t profile);
 void zseg_release(struct zseg *s);
 int place_segment(struct copy *c, struct bnode *n, struct zseg *s);
 int finish_compressed(struct copy *c, struct bnode *n, uint64_t first, uint64_t done);
 
 /* zpipe.c: segments compressed ahead, by worker threads, taken in order */
 struct zpipe;
-uint64_t zpipe_segment_bytes(const struct eroot_builder *b);
+uint64_t zpipe_segment_bytes(const struct zprofile *p);
 int zpipe_new(struct eroot_builder *b, struct zpipe **out);
 /* The next segment, which must belong to @n; NULL when out of memory. */
 struct zseg *zpipe_take(struct zpipe *p, struct bnode *n);

@@ -92,10 +92,11 @@ static void put_blocks(const struct eroot_builder *b, struct zseg *s, const uint
  * smaller).  The pclusters before it end on that cluster's boundary.
  */
 static int compress_tail(const struct eroot_builder *b, struct zworker *w, struct zseg *s,
-			 size_t pos)
+			 struct codec_state *st, size_t pos)
 {
+	const struct zprofile *p = profile_of(b, s->n);
 	size_t len = s->len - pos, used = len;
-	long clen = b->codec->compress(w->state, w->in + pos, &used, w->zout, blksz_of(b));
+	long clen = p->codec->compress(st, w->in + pos, &used, w->zout, blksz_of(b));
 
 	if (clen < 0)
 		return seg_fail(s, (int)clen, "compression failed");
@@ -110,12 +111,14 @@ static int compress_tail(const struct eroot_builder *b, struct zworker *w, struc
 
 int compress_segment(const struct eroot_builder *b, struct zworker *w, struct zseg *s)
 {
+	const struct zprofile *p = profile_of(b, s->n);
+	struct codec_state *st = zworker_state(b, w, s->n->zprofile);
 	uint32_t blksz = blksz_of(b);
 	size_t pos = 0, end = s->len;
 	int err;
 
 	s->out = malloc(s->len + blksz);
-	if (!s->out)
+	if (!s->out || !st)
 		return seg_fail(s, -ENOMEM, "out of memory");
 	err = read_segment(s, w->in);
 	if (!err && b->opts.dedupe)
@@ -123,9 +126,8 @@ int compress_segment(const struct eroot_builder *b, struct zworker *w, struct zs
 	if (b->opts.ztailpacking && s->start + s->len == s->n->size)
 		end = (size_t)(((s->n->size - 1) & ~(uint64_t)(blksz - 1)) - s->start);
 	while (!err && pos < end) {
-		size_t used = end - pos < b->max_in ? end - pos : b->max_in, blocks;
-		long clen = b->codec->compress(w->state, w->in + pos, &used, w->zout,
-					       b->pcluster_bytes);
+		size_t used = end - pos < p->max_in ? end - pos : p->max_in, blocks;
+		long clen = p->codec->compress(st, w->in + pos, &used, w->zout, p->pcluster_bytes);
 
 		if (clen < 0)
 			return seg_fail(s, (int)clen, "compression failed");
@@ -141,7 +143,7 @@ int compress_segment(const struct eroot_builder *b, struct zworker *w, struct zs
 		}
 		pos += used;
 	}
-	return err || end == s->len ? err : compress_tail(b, w, s, end);
+	return err || end == s->len ? err : compress_tail(b, w, s, st, end);
 }
 
 void zseg_release(struct zseg *s)
@@ -250,6 +252,8 @@ int finish_compressed(struct copy *c, struct bnode *n, uint64_t first, uint64_t 
 	if (((uint64_t)n->compressed_blocks << b->blkszbits) + (n->ztail_inline ? n->tail_len : 0) <
 	    flat) {
 		b->compressed_any = true;
+		b->profiles_used |= 1u << n->zprofile;
+		b->algs_used |= (uint16_t)(1u << profile_of(b, n)->codec->alg);
 		return 0;
 	}
 	/* no block saved: store it flat, over what was just written */

@@ -312,10 +312,11 @@ static int plan_node(struct eroot_builder *b, struct bnode *n)
 	if (S_ISREG(n->mode) && n->sparse && n->size)
 		return plan_chunks(b, n);
 	/* one block or less never shrinks by a block, but may shrink inline */
-	if (S_ISREG(n->mode) && b->codec && n->size &&
+	if (S_ISREG(n->mode) && b->nprofiles && n->size &&
 	    (n->size > blksz_of(b) || b->opts.ztailpacking)) {
 		n->datalayout = zindex_compact(b) ? EROFS_INODE_COMPRESSED_COMPACT :
 						    EROFS_INODE_COMPRESSED_FULL;
+		n->zprofile = zconfig_profile_of(b, n);
 		return 0;
 	}
 	if (S_ISREG(n->mode) || S_ISDIR(n->mode) || S_ISLNK(n->mode))

@@ -44,6 +44,13 @@ struct eroot_builder *eroot_builder_new(const struct eroot_build_options *opts)
 		free(b);
 		return NULL;
 	}
+	if (opts->compress_hints && !(b->hints_path = strdup(opts->compress_hints))) {
+		free(b->compressor);
+		free(b->label);
+		free(b);
+		return NULL;
+	}
+	b->opts.compress_hints = b->hints_path;
 	b->spill_fd = -1;
 	return b;
 }
@@ -55,8 +62,10 @@ void eroot_builder_free(struct eroot_builder *b)
 	tree_free(b);
 	xattrs_free(b);
 	exclude_free(b);
+	zconfig_free(b);
 	free(b->label);
 	free(b->compressor);
+	free(b->hints_path);
 	if (b->spill_fd >= 0)
 		close(b->spill_fd);
 	free(b);
@@ -65,44 +74,6 @@ void eroot_builder_free(struct eroot_builder *b)
 const char *eroot_builder_errmsg(const struct eroot_builder *b)
 {
 	return b ? b->err.text : "out of memory";
-}
-
-/* "-z ALGO[,LEVEL]" and "-C SIZE" */
-static int check_compression(struct eroot_builder *b)
-{
-	char *comma = b->compressor ? strchr(b->compressor, ',') : NULL;
-	uint32_t pcluster = b->opts.pcluster_size ? b->opts.pcluster_size : blksz_of(b);
-	char *end;
-
-	if (!b->compressor)
-		return b->opts.pcluster_size ?
-		       BFAIL(b, -EINVAL, "a physical cluster size needs compression (-z)") : 0;
-	if (comma)
-		*comma = '\0';
-	b->codec = codec_by_name(b->compressor);
-	if (!b->codec)
-		return BFAIL(b, -EINVAL, "unknown compressor '%s' (lz4, lz4hc, lzma, deflate, zstd)",
-			     b->compressor);
-	b->level = b->codec->default_level;
-	if (comma) {
-		long level = strtol(comma + 1, &end, 10);
-
-		if (!comma[1] || *end || level < b->codec->min_level || level > b->codec->max_level)
-			return BFAIL(b, -EINVAL, "%s level '%s': must be %d to %d", b->codec->name,
-				     comma + 1, b->codec->min_level, b->codec->max_level);
-		b->level = (int)level;
-	}
-	if (pcluster % blksz_of(b) || pcluster > Z_EROFS_PCLUSTER_MAX_SIZE)
-		return BFAIL(b, -EINVAL, "physical cluster size %u: a multiple of %u up to 1 MiB",
-			     pcluster, blksz_of(b));
-	b->pcluster_bytes = pcluster;
-	/* bound one pcluster's input: decoder memory and the indexes' 16-bit deltas */
-	b->max_in = (size_t)pcluster * 16;
-	if (b->max_in < 65536)
-		b->max_in = 65536;
-	if (b->max_in > b->codec->max_window)	/* zstd: the kernel's 1 MiB window */
-		b->max_in = b->codec->max_window;
-	return 0;
 }
 
 int builder_check_options(struct eroot_builder *b)
@@ -122,58 +93,11 @@ int builder_check_options(struct eroot_builder *b)
 	if (b->label && strlen(b->label) > 16)
 		return BFAIL(b, -EINVAL, "volume label longer than 16 bytes");
 	b->blkszbits = bits;
-	if (check_compression(b)) {
+	if (zconfig_init(b)) {
 		b->blkszbits = 0;
 		return -EINVAL;
 	}
 	return 0;
-}
-
-/* Window sizes the decoders must be ready for: powers of two >= max_in. */
-static unsigned int window_log(const struct eroot_builder *b)
-{
-	unsigned int log = 12;
-
-	while (((size_t)1 << log) < b->max_in)
-		log++;
-	return log;
-}
-
-/*
- * The algorithm's configuration record, after the superblock: a 2-byte
- * length then the structure the kernel expects (erofs_fs.h z_erofs_*_cfgs).
- */
-size_t compr_cfgs_encode(const struct eroot_builder *b, uint8_t *out)
-{
-	uint8_t *cfg = out + 2;
-	size_t len;
-
-	if (!b->compressed_any)
-		return 0;
-	switch (b->codec->alg) {
-	case Z_EROFS_COMPRESSION_LZ4:
-		len = 14;
-		memset(cfg, 0, len);
-		put_le16(cfg + 2, (uint16_t)(b->pcluster_bytes >> b->blkszbits));
-		break;
-	case Z_EROFS_COMPRESSION_LZMA:
-		len = 14;
-		memset(cfg, 0, len);
-		put_le32(cfg, 1u << window_log(b));	/* dictionary size */
-		break;
-	case Z_EROFS_COMPRESSION_DEFLATE:
-		len = 6;
-		memset(cfg, 0, len);
-		cfg[0] = 15;				/* window bits */
-		break;
-	default:	/* zstd */
-		len = 6;
-		memset(cfg, 0, len);
-		cfg[1] = (uint8_t)(window_log(b) - 10);
-		break;
-	}
-	put_le16(out, (uint16_t)len);
-	return 2 + len;
 }
 
 /*
@@ -203,7 +127,7 @@ static int write_super(struct eroot_builder *b, int fd)
 	if (b->compressed_any) {
 		sb.feature_incompat |= EROFS_FEATURE_INCOMPAT_ZERO_PADDING |
 				       EROFS_FEATURE_INCOMPAT_COMPR_CFGS;
-		sb.available_compr_algs = (uint16_t)(1u << b->codec->alg);
+		sb.available_compr_algs = b->algs_used;
 	}
 	if (b->ztail_any)
 		sb.feature_incompat |= EROFS_FEATURE_INCOMPAT_ZTAILPACKING;
@@ -271,7 +195,9 @@ static void count_stats(struct eroot_builder *b)
 /* Blocks before the data: the superblock and the compression config. */
 static uint64_t first_data_block(const struct eroot_builder *b)
 {
-	uint64_t end = EROFS_SUPER_OFFSET + EROFS_SUPER_SIZE + (b->codec ? 2 + 14 : 0);
+	/* room for a configuration record per algorithm (16 bytes at most) */
+	uint64_t end = EROFS_SUPER_OFFSET + EROFS_SUPER_SIZE +
+		       (b->nprofiles ? 16 * Z_EROFS_COMPRESSION_MAX : 0);
 
 	return (end + blksz_of(b) - 1) >> b->blkszbits;
 }

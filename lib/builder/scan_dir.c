@@ -314,6 +314,7 @@ int eroot_builder_add_dir(struct eroot_builder *b, const char *dir)
 	err = read_xattrs(&s, b->root);
 	if (s.root_len == 1 && s.path[0] == '/')
 		s.path[0] = '\0', s.root_len = 0;	/* children are "/name" */
+	b->root_prefix_len = s.root_len + 1;	/* src_path + this: relative path */
 	if (!err)
 		err = scan_tree(&s, b->root, fd);
 	close(fd);

@@ -199,7 +199,7 @@ int write_file_data(struct eroot_builder *b, int fd, void *hash_state)
 		if (S_ISREG(b->nodes[i]->mode))
 			c.total += b->nodes[i]->size;
 	c.buf = malloc(COPY_BUF);
-	if (!c.buf || (b->codec && zpipe_new(b, &c.zpipe)))
+	if (!c.buf || (b->nprofiles && zpipe_new(b, &c.zpipe)))
 		err = BFAIL(b, -ENOMEM, "cannot set up compression: out of memory or threads");
 	for (size_t i = 0; i < b->nnodes && !err; i++) {
 		struct bnode *n = b->nodes[i];

@@ -26,9 +26,9 @@ struct zentry {
 	uint16_t blocks;	/* HEAD/PLAIN: pcluster size in blocks */
 };
 
-static bool use_big(const struct eroot_builder *b)
+static bool use_big(const struct eroot_builder *b, const struct bnode *n)
 {
-	return b->pcluster_bytes > blksz_of(b);
+	return profile_of(b, n)->pcluster_bytes > blksz_of(b);
 }
 
 /* Compact indexes need 12-bit values (block offsets and CBLKCNT): 4 KiB. */
@@ -75,7 +75,7 @@ static void build_entries(const struct eroot_builder *b, const struct bnode *n,
 				.type = Z_EROFS_LCLUSTER_TYPE_NONHEAD,
 				.d0 = (uint16_t)(l - head), .d1 = (uint16_t)(next - l),
 			};
-			if (l == head + 1 && use_big(b) && !e->plain)
+			if (l == head + 1 && use_big(b, n) && !e->plain)
 				v[l].d0 = Z_EROFS_LI_D0_CBLKCNT | e->blocks;
 		}
 	}
@@ -121,8 +121,9 @@ static void put_bits(uint8_t *p, unsigned int pos, uint32_t v)
  * base address is chosen so that counting pclusters from it, the way the
  * kernel does, lands on each head's block address.
  */
-static void encode_pack(const struct eroot_builder *b, const struct zentry *v, uint64_t first,
-			uint64_t nidx, unsigned int vcnt, unsigned int bytes, uint8_t *out)
+static void encode_pack(const struct eroot_builder *b, bool big, const struct zentry *v,
+			uint64_t first, uint64_t nidx, unsigned int vcnt, unsigned int bytes,
+			uint8_t *out)
 {
 	unsigned int bits = (bytes * 8 - 32) / vcnt, lcb = b->blkszbits;
 	uint32_t base = 0;
@@ -142,7 +143,7 @@ static void encode_pack(const struct eroot_builder *b, const struct zentry *v, u
 				const struct zentry *z = &v[first];
 
 				found = true;
-				if (!use_big(b))
+				if (!big)
 					base = e->blkaddr - 1;
 				else if (i && z->type == Z_EROFS_LCLUSTER_TYPE_NONHEAD &&
 					 (z->d0 & Z_EROFS_LI_D0_CBLKCNT))
@@ -161,19 +162,19 @@ static void encode_pack(const struct eroot_builder *b, const struct zentry *v, u
 	put_le32(out + bytes - 4, base);
 }
 
-static void encode_compact(const struct eroot_builder *b, const struct zentry *v,
+static void encode_compact(const struct eroot_builder *b, bool big, const struct zentry *v,
 			   uint64_t nidx, uint64_t ebase, uint8_t *out)
 {
 	struct erofs_compact_layout g = erofs_compact_layout(ebase, nidx, true);
 	uint64_t l = 0;
 
 	for (; l < g.initial4; l += 2, out += 8)
-		encode_pack(b, v, l, nidx, 2, 8, out);
+		encode_pack(b, big, v, l, nidx, 2, 8, out);
 	l = g.initial4;
 	for (; l < g.initial4 + g.twobyte; l += 16, out += 32)
-		encode_pack(b, v, l, nidx, 16, 32, out);
+		encode_pack(b, big, v, l, nidx, 16, 32, out);
 	for (; l < nidx; l += 2, out += 8)
-		encode_pack(b, v, l, nidx, 2, 8, out);
+		encode_pack(b, big, v, l, nidx, 2, 8, out);
 }
 
 int zindex_encode(struct eroot_builder *b, const struct bnode *n, uint8_t *inode_at)
@@ -184,11 +185,13 @@ int zindex_encode(struct eroot_builder *b, const struct bnode *n, uint8_t *inode
 	uint16_t advise = 0;
 	struct zentry *v = calloc(nidx ? nidx : 1, sizeof(*v));
 	uint8_t *h = inode_at + hdr;
+	uint8_t alg = profile_of(b, n)->codec->alg;
 
 	if (!v)
 		return BFAIL(b, -ENOMEM, "out of memory");
 	build_entries(b, n, v, nidx);
-	if (use_big(b))
+
+	if (use_big(b, n))
 		advise |= Z_EROFS_ADVISE_BIG_PCLUSTER_1 |
 			  (zindex_compact(b) ? Z_EROFS_ADVISE_BIG_PCLUSTER_2 : 0);
 	if (zindex_compact(b))
@@ -199,12 +202,12 @@ int zindex_encode(struct eroot_builder *b, const struct bnode *n, uint8_t *inode
 		b->ztail_any = true;
 	}
 	put_le16(h + 4, advise);
-	h[6] = (uint8_t)(b->codec->alg | b->codec->alg << 4);
+	h[6] = (uint8_t)(alg | alg << 4);
 	h[7] = 0;	/* logical cluster = block */
 	if (zindex_compact(b))
 		/* inodes sit at 32-byte slots, so offsets from the inode keep
 		 * the kernel's 32-byte alignment arithmetic */
-		encode_compact(b, v, nidx, hdr + Z_EROFS_MAP_HEADER_SIZE,
+		encode_compact(b, use_big(b, n), v, nidx, hdr + Z_EROFS_MAP_HEADER_SIZE,
 			       h + Z_EROFS_MAP_HEADER_SIZE);
 	else
 		encode_full(v, nidx, h + 16);

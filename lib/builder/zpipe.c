@@ -31,18 +31,27 @@ struct zpipe {
 	struct zworker *workers;		/* [0] is the writer's own */
 };
 
-uint64_t zpipe_segment_bytes(const struct eroot_builder *b)
+uint64_t zpipe_segment_bytes(const struct zprofile *p)
 {
 	uint64_t seg = 4ull << 20;
 
-	return seg > 4 * b->max_in ? seg : 4 * b->max_in;
+	return seg > 4 * p->max_in ? seg : 4 * p->max_in;
+}
+
+struct codec_state *zworker_state(const struct eroot_builder *b, struct zworker *w,
+				  uint16_t profile)
+{
+	const struct zprofile *p = &b->profiles[profile];
+
+	if (!w->states[profile])
+		w->states[profile] = p->codec->enc_new(p->level, p->max_in);
+	return w->states[profile];
 }
 
 /* Queue segments until the ring is full (call with the lock held). */
 static void fill(struct zpipe *p)
 {
 	struct eroot_builder *b = p->b;
-	uint64_t seg = zpipe_segment_bytes(b);
 
 	while (p->submitted - p->consumed < p->cap && p->node_i < b->nnodes) {
 		struct bnode *n = b->nodes[p->node_i];
@@ -53,6 +62,8 @@ static void fill(struct zpipe *p)
 			p->seg_off = 0;
 			continue;
 		}
+		uint64_t seg = zpipe_segment_bytes(profile_of(b, n));
+
 		s = &p->ring[p->submitted++ % p->cap];
 		memset(s, 0, sizeof(*s));
 		s->n = n;
@@ -95,18 +106,31 @@ static void *worker_loop(void *arg)
 	return NULL;
 }
 
+/* Buffers for the largest segment and pcluster of any profile. */
 static int worker_init(struct eroot_builder *b, struct zworker *w)
 {
-	w->state = b->codec->enc_new(b->level, b->max_in);
-	w->in = malloc(zpipe_segment_bytes(b));
-	w->zout = malloc(b->pcluster_bytes);
-	return w->state && w->in && w->zout ? 0 : -ENOMEM;
+	uint64_t seg = 0, pcluster = 0;
+
+	for (size_t i = 0; i < b->nprofiles; i++) {
+		const struct zprofile *p = &b->profiles[i];
+
+		if (zpipe_segment_bytes(p) > seg)
+			seg = zpipe_segment_bytes(p);
+		if (p->pcluster_bytes > pcluster)
+			pcluster = p->pcluster_bytes;
+	}
+	w->states = calloc(b->nprofiles, sizeof(*w->states));
+	w->in = malloc(seg);
+	w->zout = malloc(pcluster);
+	return w->states && w->in && w->zout ? 0 : -ENOMEM;
 }
 
 static void worker_fini(struct eroot_builder *b, struct zworker *w)
 {
-	if (w->state)
-		b->codec->enc_free(w->state);
+	for (size_t i = 0; w->states && i < b->nprofiles; i++)
+		if (w->states[i])
+			b->profiles[i].codec->enc_free(w->states[i]);
+	free(w->states);
 	free(w->in);
 	free(w->zout);
 }

@@ -13,8 +13,11 @@ static const char mkfs_usage[] =
 "usage: eroot mkfs [OPTIONS] IMAGE SOURCE_DIR\n"
 "Build an EROFS image of SOURCE_DIR.\n"
 "\n"
-"  -z ALGO[,LEVEL]       compress: lz4, lz4hc, lzma, deflate or zstd (default: none)\n"
+"  -z ALGO[,LEVEL][:ALGO[,LEVEL]...]\n"
+"                        compress: lz4, lz4hc, lzma, deflate or zstd (default: none);\n"
+"                        the first is the default, others serve --compress-hints\n"
 "  -C SIZE               largest physical cluster in bytes (default: one block)\n"
+"  --compress-hints=FILE per-file settings: lines \"PCLUSTER-SIZE REGEX [ALGORITHM-INDEX]\"\n"
 "  --workers=N           compression threads (default: one per core; same image for any N)\n"
 "  -E OPTS               extended options, comma separated: dedupe (files with\n"
 "                        equal content share their data), ztailpacking (a\n"
@@ -35,7 +38,7 @@ static const char mkfs_usage[] =
 "Environment: SOURCE_DATE_EPOCH clamps later mtimes to it (unless -T).\n";
 
 enum { OPT_ALL_ROOT = 0x100, OPT_FORCE_UID, OPT_FORCE_GID, OPT_EXCL_PATH, OPT_EXCL_REGEX,
-       OPT_WORKERS };
+       OPT_WORKERS, OPT_HINTS };
 
 static const struct option long_opts[] = {
 	{ "all-root", no_argument, NULL, OPT_ALL_ROOT },
@@ -44,6 +47,7 @@ static const struct option long_opts[] = {
 	{ "exclude-path", required_argument, NULL, OPT_EXCL_PATH },
 	{ "exclude-regex", required_argument, NULL, OPT_EXCL_REGEX },
 	{ "workers", required_argument, NULL, OPT_WORKERS },
+	{ "compress-hints", required_argument, NULL, OPT_HINTS },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -187,6 +191,9 @@ int cmd_mkfs(int argc, char **argv)
 			if (!parse_u64(optarg, &v) || v < 1 || v > 1024)
 				goto bad_value;
 			opts.workers = (unsigned int)v;
+			break;
+		case OPT_HINTS:
+			opts.compress_hints = optarg;
 			break;
 		case OPT_EXCL_PATH:
 			excl_paths[nexcl_paths++] = optarg;
