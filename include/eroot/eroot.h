@@ -198,6 +198,8 @@ struct eroot_build_options {
 					 * image is the same whatever the count. */
 	int dedupe;			/* files with equal content share their data */
 	int ztailpacking;		/* a compressed file's last pcluster inline */
+	int fragments;			/* tails of compressed files in a packed inode */
+	int all_fragments;		/* whole compressed files in the packed inode */
 	/* Per-file settings, mkfs.erofs style: lines "PCLUSTER-SIZE REGEX
 	 * [ALGORITHM-INDEX]" matched against paths relative to the source. */
 	const char *compress_hints;

@@ -86,6 +86,10 @@ struct bnode {
 	uint32_t compressed_blocks;
 	bool ztail_inline;		/* -E ztailpacking: last pcluster after the indexes */
 	uint16_t zprofile;		/* index into builder->profiles */
+	bool frag_all;			/* -E all-fragments: all data in the packed inode */
+	bool has_fragment;		/* its tail (or all of it) is at frag_off */
+	bool is_packed;			/* the packed inode itself */
+	uint64_t frag_off;
 };
 
 /* How a file is compressed: algorithm, level, physical cluster size. */
@@ -103,6 +107,7 @@ struct zextent {
 	uint16_t blocks;
 	bool plain;			/* stored as is (did not shrink) */
 	bool inline_tail;		/* kept after the indexes, not in blocks */
+	bool fragment;			/* kept in the packed inode */
 };
 
 struct eroot_builder {
@@ -152,11 +157,27 @@ struct eroot_builder {
 	uint16_t algs_used;		/* bit N: algorithm N in use */
 	bool compressed_any;
 	bool ztail_any;			/* some tail pcluster is inline */
+	bool fragments_any;
+	/* fragments.c */
+	int packed_fd;
+	char *packed_path;
+	uint64_t packed_len;
+	struct bnode *packed;		/* the packed inode, once added */
 
 	struct eroot_build_stats stats;
 };
 
 #define BFAIL(b, code, ...) eroot_fail(&(b)->err, (code), __VA_ARGS__)
+
+struct copy;
+
+/* fragments.c: tails or whole files in the packed inode */
+bool uses_fragments(const struct eroot_builder *b);
+int packed_open(struct eroot_builder *b);
+int packed_append(struct eroot_builder *b, struct bnode *n, const void *data, size_t len);
+int copy_to_packed(struct copy *c, struct bnode *n);
+int packed_add_inode(struct eroot_builder *b);
+void packed_close(struct eroot_builder *b);
 
 /* zconfig.c: compression profiles, hints, superblock configurations */
 int zconfig_init(struct eroot_builder *b);

@@ -96,7 +96,9 @@ static int compress_tail(const struct eroot_builder *b, struct zworker *w, struc
 {
 	const struct zprofile *p = profile_of(b, s->n);
 	size_t len = s->len - pos, used = len;
-	long clen = p->codec->compress(st, w->in + pos, &used, w->zout, blksz_of(b));
+	/* a fragment is compressed later, with the packed inode */
+	long clen = b->opts.fragments ? 0 :
+		    p->codec->compress(st, w->in + pos, &used, w->zout, blksz_of(b));
 
 	if (clen < 0)
 		return seg_fail(s, (int)clen, "compression failed");
@@ -123,7 +125,8 @@ int compress_segment(const struct eroot_builder *b, struct zworker *w, struct zs
 	err = read_segment(s, w->in);
 	if (!err && b->opts.dedupe)
 		SHA256(w->in, s->len, s->digest);
-	if (b->opts.ztailpacking && s->start + s->len == s->n->size)
+	if ((b->opts.ztailpacking || b->opts.fragments) && !s->n->is_packed &&
+	    s->start + s->len == s->n->size)
 		end = (size_t)(((s->n->size - 1) & ~(uint64_t)(blksz - 1)) - s->start);
 	while (!err && pos < end) {
 		size_t used = end - pos < p->max_in ? end - pos : p->max_in, blocks;
@@ -185,6 +188,17 @@ static int place_tail(struct copy *c, struct bnode *n, struct zseg *s)
 	uint8_t *blk;
 	int err;
 
+	if (b->opts.fragments) {
+		/* the raw tail goes to the packed inode, compressed there */
+		/* a HEAD, never PLAIN: the kernel maps no blocks for a fragment
+		 * and would find a plain one larger than its (zero) blocks */
+		e.fragment = true;
+		e.plain = false;
+		e.blocks = 0;
+		e.blkaddr = 0;
+		err = packed_append(b, n, s->tail, s->tail_len);
+		return err ? err : push_extent(b, n, e);
+	}
 	if (zindex_size(b, inode_base_size(n), n->size) + s->tail_len <= blksz) {
 		e.inline_tail = true;
 		e.blocks = 0;
@@ -250,7 +264,7 @@ int finish_compressed(struct copy *c, struct bnode *n, uint64_t first, uint64_t 
 	int err;
 
 	if (((uint64_t)n->compressed_blocks << b->blkszbits) + (n->ztail_inline ? n->tail_len : 0) <
-	    flat) {
+	    flat || (n->has_fragment && !n->compressed_blocks)) {
 		b->compressed_any = true;
 		b->profiles_used |= 1u << n->zprofile;
 		b->algs_used |= (uint16_t)(1u << profile_of(b, n)->codec->alg);
@@ -263,6 +277,9 @@ int finish_compressed(struct copy *c, struct bnode *n, uint64_t first, uint64_t 
 	n->compressed_blocks = 0;
 	n->ztail_inline = false;
 	n->tail_len = 0;
+	if (n->has_fragment)
+		b->packed_len = n->frag_off;	/* give back its fragment */
+	n->has_fragment = false;
 	b->data_cursor = first;
 	c->done = done;
 	layout_plan_flat(b, n);

@@ -70,7 +70,8 @@ static int grow(struct dedupe *d)
 static bool can_share(const struct bnode *n, const struct bnode *m)
 {
 	if (n->size != m->size || is_compressed(n) != is_compressed(m) ||
-	    n->ztail_inline != m->ztail_inline)
+	    n->ztail_inline != m->ztail_inline || n->has_fragment != m->has_fragment ||
+	    n->frag_all != m->frag_all)
 		return false;
 	/* flat: @n's full blocks must be a prefix of @m's (its tail may be
 	 * inline where @m's is not, never the other way round) */
@@ -79,7 +80,7 @@ static bool can_share(const struct bnode *n, const struct bnode *m)
 
 static int share(struct eroot_builder *b, struct bnode *n, const struct bnode *m)
 {
-	if (is_compressed(n)) {
+	if (is_compressed(n) && m->nextents) {
 		struct zextent *e = malloc(m->nextents * sizeof(*e));
 
 		if (!e)
@@ -91,6 +92,10 @@ static int share(struct eroot_builder *b, struct bnode *n, const struct bnode *m
 		n->compressed_blocks = m->compressed_blocks;
 	} else {
 		n->blkaddr = m->blkaddr;
+	}
+	if (n->has_fragment) {
+		b->packed_len = n->frag_off;	/* give back its fragment too */
+		n->frag_off = m->frag_off;
 	}
 	b->stats.deduped++;
 	return 0;

@@ -126,7 +126,7 @@ static int order_nodes(struct eroot_builder *b)
 	}
 	free(b->nodes);
 	b->nodes = order;
-	b->nnodes = n;
+	b->nnodes = b->nodes_cap = n;
 	for (size_t i = 0; i < n; i++)
 		order[i]->ino = (uint32_t)i + 1;
 	return 0;
@@ -313,10 +313,11 @@ static int plan_node(struct eroot_builder *b, struct bnode *n)
 		return plan_chunks(b, n);
 	/* one block or less never shrinks by a block, but may shrink inline */
 	if (S_ISREG(n->mode) && b->nprofiles && n->size &&
-	    (n->size > blksz_of(b) || b->opts.ztailpacking)) {
+	    (n->size > blksz_of(b) || b->opts.ztailpacking || uses_fragments(b))) {
 		n->datalayout = zindex_compact(b) ? EROFS_INODE_COMPRESSED_COMPACT :
 						    EROFS_INODE_COMPRESSED_FULL;
 		n->zprofile = zconfig_profile_of(b, n);
+		n->frag_all = b->opts.all_fragments;
 		return 0;
 	}
 	if (S_ISREG(n->mode) || S_ISDIR(n->mode) || S_ISLNK(n->mode))
@@ -334,6 +335,8 @@ static uint64_t record_size(const struct eroot_builder *b, const struct bnode *n
 		return ((base + 3) & ~3ull) + (uint64_t)n->nchunks * EROFS_BLOCK_MAP_ENTRY_SIZE;
 	case EROFS_INODE_COMPRESSED_FULL:
 	case EROFS_INODE_COMPRESSED_COMPACT:
+		if (n->frag_all)	/* the map header holds the offset; no indexes */
+			return ((base + 7) & ~7ull) + Z_EROFS_MAP_HEADER_SIZE;
 		return zindex_size(b, base, n->size) + (n->ztail_inline ? n->tail_len : 0);
 	default:
 		return base + n->tail_len;

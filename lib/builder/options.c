@@ -52,6 +52,7 @@ struct eroot_builder *eroot_builder_new(const struct eroot_build_options *opts)
 	}
 	b->opts.compress_hints = b->hints_path;
 	b->spill_fd = -1;
+	b->packed_fd = -1;
 	return b;
 }
 
@@ -131,6 +132,11 @@ static int write_super(struct eroot_builder *b, int fd)
 	}
 	if (b->ztail_any)
 		sb.feature_incompat |= EROFS_FEATURE_INCOMPAT_ZTAILPACKING;
+	if (b->packed) {
+		sb.feature_incompat |= EROFS_FEATURE_INCOMPAT_FRAGMENTS;
+		sb.packed_nid = b->packed->nid;
+		sb.inos--;	/* it is no file of the tree */
+	}
 	int err;
 
 	if (!region)
@@ -177,6 +183,10 @@ static void count_stats(struct eroot_builder *b)
 	for (size_t i = 0; i < b->nnodes; i++) {
 		const struct bnode *n = b->nodes[i];
 
+		if (n->is_packed) {
+			s->inodes--;
+			continue;
+		}
 		if (S_ISREG(n->mode)) {
 			s->files++;
 			if (n->nlink > 1)
@@ -220,6 +230,9 @@ static int build(struct eroot_builder *b, int fd)
 	}
 	b->spill_fd = dup(fileno(spill));
 	XXH3_128bits_reset(hash);
+	err = packed_open(b);
+	if (err)
+		goto out;
 	b->data_cursor = first_data_block(b);
 	err = write_file_data(b, fd, hash);
 	if (!err)
@@ -233,6 +246,7 @@ static int build(struct eroot_builder *b, int fd)
 	if (!err)
 		err = write_super(b, fd);
 out:
+	packed_close(b);
 	if (spill)
 		fclose(spill);
 	XXH3_freeState(hash);

@@ -176,7 +176,7 @@ static int copy_file(struct copy *c)
 		break;
 	case EROFS_INODE_COMPRESSED_FULL:
 	case EROFS_INODE_COMPRESSED_COMPACT:
-		err = copy_compressed(c, n);
+		err = n->frag_all ? copy_to_packed(c, n) : copy_compressed(c, n);
 		break;
 	default:
 		err = copy_flat(c, n);
@@ -201,9 +201,15 @@ int write_file_data(struct eroot_builder *b, int fd, void *hash_state)
 	c.buf = malloc(COPY_BUF);
 	if (!c.buf || (b->nprofiles && zpipe_new(b, &c.zpipe)))
 		err = BFAIL(b, -ENOMEM, "cannot set up compression: out of memory or threads");
-	for (size_t i = 0; i < b->nnodes && !err; i++) {
-		struct bnode *n = b->nodes[i];
+	for (size_t i = 0; !err; i++) {
+		struct bnode *n;
 
+		/* after the last file, the packed inode of fragments (if any)
+		 * joins the list and is written like a file */
+		if (i == b->nnodes && (b->packed || !uses_fragments(b) ||
+				       (err = packed_add_inode(b)) || !b->packed))
+			break;
+		n = b->nodes[i];
 		if (!S_ISREG(n->mode) || !n->size)
 			continue;
 		c.n = n;

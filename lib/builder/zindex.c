@@ -70,6 +70,9 @@ static void build_entries(const struct eroot_builder *b, const struct bnode *n,
 			.ofs = (uint16_t)(e->la & (blksz - 1)), .blkaddr = e->blkaddr,
 			.blocks = e->blocks,
 		};
+		/* full indexes keep a fragment offset's high half there */
+		if (e->fragment)
+			v[head].blkaddr = (uint32_t)(n->frag_off >> 32);
 		for (uint64_t l = head + 1; l < next; l++) {
 			v[l] = (struct zentry){
 				.type = Z_EROFS_LCLUSTER_TYPE_NONHEAD,
@@ -189,6 +192,12 @@ int zindex_encode(struct eroot_builder *b, const struct bnode *n, uint8_t *inode
 
 	if (!v)
 		return BFAIL(b, -ENOMEM, "out of memory");
+	if (n->frag_all) {
+		/* no indexes: the header is the offset, top bit set */
+		put_le64(h, n->frag_off | 1ull << 63);
+		free(v);
+		return 0;
+	}
 	build_entries(b, n, v, nidx);
 
 	if (use_big(b, n))
@@ -196,6 +205,15 @@ int zindex_encode(struct eroot_builder *b, const struct bnode *n, uint8_t *inode
 			  (zindex_compact(b) ? Z_EROFS_ADVISE_BIG_PCLUSTER_2 : 0);
 	if (zindex_compact(b))
 		advise |= Z_EROFS_ADVISE_COMPACTED_2B;
+	if (n->has_fragment) {
+		if (zindex_compact(b) && n->frag_off > UINT32_MAX) {
+			free(v);
+			return BFAIL(b, -EFBIG, "fragments beyond 4 GiB need full indexes");
+		}
+		advise |= Z_EROFS_ADVISE_FRAGMENT_PCLUSTER;
+		put_le32(h, (uint32_t)n->frag_off);		/* h_fragmentoff */
+		b->fragments_any = true;
+	}
 	if (n->ztail_inline) {
 		advise |= Z_EROFS_ADVISE_INLINE_PCLUSTER;
 		put_le16(h + 2, (uint16_t)n->tail_len);		/* h_idata_size */

@@ -57,7 +57,7 @@ static void fill(struct zpipe *p)
 		struct bnode *n = b->nodes[p->node_i];
 		struct zseg *s;
 
-		if (!S_ISREG(n->mode) || !is_compressed(n) || p->seg_off >= n->size) {
+		if (!S_ISREG(n->mode) || !is_compressed(n) || n->frag_all || p->seg_off >= n->size) {
 			p->node_i++;
 			p->seg_off = 0;
 			continue;

@@ -34,20 +34,25 @@ struct eroot_image {
 	/* compression */
 	uint16_t available_algs;	/* bitmap of Z_EROFS_COMPRESSION_* */
 	struct codec_params cparams;
-	struct zmap {			/* extents of the last compressed inode */
-		uint64_t nid;
-		bool valid;
-		uint8_t alg;
-		uint16_t idata_size;	/* inline tail pcluster bytes */
-		struct zext *ext;
-		size_t n;
-	} zmap;
-	struct zcache {			/* its last decompressed extent */
-		bool valid;
-		size_t idx;
-		uint8_t *buf;
-		size_t cap;
-	} zcache;
+	uint64_t packed_nid;		/* fragments' packed inode, 0 if none */
+	/* [0] for files, [1] for the packed inode their fragments live in */
+	struct zstate {
+		struct zmap {		/* extents of the last compressed inode */
+			uint64_t nid;
+			bool valid;
+			uint8_t alg;
+			uint16_t idata_size;	/* inline tail pcluster bytes */
+			uint64_t frag_off;	/* fragment: offset in the packed inode */
+			struct zext *ext;
+			size_t n;
+		} map;
+		struct zcache {		/* its last decompressed extent */
+			bool valid;
+			size_t idx;
+			uint8_t *buf;
+			size_t cap;
+		} cache;
+	} zs[2];
 };
 
 /* One physical cluster of a compressed inode, decoded from its indexes. */
@@ -58,6 +63,7 @@ struct zext {
 	uint32_t blocks;
 	bool plain;
 	bool inline_tail;		/* @blkaddr unused: data at zmap's idata_off */
+	bool fragment;			/* data in the packed inode at zmap's frag_off */
 	uint64_t idata_off;
 };
 

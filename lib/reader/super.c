@@ -78,6 +78,8 @@ static int check_super(struct eroot_image *img, const struct erofs_sb *sb)
 		if (err)
 			return err;
 	}
+	if (sb->feature_incompat & EROFS_FEATURE_INCOMPAT_FRAGMENTS)
+		img->packed_nid = sb->packed_nid;
 	return load_compr_cfgs(img, sb);
 }
 
@@ -248,8 +250,10 @@ void eroot_image_close(struct eroot_image *img)
 		return;
 	if (img->fd >= 0)
 		close(img->fd);
-	free(img->zmap.ext);
-	free(img->zcache.buf);
+	for (int i = 0; i < 2; i++) {
+		free(img->zs[i].map.ext);
+		free(img->zs[i].cache.buf);
+	}
 	free(img);
 }
 

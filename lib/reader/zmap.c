@@ -125,7 +125,7 @@ static int decode_compact(const uint8_t *raw, uint64_t ebase, uint64_t nidx,
 #define ZCORRUPT(img, ino, why) \
 	CORRUPT(img, "nid %llu: compression indexes: %s", (unsigned long long)(ino)->nid, why)
 
-static int parse_header(struct eroot_image *img, const struct eroot_inode *ino,
+static int parse_header(struct eroot_image *img, struct zstate *z, const struct eroot_inode *ino,
 			uint64_t at, uint16_t *advise)
 {
 	uint8_t h[Z_EROFS_MAP_HEADER_SIZE];
@@ -136,11 +136,11 @@ static int parse_header(struct eroot_image *img, const struct eroot_inode *ino,
 		return err;
 	*advise = get_le16(h + 4);
 	alg = h[6] & 0xf;
-	img->zmap.idata_size = get_le16(h + 2);
-	if (h[7] & 0x80 || *advise & (Z_EROFS_ADVISE_FRAGMENT_PCLUSTER |
-				      Z_EROFS_ADVISE_INTERLACED_PCLUSTER))
+	z->map.idata_size = get_le16(h + 2);
+	z->map.frag_off = get_le32(h);
+	if (*advise & Z_EROFS_ADVISE_INTERLACED_PCLUSTER)
 		return eroot_fail(&img->err, -EOPNOTSUPP,
-				  "nid %llu: fragments and interlaced pclusters are not supported yet",
+				  "nid %llu: interlaced pclusters are not supported yet",
 				  (unsigned long long)ino->nid);
 	if (h[7] & 7)
 		return eroot_fail(&img->err, -EOPNOTSUPP,
@@ -148,27 +148,27 @@ static int parse_header(struct eroot_image *img, const struct eroot_inode *ino,
 				  (unsigned long long)ino->nid);
 	if (alg >= Z_EROFS_COMPRESSION_MAX || !(img->available_algs & (1u << alg)))
 		return ZCORRUPT(img, ino, "algorithm not declared in the superblock");
-	img->zmap.alg = (uint8_t)alg;
+	z->map.alg = (uint8_t)alg;
 	return 0;
 }
 
-static int add_ext(struct eroot_image *img, struct zext *e, size_t *cap)
+static int add_ext(struct eroot_image *img, struct zstate *z, struct zext *e, size_t *cap)
 {
-	if (img->zmap.n == *cap) {
+	if (z->map.n == *cap) {
 		size_t more = *cap ? *cap * 2 : 16;
-		struct zext *v = realloc(img->zmap.ext, more * sizeof(*v));
+		struct zext *v = realloc(z->map.ext, more * sizeof(*v));
 
 		if (!v)
 			return eroot_fail(&img->err, -ENOMEM, "out of memory");
-		img->zmap.ext = v;
+		z->map.ext = v;
 		*cap = more;
 	}
-	img->zmap.ext[img->zmap.n++] = *e;
+	z->map.ext[z->map.n++] = *e;
 	return 0;
 }
 
 /* Walk the indexes; every rule the kernel relies on is checked here. */
-static int parse_indexes(struct eroot_image *img, const struct eroot_inode *ino,
+static int parse_indexes(struct eroot_image *img, struct zstate *z, const struct eroot_inode *ino,
 			 const struct zindex *v, uint64_t nidx, bool big)
 {
 	uint32_t blksz = 1u << img->blkszbits;
@@ -191,7 +191,7 @@ static int parse_indexes(struct eroot_image *img, const struct eroot_inode *ino,
 			if (cblk ? (l != head + 1 || !big) : zi.d0 != l - head)
 				return ZCORRUPT(img, ino, "NONHEAD distance does not lead to its head");
 			if (cblk) {
-				struct zext *last = &img->zmap.ext[img->zmap.n - 1];
+				struct zext *last = &z->map.ext[z->map.n - 1];
 
 				last->blocks = zi.d0 & ~Z_EROFS_LI_D0_CBLKCNT;
 				if (last->plain || !last->blocks ||
@@ -207,7 +207,7 @@ static int parse_indexes(struct eroot_image *img, const struct eroot_inode *ino,
 		e.blkaddr = zi.blkaddr;
 		e.blocks = 1;
 		e.plain = zi.type == Z_EROFS_LCLUSTER_TYPE_PLAIN;
-		err = add_ext(img, &e, &cap);
+		err = add_ext(img, z, &e, &cap);
 		if (err)
 			return err;
 	}
@@ -215,27 +215,29 @@ static int parse_indexes(struct eroot_image *img, const struct eroot_inode *ino,
 }
 
 /* Lengths from the starts, then the checks that need them. */
-static int finish_extents(struct eroot_image *img, const struct eroot_inode *ino)
+static int finish_extents(struct eroot_image *img, struct zstate *z, const struct eroot_inode *ino)
 {
 	uint32_t blksz = 1u << img->blkszbits;
 
 	/* a head at the end of the file maps nothing but bounds a plain
 	 * pcluster before it (see below) */
-	size_t n = img->zmap.n;
-	bool eof_head = n && img->zmap.ext[n - 1].la == ino->size;
+	size_t n = z->map.n;
+	bool eof_head = n && z->map.ext[n - 1].la == ino->size;
 
-	img->zmap.n -= eof_head;
-	for (size_t i = 0; i < img->zmap.n; i++) {
-		struct zext *e = &img->zmap.ext[i];
-		uint64_t end = i + 1 < img->zmap.n ? img->zmap.ext[i + 1].la : ino->size;
+	z->map.n -= eof_head;
+	for (size_t i = 0; i < z->map.n; i++) {
+		struct zext *e = &z->map.ext[i];
+		uint64_t end = i + 1 < z->map.n ? z->map.ext[i + 1].la : ino->size;
 		uint64_t lcn_end = ((e->la >> img->blkszbits) + 1) << img->blkszbits;
 		bool bounded = i + 1 < n;	/* another head follows */
 
 		if (end <= e->la)
 			return ZCORRUPT(img, ino, "pcluster starts past the end of the file");
 		e->len = end - e->la;
+		if (e->fragment)
+			continue;
 		if (e->inline_tail) {
-			if (e->plain && e->len != img->zmap.idata_size)
+			if (e->plain && e->len != z->map.idata_size)
 				return ZCORRUPT(img, ino, "inline plain tail of the wrong size");
 			continue;
 		}
@@ -256,11 +258,11 @@ static int finish_extents(struct eroot_image *img, const struct eroot_inode *ino
  * Tail packing: the last pcluster sits right after the indexes, in the
  * same block, and decodes the file's last logical cluster.
  */
-static int inline_tail(struct eroot_image *img, const struct eroot_inode *ino, uint64_t at)
+static int inline_tail(struct eroot_image *img, struct zstate *z, const struct eroot_inode *ino, uint64_t at)
 {
 	uint32_t blksz = 1u << img->blkszbits;
-	struct zext *last = img->zmap.n ? &img->zmap.ext[img->zmap.n - 1] : NULL;
-	uint16_t size = img->zmap.idata_size;
+	struct zext *last = z->map.n ? &z->map.ext[z->map.n - 1] : NULL;
+	uint16_t size = z->map.idata_size;
 
 	if (!last || !size || (at & (blksz - 1)) + size > blksz || at + size > img->image_bytes)
 		return ZCORRUPT(img, ino, "bad inline tail pcluster");
@@ -273,7 +275,35 @@ static int inline_tail(struct eroot_image *img, const struct eroot_inode *ino, u
 	return 0;
 }
 
-static int zmap_load(struct eroot_image *img, const struct eroot_inode *ino)
+/*
+ * A whole file in the packed inode: the map header holds only the offset,
+ * with its top bit set, and there are no indexes.  Returns 1 when the file
+ * is not one of these.
+ */
+static int whole_fragment(struct eroot_image *img, struct zstate *z,
+			  const struct eroot_inode *ino, uint64_t hdr)
+{
+	uint8_t h[Z_EROFS_MAP_HEADER_SIZE];
+	struct zext e = { .la = 0, .len = ino->size, .fragment = true };
+	size_t cap = 0;
+	int err = img_read(img, hdr, h, sizeof(h));
+
+	if (err)
+		return err;
+	if (!(h[7] & 0x80))
+		return 1;
+	if (!img->packed_nid || z == &img->zs[1])
+		return ZCORRUPT(img, ino, "fragment without a packed inode");
+	z->map.frag_off = get_le64(h) & ~(1ull << 63);
+	err = add_ext(img, z, &e, &cap);
+	if (err)
+		return err;
+	z->map.nid = ino->nid;
+	z->map.valid = true;
+	return 0;
+}
+
+static int zmap_load(struct eroot_image *img, struct zstate *z, const struct eroot_inode *ino)
 {
 	uint64_t hdr = (inode_inline_off(img, ino) + 7) & ~7ull;
 	uint64_t nidx = (ino->size + (1u << img->blkszbits) - 1) >> img->blkszbits;
@@ -285,14 +315,19 @@ static int zmap_load(struct eroot_image *img, const struct eroot_inode *ino)
 	uint8_t *raw = NULL;
 	int err;
 
-	if (img->zmap.valid && img->zmap.nid == ino->nid)
+	if (z->map.valid && z->map.nid == ino->nid)
 		return 0;
-	img->zmap.valid = false;
-	img->zmap.n = 0;
-	img->zcache.valid = false;
-	err = parse_header(img, ino, hdr, &advise);
+	z->map.valid = false;
+	z->map.n = 0;
+	z->cache.valid = false;
+	err = whole_fragment(img, z, ino, hdr);
+	if (err <= 0)
+		return err;
+	err = parse_header(img, z, ino, hdr, &advise);
 	if (err)
 		return err;
+	if ((advise & Z_EROFS_ADVISE_FRAGMENT_PCLUSTER) && (!img->packed_nid || z == &img->zs[1]))
+		return ZCORRUPT(img, ino, "fragment without a packed inode");
 	if (compact && img->blkszbits > 12)
 		return eroot_fail(&img->err, -EOPNOTSUPP,
 				  "nid %llu: compact indexes with blocks over 4 KiB",
@@ -320,48 +355,87 @@ static int zmap_load(struct eroot_image *img, const struct eroot_inode *ino)
 				advise & Z_EROFS_ADVISE_COMPACTED_2B, v))
 		err = ZCORRUPT(img, ino, "bad compact index");
 	if (!err)
-		err = parse_indexes(img, ino, v, nidx, advise & Z_EROFS_ADVISE_BIG_PCLUSTER_1);
-	if (!err && (advise & Z_EROFS_ADVISE_INLINE_PCLUSTER))
-		err = inline_tail(img, ino, ebase + (compact ? erofs_compact_size(&g) : nidx * 8));
+		err = parse_indexes(img, z, ino, v, nidx, advise & Z_EROFS_ADVISE_BIG_PCLUSTER_1);
+	if (!err && (advise & Z_EROFS_ADVISE_FRAGMENT_PCLUSTER) && z->map.n) {
+		/* the last pcluster lives in the packed inode; with full
+		 * indexes its "block address" holds the offset's high half */
+		struct zext *last = &z->map.ext[z->map.n - 1];
+
+		if (!compact)
+			z->map.frag_off |= (uint64_t)last->blkaddr << 32;
+		if (last->plain)
+			return ZCORRUPT(img, ino, "fragment behind a plain head");
+		last->fragment = true;
+		last->blkaddr = 0;
+		last->blocks = 0;
+	} else if (!err && (advise & Z_EROFS_ADVISE_INLINE_PCLUSTER)) {
+		err = inline_tail(img, z, ino, ebase + (compact ? erofs_compact_size(&g) : nidx * 8));
+	}
 	if (!err)
-		err = finish_extents(img, ino);
+		err = finish_extents(img, z, ino);
 out:
 	free(raw);
 	free(v);
 	if (err)
 		return err;
-	img->zmap.nid = ino->nid;
-	img->zmap.valid = true;
+	z->map.nid = ino->nid;
+	z->map.valid = true;
 	return 0;
 }
 
-/* Decompress extent @i into the cache. */
-static int zcache_fill(struct eroot_image *img, const struct eroot_inode *ino, size_t i)
+/* @len bytes of the packed inode's data from @off. */
+static int read_fragment(struct eroot_image *img, const struct eroot_inode *ino,
+			 uint64_t off, uint8_t *buf, size_t len)
 {
-	const struct zext *e = &img->zmap.ext[i];
-	size_t plen = e->inline_tail ? img->zmap.idata_size :
+	struct eroot_inode packed;
+	ssize_t n;
+	int err = eroot_iget(img, img->packed_nid, &packed);
+
+	if (err)
+		return err;
+	if (!S_ISREG(packed.mode) || off > packed.size || len > packed.size - off)
+		return ZCORRUPT(img, ino, "fragment outside the packed inode");
+	n = data_read(img, &packed, buf, len, off);
+	if (n < 0)
+		return (int)n;
+	return (size_t)n == len ? 0 : ZCORRUPT(img, ino, "short fragment");
+}
+
+/* Decompress extent @i into the cache. */
+static int zcache_fill(struct eroot_image *img, struct zstate *z, const struct eroot_inode *ino, size_t i)
+{
+	const struct zext *e = &z->map.ext[i];
+	size_t plen = e->inline_tail ? z->map.idata_size :
 		      (size_t)e->blocks << img->blkszbits, pad = 0;
 	uint64_t at = e->inline_tail ? e->idata_off : (uint64_t)e->blkaddr << img->blkszbits;
 	uint8_t *src;
 	int err;
 
-	if (img->zcache.valid && img->zcache.idx == i)
+	if (z->cache.valid && z->cache.idx == i)
 		return 0;
-	img->zcache.valid = false;
-	if (img->zcache.cap < e->len) {
-		uint8_t *buf = realloc(img->zcache.buf, e->len);
+	z->cache.valid = false;
+	if (z->cache.cap < e->len) {
+		uint8_t *buf = realloc(z->cache.buf, e->len);
 
 		if (!buf)
 			return eroot_fail(&img->err, -ENOMEM, "out of memory");
-		img->zcache.buf = buf;
-		img->zcache.cap = e->len;
+		z->cache.buf = buf;
+		z->cache.cap = e->len;
+	}
+	if (e->fragment) {
+		err = read_fragment(img, ino, z->map.frag_off, z->cache.buf, e->len);
+		if (err)
+			return err;
+		z->cache.valid = true;
+		z->cache.idx = i;
+		return 0;
 	}
 	src = malloc(plen);
 	if (!src)
 		return eroot_fail(&img->err, -ENOMEM, "out of memory");
 	err = img_read(img, at, src, plen);
 	if (!err && e->plain) {
-		memcpy(img->zcache.buf, src, e->len);
+		memcpy(z->cache.buf, src, e->len);
 	} else if (!err) {
 		/* the compressed stream is at the end, zeros before it */
 		while (pad < plen && !src[pad])
@@ -369,8 +443,8 @@ static int zcache_fill(struct eroot_image *img, const struct eroot_inode *ino, s
 		if (pad >= (1u << img->blkszbits))
 			err = ZCORRUPT(img, ino, "pcluster holds no compressed data");
 		else
-			err = codec_decompress(img->zmap.alg, &img->cparams, src + pad, plen - pad,
-					       img->zcache.buf, e->len);
+			err = codec_decompress(z->map.alg, &img->cparams, src + pad, plen - pad,
+					       z->cache.buf, e->len);
 		if (err == -EUCLEAN)
 			err = CORRUPT(img, "nid %llu: pcluster at block %u does not decompress",
 				      (unsigned long long)ino->nid, e->blkaddr);
@@ -381,19 +455,19 @@ static int zcache_fill(struct eroot_image *img, const struct eroot_inode *ino, s
 	free(src);
 	if (err)
 		return err;
-	img->zcache.valid = true;
-	img->zcache.idx = i;
+	z->cache.valid = true;
+	z->cache.idx = i;
 	return 0;
 }
 
-static size_t find_extent(const struct eroot_image *img, uint64_t pos)
+static size_t find_extent(const struct zstate *z, uint64_t pos)
 {
-	size_t lo = 0, hi = img->zmap.n;
+	size_t lo = 0, hi = z->map.n;
 
 	while (hi - lo > 1) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (img->zmap.ext[mid].la <= pos)
+		if (z->map.ext[mid].la <= pos)
 			lo = mid;
 		else
 			hi = mid;
@@ -404,24 +478,25 @@ static size_t find_extent(const struct eroot_image *img, uint64_t pos)
 ssize_t zdata_read(struct eroot_image *img, const struct eroot_inode *ino,
 		   void *buf, size_t len, uint64_t off)
 {
+	struct zstate *z = &img->zs[img->packed_nid && ino->nid == img->packed_nid];
 	uint8_t *p = buf;
 	size_t done = 0;
-	int err = zmap_load(img, ino);
+	int err = zmap_load(img, z, ino);
 
 	if (err)
 		return err;
 	while (done < len) {
 		uint64_t pos = off + done;
-		size_t i = find_extent(img, pos), n;
-		const struct zext *e = &img->zmap.ext[i];
+		size_t i = find_extent(z, pos), n;
+		const struct zext *e = &z->map.ext[i];
 
-		err = zcache_fill(img, ino, i);
+		err = zcache_fill(img, z, ino, i);
 		if (err)
 			return err;
 		n = (size_t)(e->la + e->len - pos);
 		if (n > len - done)
 			n = len - done;
-		memcpy(p + done, img->zcache.buf + (pos - e->la), n);
+		memcpy(p + done, z->cache.buf + (pos - e->la), n);
 		done += n;
 	}
 	return (ssize_t)done;

@@ -21,7 +21,8 @@ static const char mkfs_usage[] =
 "  --workers=N           compression threads (default: one per core; same image for any N)\n"
 "  -E OPTS               extended options, comma separated: dedupe (files with\n"
 "                        equal content share their data), ztailpacking (a\n"
-"                        compressed file's last pcluster inline)\n"
+"                        compressed file's last pcluster inline), fragments\n"
+"                        (tails in one packed inode), all-fragments (whole files)\n"
 "  -b SIZE               block size: 512, 1024, 2048 or 4096 (default 4096)\n"
 "  -L LABEL              volume label (at most 16 bytes)\n"
 "  -U UUID               volume UUID (default: derived from the content)\n"
@@ -99,6 +100,10 @@ static bool parse_extended(char *list, struct eroot_build_options *opts)
 			opts->dedupe = 1;
 		} else if (!strcmp(opt, "ztailpacking")) {
 			opts->ztailpacking = 1;
+		} else if (!strcmp(opt, "fragments")) {
+			opts->fragments = 1;
+		} else if (!strcmp(opt, "all-fragments")) {
+			opts->all_fragments = 1;
 		} else {
 			err_msg("unknown extended option '%s'", opt);
 			return false;
