@@ -9,16 +9,17 @@ import os
 import eroottest as E
 
 
-def workers_identical(t, tree, base, algo, pcluster):
+def workers_identical(t, tree, base, algo, pcluster, *extra):
     images = []
     for workers in (1, 2, 4):
         image = os.path.join(base, '%s-%d-w%d.erofs' % (algo, pcluster, workers))
         if not E.mkfs(t, image, tree, '-z', algo, '-C', str(pcluster),
-                      '--workers=%d' % workers):
+                      '--workers=%d' % workers, *extra):
             return
         images.append(E.read_file(image))
     t.check(images[0] == images[1] == images[2],
-            '-z %s -C %d: same bytes with 1, 2 and 4 workers' % (algo, pcluster))
+            '-z %s -C %d %s: same bytes with 1, 2 and 4 workers'
+            % (algo, pcluster, ' '.join(extra)))
 
 
 def info_reports(t, image, algo):
@@ -69,6 +70,9 @@ def main():
     E.gentree(tree, 'random', 11, False)
     for algo, pcluster in (('lz4hc', 4096), ('zstd', 65536), ('lzma', 16384)):
         workers_identical(t, tree, base, algo, pcluster)
+    workers_identical(t, tree, base, 'lz4hc', 4096, '-E', 'fragments,dedupe')
+    workers_identical(t, tree, base, 'deflate', 8192, '-E', 'ztailpacking')
+    workers_identical(t, tree, base, 'zstd', 4096, '-E', 'all-fragments')
     image = os.path.join(base, 'info.erofs')
     if E.mkfs(t, image, tree, '-z', 'deflate'):
         info_reports(t, image, 'deflate')

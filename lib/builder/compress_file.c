@@ -122,6 +122,8 @@ int compress_segment(const struct eroot_builder *b, struct zworker *w, struct zs
 	s->out = malloc(s->len + blksz);
 	if (!s->out || !st)
 		return seg_fail(s, -ENOMEM, "out of memory");
+	if (p->codec->enc_reset)
+		p->codec->enc_reset(st);
 	err = read_segment(s, w->in);
 	if (!err && b->opts.dedupe)
 		SHA256(w->in, s->len, s->digest);

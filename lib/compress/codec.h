@@ -39,6 +39,12 @@ struct codec {
 	long (*compress)(struct codec_state *st, const uint8_t *src, size_t *src_len,
 			 uint8_t *dst, size_t dst_cap);
 	void (*enc_free)(struct codec_state *st);
+	/*
+	 * Forget what earlier calls taught the encoder (optional).  Called at
+	 * each segment's start, so the output never depends on which thread
+	 * compressed what before.
+	 */
+	void (*enc_reset)(struct codec_state *st);
 };
 
 /* Per-image decoder parameters, from the superblock's configurations. */

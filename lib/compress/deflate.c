@@ -42,11 +42,17 @@ static void deflate_enc_free(struct codec_state *st)
 	free(st);
 }
 
+static void deflate_enc_reset(struct codec_state *st)
+{
+	st->guess = 0;
+}
+
 const struct codec codec_deflate = {
 	.name = "deflate", .alg = Z_EROFS_COMPRESSION_DEFLATE,
 	.min_level = 0, .max_level = 12, .default_level = 6,
 	.max_window = 4u << 20,
 	.enc_new = deflate_enc_new, .compress = deflate_compress, .enc_free = deflate_enc_free,
+	.enc_reset = deflate_enc_reset,
 };
 
 int deflate_decompress(const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len)

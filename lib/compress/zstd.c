@@ -53,11 +53,17 @@ static void zstd_enc_free(struct codec_state *st)
 	free(st);
 }
 
+static void zstd_enc_reset(struct codec_state *st)
+{
+	st->guess = 0;
+}
+
 const struct codec codec_zstd = {
 	.name = "zstd", .alg = Z_EROFS_COMPRESSION_ZSTD,
 	.min_level = 1, .max_level = 22, .default_level = 3,
 	.max_window = 1u << 20,
 	.enc_new = zstd_enc_new, .compress = zstd_compress, .enc_free = zstd_enc_free,
+	.enc_reset = zstd_enc_reset,
 };
 
 int zstd_decompress(const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len)
