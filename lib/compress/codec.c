@@ -42,44 +42,55 @@ int codec_decompress(unsigned int alg, const struct codec_params *p,
 }
 
 /*
- * Largest prefix of @src (to 256 bytes) whose compressed form fits @dst_cap.
- * Starts at @guess (the previous pcluster's input), gallops away from it,
- * then bisects, so similar data costs few tries per pcluster.
+ * A long prefix of @src whose compressed form fits @dst_cap, for codecs
+ * that cannot stop at an output size themselves.  Each try compresses into
+ * @scratch (big enough for anything) and so measures the exact size; the
+ * next length is predicted from that ratio, so a pcluster usually takes
+ * two or three tries.  It starts from @guess (the previous pcluster's
+ * input, reset at each segment), which keeps the result independent of
+ * anything but the segment's own data.
  */
 long codec_fit_search(struct codec_state *st, codec_try_fn try_fn, const uint8_t *src,
-		      size_t *src_len, uint8_t *dst, size_t dst_cap, size_t *guess)
+		      size_t *src_len, uint8_t *dst, size_t dst_cap, size_t *guess,
+		      uint8_t *scratch, size_t scratch_cap)
 {
-	size_t lo = 0, hi = *src_len, n, step = 1024, last_ok = 0;
-	long r, last_r = 0;
+	const size_t margin = 8, close = 16;
+	size_t avail = *src_len, n, best_n = 0;
+	long best = 0;
 
-	r = try_fn(st, src, hi, dst, dst_cap);		/* all of it? */
-	if (r)
-		return r < 0 ? r : (*guess = hi, r);
-	n = *guess && *guess < hi ? *guess : hi / 2;
-	while (hi - lo > 256) {
-		r = try_fn(st, src, n, dst, dst_cap);
-		if (r < 0)
-			return r;
-		if (r > 0) {
-			lo = n;
-			last_ok = n;
-			last_r = r;
-			n = n + step < hi ? n + step : lo + (hi - lo) / 2;
+	n = *guess ? *guess : 4 * dst_cap;
+	if (n > avail)
+		n = avail;
+	for (int tries = 0; tries < 10 && n; tries++) {
+		long c = try_fn(st, src, n, scratch, scratch_cap);
+		size_t next;
+
+		if (c <= 0)
+			return c < 0 ? c : 0;
+		if ((size_t)c <= dst_cap) {
+			if (n > best_n) {
+				best_n = n;
+				best = c;
+				memcpy(dst, scratch, (size_t)c);
+			}
+			if (n == avail)
+				break;
+			next = (size_t)((double)n * (double)(dst_cap - margin) / (double)c);
+			if (next > avail)
+				next = avail;
+			if (next <= n + close)
+				break;
 		} else {
-			hi = n;
-			n = n > lo + step ? n - step : lo + (hi - lo) / 2;
+			next = (size_t)((double)n * (double)(dst_cap > margin ? dst_cap - margin : dst_cap) /
+					(double)c);
+			if (next >= n)
+				next = n > 256 ? n - 256 : 0;
+			if (best_n && next <= best_n + close)
+				break;
 		}
-		step *= 2;
-		if (n <= lo || n >= hi)
-			n = lo + (hi - lo) / 2;
+		n = next;
 	}
-	if (!lo)
-		return 0;
-	if (last_ok != lo || r <= 0)	/* @dst holds a later, failed try */
-		last_r = try_fn(st, src, lo, dst, dst_cap);
-	if (last_r <= 0)
-		return last_r < 0 ? last_r : 0;
-	*src_len = lo;
-	*guess = lo;
-	return last_r;
+	*src_len = best_n;
+	*guess = best_n;
+	return best;
 }

@@ -67,7 +67,8 @@ int codec_decompress(unsigned int alg, const struct codec_params *p,
 typedef long (*codec_try_fn)(struct codec_state *st, const uint8_t *src, size_t len,
 			     uint8_t *dst, size_t dst_cap);
 long codec_fit_search(struct codec_state *st, codec_try_fn try_fn, const uint8_t *src,
-		      size_t *src_len, uint8_t *dst, size_t dst_cap, size_t *guess);
+		      size_t *src_len, uint8_t *dst, size_t dst_cap, size_t *guess,
+		      uint8_t *scratch, size_t scratch_cap);
 
 /* Each codec file provides these. */
 extern const struct codec codec_lz4, codec_lz4hc, codec_lzma, codec_deflate, codec_zstd;

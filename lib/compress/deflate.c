@@ -9,14 +9,23 @@
 struct codec_state {
 	struct libdeflate_compressor *c;
 	size_t guess;
+	uint8_t *scratch;		/* room for any one compression */
+	size_t scratch_cap;
 };
 
 static struct codec_state *deflate_enc_new(int level, size_t max_in)
 {
 	struct codec_state *st = calloc(1, sizeof(*st));
 
-	(void)max_in;
-	if (st && !(st->c = libdeflate_alloc_compressor(level))) {
+	if (!st)
+		return NULL;
+	st->c = libdeflate_alloc_compressor(level);
+	st->scratch_cap = st->c ? libdeflate_deflate_compress_bound(st->c, max_in) : 0;
+	st->scratch = malloc(st->scratch_cap ? st->scratch_cap : 1);
+	if (!st->c || !st->scratch) {
+		if (st->c)
+			libdeflate_free_compressor(st->c);
+		free(st->scratch);
 		free(st);
 		return NULL;
 	}
@@ -32,13 +41,16 @@ static long deflate_try(struct codec_state *st, const uint8_t *src, size_t len,
 static long deflate_compress(struct codec_state *st, const uint8_t *src, size_t *src_len,
 			     uint8_t *dst, size_t dst_cap)
 {
-	return codec_fit_search(st, deflate_try, src, src_len, dst, dst_cap, &st->guess);
+	return codec_fit_search(st, deflate_try, src, src_len, dst, dst_cap, &st->guess,
+				st->scratch, st->scratch_cap);
 }
 
 static void deflate_enc_free(struct codec_state *st)
 {
-	if (st)
+	if (st) {
 		libdeflate_free_compressor(st->c);
+		free(st->scratch);
+	}
 	free(st);
 }
 

@@ -10,6 +10,8 @@
 struct codec_state {
 	ZSTD_CCtx *cctx;
 	size_t guess;
+	uint8_t *scratch;		/* room for any one compression */
+	size_t scratch_cap;
 };
 
 static struct codec_state *zstd_enc_new(int level, size_t max_in)
@@ -17,7 +19,14 @@ static struct codec_state *zstd_enc_new(int level, size_t max_in)
 	struct codec_state *st = calloc(1, sizeof(*st));
 	int wlog = 10;
 
-	if (!st || !(st->cctx = ZSTD_createCCtx())) {
+	if (!st)
+		return NULL;
+	st->cctx = ZSTD_createCCtx();
+	st->scratch_cap = ZSTD_compressBound(max_in);
+	st->scratch = malloc(st->scratch_cap);
+	if (!st->cctx || !st->scratch) {
+		ZSTD_freeCCtx(st->cctx);
+		free(st->scratch);
 		free(st);
 		return NULL;
 	}
@@ -43,13 +52,16 @@ static long zstd_try(struct codec_state *st, const uint8_t *src, size_t len,
 static long zstd_compress(struct codec_state *st, const uint8_t *src, size_t *src_len,
 			  uint8_t *dst, size_t dst_cap)
 {
-	return codec_fit_search(st, zstd_try, src, src_len, dst, dst_cap, &st->guess);
+	return codec_fit_search(st, zstd_try, src, src_len, dst, dst_cap, &st->guess,
+				st->scratch, st->scratch_cap);
 }
 
 static void zstd_enc_free(struct codec_state *st)
 {
-	if (st)
+	if (st) {
 		ZSTD_freeCCtx(st->cctx);
+		free(st->scratch);
+	}
 	free(st);
 }
 
