@@ -22,8 +22,8 @@ SUITE=${SUITE:-bookworm}
 runs=3
 with_eroot=1
 
-msg()  { printf '%s: %s\n' "$prog" "$*" >&2; }
-die()  { msg "error: $*"; exit 1; }
+# shellcheck source=common.sh
+. "$bench_dir/common.sh"
 
 usage() {
     cat <<EOF
@@ -59,117 +59,19 @@ mkdir -p "$cache_dir" "$out_dir"
 
 # ---------------------------------------------------------------- tools ----
 
-# command -> Debian package providing it
-declare -A pkg_of=(
-    [debootstrap]=debootstrap
-    [mkfs.erofs]=erofs-utils
-    [mksquashfs]=squashfs-tools
-    [cpio]=cpio
-    [/usr/bin/time]=time
-)
-missing=()
-for cmd in "${!pkg_of[@]}"; do
-    command -v "$cmd" >/dev/null 2>&1 || missing+=("${pkg_of[$cmd]}")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    command -v apt-get >/dev/null 2>&1 ||
-        die "missing packages: ${missing[*]} (and no apt-get to install them)"
-    msg "installing: ${missing[*]} (log: $out_dir/apt.log)"
-    { apt-get update &&
-      DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
-    } >"$out_dir/apt.log" 2>&1 ||
-        { tail -n 20 "$out_dir/apt.log" >&2; die "installing ${missing[*]} failed"; }
-fi
+ensure_commands debootstrap=debootstrap mkfs.erofs=erofs-utils mksquashfs=squashfs-tools \
+    cpio=cpio /usr/bin/time=time
 
 # ------------------------------------------------------------ the tree -----
 
-# First Debian archive URI in the APT configuration (one-line or deb822 format),
-# skipping the security archive.
-find_mirror() {
-    local f u
-    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-        [ -r "$f" ] || continue
-        # deb [options] URI SUITE COMPONENTS...
-        u=$(awk '$1 == "deb" {
-                    i = 2
-                    if ($i ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ }
-                    if (i <= NF && $i !~ /security/) { print $i; exit }
-                }' "$f")
-        [ -n "$u" ] && { printf '%s\n' "$u"; return 0; }
-    done
-    for f in /etc/apt/sources.list.d/*.sources; do
-        [ -r "$f" ] || continue
-        u=$(awk '$1 == "URIs:" {
-                    for (i = 2; i <= NF; i++)
-                        if ($i ~ /debian/ && $i !~ /security/) { print $i; exit }
-                }' "$f")
-        [ -n "$u" ] && { printf '%s\n' "$u"; return 0; }
-    done
-    return 1
-}
-
-# Unmount anything debootstrap may have left mounted below $1 (deepest first),
-# so that removing a half-built tree never reaches into the host.
-unmount_below() {
-    local dir=$1 m
-    awk -v d="$dir" '$2 == d || index($2, d "/") == 1 { print $2 }' /proc/mounts |
-        sort -r | while read -r m; do
-            umount -l "$m" 2>/dev/null || msg "warning: cannot unmount $m"
-        done
-}
-
 tree=$cache_dir/$SUITE-minbase
-stamp=$tree.done
-
-if [ -f "$stamp" ] && [ -d "$tree" ]; then
-    msg "using cached tree $tree"
-else
-    mirror=${MIRROR:-$(find_mirror || echo http://deb.debian.org/debian)}
-    partial=$tree.partial
-    if [ -e "$partial" ]; then
-        msg "removing leftover $partial"
-        unmount_below "$partial"
-        rm -rf --one-file-system "$partial"
-    fi
-    rm -f "$stamp"
-    if [ -e "$tree" ]; then
-        unmount_below "$tree"
-        rm -rf --one-file-system "$tree"
-    fi
-    msg "debootstrap --variant=minbase $SUITE from $mirror (log: $cache_dir/debootstrap.log)"
-    t0=$(date +%s.%N)
-    if ! debootstrap --variant=minbase "$SUITE" "$partial" "$mirror" >"$cache_dir/debootstrap.log" 2>&1; then
-        unmount_below "$partial"
-        tail -n 20 "$cache_dir/debootstrap.log" >&2
-        die "debootstrap failed; see $cache_dir/debootstrap.log (the partial tree $partial is removed on the next run)"
-    fi
-    t1=$(date +%s.%N)
-    unmount_below "$partial"
-    mv "$partial" "$tree"
-    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f\n", b - a }' > "$cache_dir/debootstrap.seconds"
-    printf '%s %s\n' "$SUITE" "$mirror" > "$stamp"
-    msg "debootstrap took $(cat "$cache_dir/debootstrap.seconds") s"
-fi
+bootstrap_tree "$SUITE" "$tree" "$cache_dir/debootstrap.log"
 
 # --------------------------------------------------------------- eroot -----
 
 eroot=
 if [ "$with_eroot" -eq 1 ]; then
-    if [ -n "${EROOT:-}" ]; then
-        eroot=$EROOT
-        [ -x "$eroot" ] || die "EROOT=$eroot is not an executable file"
-    else
-        eroot=$repo_root/build/tools/eroot/eroot
-        if [ ! -x "$eroot" ]; then
-            msg "$eroot missing, building it (meson setup build && ninja -C build)"
-            ( cd "$repo_root"
-              [ -d build ] || meson setup build
-              ninja -C build ) >"$out_dir/build.log" 2>&1 ||
-                { tail -n 30 "$out_dir/build.log" >&2; die "building eroot failed; see $out_dir/build.log (or pass --no-eroot)"; }
-            [ -x "$eroot" ] || die "the build did not produce $eroot"
-        fi
-    fi
-    eroot=$(cd "$(dirname "$eroot")" && pwd)/$(basename "$eroot")
+    eroot=$(find_eroot) || die "no eroot binary (pass --no-eroot to measure the reference tools only)"
 fi
 
 # ------------------------------------------------------------ measuring ----
@@ -200,9 +102,6 @@ add_tool mkfs.erofs image.mkfs-erofs.erofs 'mkfs.erofs --quiet "$O" "$T"'
 add_tool mksquashfs image.squashfs 'mksquashfs "$T" "$O" -noI -noD -noF -noX -no-progress -noappend'
 # shellcheck disable=SC2016
 add_tool cpio archive.cpio 'cd "$T" && find . -print0 | cpio --null -o -H newc --quiet > "$O"'
-
-# median of the numbers given as arguments (the lower middle one for an even count)
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 rm -f "$out_dir"/*.run*.log "$out_dir"/*.run*.time
 declare -A wall cpu rss size
