@@ -173,7 +173,7 @@ struct copy;
 
 /* fragments.c: tails or whole files in the packed inode */
 bool uses_fragments(const struct eroot_builder *b);
-int packed_open(struct eroot_builder *b);
+int packed_open(struct eroot_builder *b, const char *tmp_image);
 int packed_append(struct eroot_builder *b, struct bnode *n, const void *data, size_t len);
 int copy_to_packed(struct copy *c, struct bnode *n);
 int packed_add_inode(struct eroot_builder *b);

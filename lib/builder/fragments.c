@@ -20,17 +20,28 @@ bool uses_fragments(const struct eroot_builder *b)
 	return b->opts.fragments || b->opts.all_fragments;
 }
 
-int packed_open(struct eroot_builder *b)
+/*
+ * The packed data can be as large as the tree (all-fragments), so it waits
+ * next to the image being built (@tmp_image names it), not in /tmp, which
+ * may be memory.
+ */
+int packed_open(struct eroot_builder *b, const char *tmp_image)
 {
-	char path[] = "/tmp/eroot-packed.XXXXXX";
+	size_t len = strlen(tmp_image);
+	char *path = malloc(len + 8);
 
-	if (!uses_fragments(b) || !b->nprofiles)
-		return 0;
-	b->packed_fd = mkostemp(path, O_CLOEXEC);
+	if (!uses_fragments(b) || !b->nprofiles || !path) {
+		free(path);
+		return uses_fragments(b) && b->nprofiles ? BFAIL(b, -ENOMEM, "out of memory") : 0;
+	}
+	memcpy(path, tmp_image, len);
+	memcpy(path + len, ".packed", 8);
+	b->packed_fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	b->packed_path = path;
 	if (b->packed_fd < 0)
-		return BFAIL(b, -errno, "cannot create the fragment file: %s", strerror(errno));
-	b->packed_path = strdup(path);
-	return b->packed_path ? 0 : BFAIL(b, -ENOMEM, "out of memory");
+		return BFAIL(b, -errno, "cannot create the fragment file %s: %s", path,
+			     strerror(errno));
+	return 0;
 }
 
 /* Append @len bytes: the fragment of @n starts where they land. */
@@ -108,11 +119,11 @@ int packed_add_inode(struct eroot_builder *b)
 
 void packed_close(struct eroot_builder *b)
 {
-	if (b->packed_fd >= 0)
+	if (b->packed_fd >= 0) {
 		close(b->packed_fd);
-	b->packed_fd = -1;
-	if (b->packed_path)
 		unlink(b->packed_path);
+	}
+	b->packed_fd = -1;
 	free(b->packed_path);
 	b->packed_path = NULL;
 }

@@ -218,7 +218,7 @@ static uint64_t first_data_block(const struct eroot_builder *b)
  * metadata, shared xattrs.  Everything is hashed in write order for the
  * content-derived UUID; the superblock goes last.
  */
-static int build(struct eroot_builder *b, int fd)
+static int build(struct eroot_builder *b, int fd, const char *tmp)
 {
 	XXH3_state_t *hash = XXH3_createState();
 	FILE *spill = tmpfile();
@@ -230,7 +230,7 @@ static int build(struct eroot_builder *b, int fd)
 	}
 	b->spill_fd = dup(fileno(spill));
 	XXH3_128bits_reset(hash);
-	err = packed_open(b);
+	err = packed_open(b, tmp);
 	if (err)
 		goto out;
 	b->data_cursor = first_data_block(b);
@@ -267,7 +267,7 @@ int eroot_builder_write(struct eroot_builder *b, const char *path,
 	if (!err)
 		err = image_file_create(b, path, &tmp, &fd);
 	if (!err)
-		err = build(b, fd);
+		err = build(b, fd, tmp);
 	if (!err)
 		err = image_file_commit(b, fd, tmp, path);
 	if (err) {
