@@ -278,7 +278,7 @@ static void meta_free(struct meta_space *ms)
 
 /* Flat layout of @n's data: an inline tail when inode, xattrs and tail
  * fit in one block. */
-static void plan_flat(struct eroot_builder *b, struct bnode *n)
+void layout_plan_flat(struct eroot_builder *b, struct bnode *n)
 {
 	uint32_t blksz = blksz_of(b), tail = tail_of(b, n->size);
 
@@ -289,11 +289,6 @@ static void plan_flat(struct eroot_builder *b, struct bnode *n)
 		n->tail_len = tail;
 	}
 	n->data_blocks = (n->size - n->tail_len + blksz - 1) >> b->blkszbits;
-}
-
-void layout_plan_flat(struct eroot_builder *b, struct bnode *n)
-{
-	plan_flat(b, n);
 }
 
 /* Decide inode form and data layout; everything but the nid and blocks. */
@@ -321,7 +316,7 @@ static int plan_node(struct eroot_builder *b, struct bnode *n)
 		return 0;
 	}
 	if (S_ISREG(n->mode) || S_ISDIR(n->mode) || S_ISLNK(n->mode))
-		plan_flat(b, n);
+		layout_plan_flat(b, n);
 	return 0;
 }
 

@@ -56,7 +56,8 @@ static int count(void *ctx, const char *path, const struct eroot_inode *ino, uin
 	c->extended += ino->extended;
 	if (S_ISREG(ino->mode))
 		c->file_bytes += ino->size;
-	if (ino->datalayout == 1 || ino->datalayout == 3) {	/* compressed */
+	/* compressed-full (1) or compressed-compact (3) */
+	if (ino->datalayout == 1 || ino->datalayout == 3) {
 		c->zfiles++;
 		c->zbytes += ino->size;
 		c->zblocks += ino->compressed_blocks;
