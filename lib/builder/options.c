@@ -94,11 +94,11 @@ int builder_check_options(struct eroot_builder *b)
 	if (b->label && strlen(b->label) > 16)
 		return BFAIL(b, -EINVAL, "volume label longer than 16 bytes");
 	b->blkszbits = bits;
-	if (zconfig_init(b)) {
-		b->blkszbits = 0;
-		return -EINVAL;
-	}
-	return 0;
+	int err = zconfig_init(b);
+
+	if (err)
+		b->blkszbits = 0;	/* not checked after all */
+	return err;
 }
 
 /*

@@ -156,7 +156,7 @@ int cmd_mkfs(int argc, char **argv)
 			break;
 		case 'E':
 			if (!parse_extended(optarg, &opts))
-				goto bad_value;
+				goto bad;	/* the reason is printed already */
 			break;
 		case 'L':
 			opts.label = optarg;
