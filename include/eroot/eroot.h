@@ -203,6 +203,13 @@ struct eroot_build_options {
 	/* Per-file settings, mkfs.erofs style: lines "PCLUSTER-SIZE REGEX
 	 * [ALGORITHM-INDEX]" matched against paths relative to the source. */
 	const char *compress_hints;
+	/* Archive sources: keep OCI whiteouts as overlayfs whiteouts (0/0
+	 * character devices, trusted.overlay.opaque) instead of only applying
+	 * them, so the image can be an overlayfs lower layer. */
+	int overlay_whiteouts;
+	/* Where archive file data waits during the build (a temporary file);
+	 * NULL: $TMPDIR, else /var/tmp. */
+	const char *stage_dir;
 	int quiet;
 	/* Progress: called now and then with bytes done/total of file data. */
 	void (*progress)(void *ctx, uint64_t done, uint64_t total);
@@ -243,6 +250,35 @@ int eroot_builder_exclude_regex(struct eroot_builder *b, const char *regex);
  * eroot_builder_write()).  Errors name the offending path.
  */
 int eroot_builder_add_dir(struct eroot_builder *b, const char *dir);
+
+/* Archive formats for eroot_builder_add_archive(). */
+enum eroot_archive_format {
+	EROOT_ARCHIVE_AUTO,		/* tar or cpio, whichever it is */
+	EROOT_ARCHIVE_TAR,
+	EROOT_ARCHIVE_CPIO,
+};
+
+/*
+ * Add a tar or cpio archive (compressed or not; "-" is standard input) as
+ * the image's content.  Called again, it adds a layer on top: the last
+ * entry for a path wins, directories merge, and in tar layers OCI
+ * whiteouts (".wh.NAME", ".wh..wh..opq") remove earlier content.  Names
+ * are relative ("/" and "./" prefixes dropped); ".." is refused; missing
+ * parents are made (0755, root).  Errors name the archive and the entry.
+ */
+int eroot_builder_add_archive(struct eroot_builder *b, const char *path,
+			      enum eroot_archive_format format);
+
+/*
+ * Add an initramfs file as the kernel unpacks it: newc cpio archives, each
+ * optionally compressed (gzip, bzip2, lzma, xz, lz4, zstd), separated by
+ * zero padding, later entries overriding earlier ones by the kernel's
+ * rules.  With @early_bytes, the leading uncompressed archives that carry
+ * only early-boot files (kernel/..., e.g. CPU microcode) are left out and
+ * their length in bytes is stored there (0 if there are none).
+ */
+int eroot_builder_add_initramfs(struct eroot_builder *b, const char *path,
+				uint64_t *early_bytes);
 
 /*
  * Write the image to @path: built in "@path.XXXXXX" next to it and renamed

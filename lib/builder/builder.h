@@ -51,9 +51,17 @@ struct bnode {
 	uint32_t mtime_nsec;
 	uint64_t size;
 	uint32_t rdev_major, rdev_minor;
-	char *src_path;			/* regular files: where the data is */
+	char *src_path;			/* regular files: where the data is; for
+					 * archive sources the entry's path */
 	char *link_target;		/* symlinks */
 	bool sparse;			/* regular file with holes */
+	bool staged;			/* data in the stage file, at src_off */
+	uint64_t src_off;
+
+	/* archive sources (pathtree.c) */
+	bool implicit;			/* a parent no entry described (yet) */
+	bool opaque;			/* overlayfs opaque directory */
+	uint16_t layer;			/* the archive that added it */
 
 	/* directories */
 	struct bnode *parent;
@@ -153,6 +161,13 @@ struct eroot_builder {
 	struct zhint *hints;
 	size_t nhints;
 	size_t root_prefix_len;		/* of src_path, for hint matching */
+	/* archive sources: file data waits in the stage file (stage.c);
+	 * paths are found through the path index (pathtree.c) */
+	char *stage_dir;
+	int stage_fd;
+	uint64_t stage_len;
+	struct pathtree *ptree;
+	uint16_t layers;		/* archives added */
 	uint32_t profiles_used;		/* bit i: a file kept profile i */
 	uint16_t algs_used;		/* bit N: algorithm N in use */
 	bool compressed_any;
@@ -198,7 +213,49 @@ struct bnode *tree_new_node(struct eroot_builder *b);
 int tree_add_entry(struct eroot_builder *b, struct bnode *dir,
 		   const char *name, struct bnode *node);
 void tree_sort_entries(struct bnode *dir);
+void tree_free_node(struct eroot_builder *b, struct bnode *n);
 void tree_free(struct eroot_builder *b);
+
+/* stage.c: archive file data on disk, read back like a source file */
+int stage_begin(struct eroot_builder *b, struct bnode *n, bool sparse);
+int stage_write(struct eroot_builder *b, struct bnode *n, const void *data, size_t len,
+		uint64_t off);
+int stage_end(struct eroot_builder *b, struct bnode *n, uint64_t size);
+void stage_close(struct eroot_builder *b);
+/* Where @n's data is read from: a file descriptor and the offset of byte 0. */
+int source_open(const struct eroot_builder *b, const struct bnode *n, int *fd, uint64_t *base);
+void source_close(const struct eroot_builder *b, int fd);
+
+/* pathtree.c: the tree by path, for archive sources, whose entries come
+ * in any order, and later ones replace earlier ones */
+enum {
+	PT_DOTDOT_OK = 1,		/* ".." climbs (to the root at most) */
+	PT_MAKE_PARENTS = 2,		/* missing parents become directories */
+};
+struct pt_where {
+	struct bnode *dir;		/* parent; NULL for the root itself */
+	const char *name;
+	size_t len;
+	struct bnode *node;		/* what is there now, or NULL */
+};
+int pathtree_begin(struct eroot_builder *b);
+/* Find @path's parent; -ENOENT/-ENOTDIR/-ELOOP/-EPERM (".." refused). */
+int pathtree_resolve(struct eroot_builder *b, const char *path, int flags, int64_t mtime,
+		     struct pt_where *w);
+struct bnode *pathtree_lookup(struct eroot_builder *b, struct bnode *dir,
+			      const char *name, size_t len);
+int pathtree_link(struct eroot_builder *b, struct pt_where *w, struct bnode *node);
+void pathtree_unlink(struct eroot_builder *b, struct pt_where *w);
+bool pathtree_dir_empty(const struct bnode *dir);
+struct bnode *pathtree_new_dir(struct eroot_builder *b, struct bnode *parent);
+/* Before layout: entries compacted and sorted, unreachable nodes freed. */
+int pathtree_finish(struct eroot_builder *b);
+void pathtree_free(struct eroot_builder *b);
+
+/* acl_xattr.c */
+struct archive_entry;
+/* POSIX ACLs of a libarchive entry as system.posix_acl_* xattrs. */
+int acl_to_xattrs(struct eroot_builder *b, struct bnode *n, struct archive_entry *e);
 
 /* exclude.c */
 bool exclude_match(const struct eroot_builder *b, const char *relpath);
@@ -208,6 +265,8 @@ void exclude_free(struct eroot_builder *b);
 int xattrs_add(struct eroot_builder *b, struct bnode *node, const char *name,
 	       const void *value, size_t len);
 void xattrs_finish_node(struct eroot_builder *b, struct bnode *node);
+/* Forget @node's xattrs (it is replaced or dropped). */
+void xattrs_drop_node(struct eroot_builder *b, struct bnode *node);
 /* Choose shared entries, give them ids; returns the shared area size. */
 uint64_t xattrs_plan_shared(struct eroot_builder *b);
 /* Inline xattr bytes of @node (0 if none), after xattrs_plan_shared(). */
@@ -251,6 +310,7 @@ struct copy {
 	struct eroot_builder *b;
 	struct bnode *n;
 	int src, dst;
+	uint64_t base;			/* of the file's data in src */
 	uint8_t *buf;			/* COPY_BUF bytes */
 	void *hash;
 	uint64_t done, total;		/* progress, in source bytes */

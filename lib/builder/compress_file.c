@@ -32,26 +32,27 @@ static int seg_fail(struct zseg *s, int err, const char *what)
 	return err;
 }
 
-static int read_segment(struct zseg *s, uint8_t *buf)
+static int read_segment(const struct eroot_builder *b, struct zseg *s, uint8_t *buf)
 {
-	int fd = open(s->n->src_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	uint64_t base;
 	size_t got = 0;
+	int fd, err = source_open(b, s->n, &fd, &base);
 
-	if (fd < 0)
-		return seg_fail(s, -errno, strerror(errno));
+	if (err)
+		return seg_fail(s, err, strerror(-err));
 	while (got < s->len) {
-		ssize_t r = pread(fd, buf + got, s->len - got, (off_t)(s->start + got));
+		ssize_t r = pread(fd, buf + got, s->len - got, (off_t)(base + s->start + got));
 
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0) {
-			close(fd);
+			source_close(b, fd);
 			return r < 0 ? seg_fail(s, -errno, strerror(errno)) :
 			       seg_fail(s, -EIO, "file shrank during the build");
 		}
 		got += (size_t)r;
 	}
-	close(fd);
+	source_close(b, fd);
 	return 0;
 }
 
@@ -124,7 +125,7 @@ int compress_segment(const struct eroot_builder *b, struct zworker *w, struct zs
 		return seg_fail(s, -ENOMEM, "out of memory");
 	if (p->codec->enc_reset)
 		p->codec->enc_reset(st);
-	err = read_segment(s, w->in);
+	err = read_segment(b, s, w->in);
 	if (!err && b->opts.dedupe)
 		SHA256(w->in, s->len, s->digest);
 	if ((b->opts.ztailpacking || b->opts.fragments) && !s->n->is_packed &&

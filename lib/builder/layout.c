@@ -157,8 +157,8 @@ static int plan_chunks(struct eroot_builder *b, struct bnode *n)
 {
 	unsigned int bits = b->blkszbits;
 	uint64_t max_chunks = 16ull * blksz_of(b) / EROFS_BLOCK_MAP_ENTRY_SIZE;
-	uint64_t nchunks;
-	int fd;
+	uint64_t nchunks, base;
+	int fd, err;
 
 	while (((n->size + (1ull << bits) - 1) >> bits) > max_chunks)
 		bits++;
@@ -168,23 +168,23 @@ static int plan_chunks(struct eroot_builder *b, struct bnode *n)
 	n->chunk_addr = calloc(nchunks, sizeof(*n->chunk_addr));
 	if (!n->chunk_addr)
 		return BFAIL(b, -ENOMEM, "out of memory");
-	fd = open(n->src_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return BFAIL(b, -errno, "%s: %s", n->src_path, strerror(errno));
+	err = source_open(b, n, &fd, &base);
+	if (err)
+		return BFAIL(b, err, "%s: %s", n->src_path, strerror(-err));
 	for (uint64_t c = 0; c < nchunks; c++) {
-		off_t start = (off_t)(c << bits);
+		off_t start = (off_t)(base + (c << bits));
 		off_t data = lseek(fd, start, SEEK_DATA);
 
 		/* a chunk is a hole if its first data byte lies past it */
-		n->chunk_addr[c] = data >= 0 && (uint64_t)data < ((c + 1) << bits) ?
+		n->chunk_addr[c] = data >= 0 && (uint64_t)data < base + ((c + 1) << bits) ?
 				   0 : EROFS_NULL_ADDR;
 		if (data < 0 && errno != ENXIO) {
-			int err = BFAIL(b, -errno, "%s: %s", n->src_path, strerror(errno));
-			close(fd);
+			err = BFAIL(b, -errno, "%s: %s", n->src_path, strerror(errno));
+			source_close(b, fd);
 			return err;
 		}
 	}
-	close(fd);
+	source_close(b, fd);
 	n->datalayout = EROFS_INODE_CHUNK_BASED;
 	b->uses_chunks = true;
 	return 0;

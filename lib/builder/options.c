@@ -19,40 +19,43 @@ void eroot_build_options_init(struct eroot_build_options *opts)
 	opts->shared_xattr_min = 2;
 }
 
+static bool copy_string(const char *from, char **to)
+{
+	*to = from ? strdup(from) : NULL;
+	return !from || *to;
+}
+
 struct eroot_builder *eroot_builder_new(const struct eroot_build_options *opts)
 {
 	struct eroot_builder *b = calloc(1, sizeof(*b));
+	bool ok;
 
 	if (!b)
 		return NULL;
 	b->opts = *opts;
+	b->stage_fd = -1;
+	b->spill_fd = -1;
+	b->packed_fd = -1;
 	if (!b->opts.block_size)
 		b->opts.block_size = 4096;
-	if (opts->label && !(b->label = strdup(opts->label))) {
-		free(b);
-		return NULL;
-	}
-	b->opts.label = b->label;
 	if (opts->uuid) {
 		memcpy(b->uuid, opts->uuid, 16);
 		b->have_uuid = true;
 	}
 	b->opts.uuid = NULL;
-	b->opts.compressor = NULL;	/* parsed by builder_check_options() */
-	if (opts->compressor && !(b->compressor = strdup(opts->compressor))) {
-		free(b->label);
-		free(b);
-		return NULL;
-	}
-	if (opts->compress_hints && !(b->hints_path = strdup(opts->compress_hints))) {
-		free(b->compressor);
-		free(b->label);
-		free(b);
-		return NULL;
-	}
+	/* the compressor is parsed by builder_check_options() */
+	ok = copy_string(opts->label, &b->label) &&
+	     copy_string(opts->compressor, &b->compressor) &&
+	     copy_string(opts->compress_hints, &b->hints_path) &&
+	     copy_string(opts->stage_dir, &b->stage_dir);
+	b->opts.label = b->label;
+	b->opts.compressor = NULL;
 	b->opts.compress_hints = b->hints_path;
-	b->spill_fd = -1;
-	b->packed_fd = -1;
+	b->opts.stage_dir = b->stage_dir;
+	if (!ok) {
+		eroot_builder_free(b);
+		return NULL;
+	}
 	return b;
 }
 
@@ -67,6 +70,9 @@ void eroot_builder_free(struct eroot_builder *b)
 	free(b->label);
 	free(b->compressor);
 	free(b->hints_path);
+	free(b->stage_dir);
+	stage_close(b);
+	pathtree_free(b);
 	if (b->spill_fd >= 0)
 		close(b->spill_fd);
 	free(b);
@@ -262,6 +268,8 @@ int eroot_builder_write(struct eroot_builder *b, const char *path,
 	if (!b->root)
 		return BFAIL(b, -EINVAL, "nothing to build: no source added");
 	err = builder_check_options(b);
+	if (!err)
+		err = pathtree_finish(b);
 	if (!err)
 		err = layout_prepare(b);
 	if (!err)

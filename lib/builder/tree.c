@@ -65,22 +65,24 @@ void tree_sort_entries(struct bnode *dir)
 	qsort(dir->entries, dir->nentries, sizeof(*dir->entries), entry_cmp);
 }
 
+void tree_free_node(struct eroot_builder *b, struct bnode *n)
+{
+	for (uint32_t j = 0; j < n->nentries; j++)
+		free(n->entries[j].name);
+	free(n->entries);
+	free(n->src_path);
+	free(n->link_target);
+	xattrs_drop_node(b, n);
+	free(n->chunk_addr);
+	free(n->extents);
+	free(n->dir_data);
+	free(n);
+}
+
 void tree_free(struct eroot_builder *b)
 {
-	for (size_t i = 0; i < b->nnodes; i++) {
-		struct bnode *n = b->nodes[i];
-
-		for (uint32_t j = 0; j < n->nentries; j++)
-			free(n->entries[j].name);
-		free(n->entries);
-		free(n->src_path);
-		free(n->link_target);
-		free(n->xattrs);
-		free(n->chunk_addr);
-		free(n->extents);
-		free(n->dir_data);
-		free(n);
-	}
+	for (size_t i = 0; i < b->nnodes; i++)
+		tree_free_node(b, b->nodes[i]);
 	free(b->nodes);
 	b->nodes = NULL;
 	b->nnodes = b->nodes_cap = 0;

@@ -23,7 +23,7 @@ int read_source(struct copy *c, uint64_t off, void *buf, size_t len)
 	size_t got = 0;
 
 	while (got < len) {
-		ssize_t r = pread(c->src, p + got, len - got, (off_t)(off + got));
+		ssize_t r = pread(c->src, p + got, len - got, (off_t)(c->base + off + got));
 
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -166,7 +166,7 @@ static int copy_file(struct copy *c)
 	uint8_t probe;
 	int err;
 
-	if (fstat(c->src, &st) < 0 || (uint64_t)st.st_size != n->size)
+	if (!n->staged && (fstat(c->src, &st) < 0 || (uint64_t)st.st_size != n->size))
 		return BFAIL(b, -EIO, "%s: file changed during the build", n->src_path);
 	if (n->datalayout != EROFS_INODE_CHUNK_BASED && (err = dedupe_begin(c)))
 		return err;
@@ -181,7 +181,7 @@ static int copy_file(struct copy *c)
 	default:
 		err = copy_flat(c, n);
 	}
-	if (!err && pread(c->src, &probe, 1, (off_t)n->size) > 0)
+	if (!err && !n->staged && pread(c->src, &probe, 1, (off_t)n->size) > 0)
 		err = BFAIL(b, -EIO, "%s: file grew during the build", n->src_path);
 	if (!err && n->datalayout != EROFS_INODE_CHUNK_BASED)
 		err = dedupe_finish(c, n, first);
@@ -213,14 +213,14 @@ int write_file_data(struct eroot_builder *b, int fd, void *hash_state)
 		if (!S_ISREG(n->mode) || !n->size)
 			continue;
 		c.n = n;
-		c.src = open(n->src_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		if (c.src < 0) {
-			err = BFAIL(b, -errno, "%s: %s", n->src_path, strerror(errno));
+		err = source_open(b, n, &c.src, &c.base);
+		if (err) {
+			err = BFAIL(b, err, "%s: %s", n->src_path, strerror(-err));
 			break;
 		}
-		posix_fadvise(c.src, 0, 0, POSIX_FADV_SEQUENTIAL);
+		posix_fadvise(c.src, (off_t)c.base, (off_t)n->size, POSIX_FADV_SEQUENTIAL);
 		err = copy_file(&c);
-		close(c.src);
+		source_close(b, c.src);
 	}
 	zpipe_free(c.zpipe);
 	dedupe_free(&c);

@@ -266,3 +266,12 @@ void xattrs_free(struct eroot_builder *b)
 	free(b->xattrs);
 	free(b->xattr_hash);
 }
+
+void xattrs_drop_node(struct eroot_builder *b, struct bnode *node)
+{
+	for (uint32_t i = 0; i < node->nxattrs; i++)
+		b->xattrs[node->xattrs[i]].users--;
+	free(node->xattrs);
+	node->xattrs = NULL;
+	node->nxattrs = 0;
+}

@@ -2,6 +2,7 @@
 /* eroot mkfs: argument parsing over the liberoot builder. */
 #include <errno.h>
 #include <getopt.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -10,9 +11,21 @@
 #include "common.h"
 
 static const char mkfs_usage[] =
-"usage: eroot mkfs [OPTIONS] IMAGE SOURCE_DIR\n"
-"Build an EROFS image of SOURCE_DIR.\n"
+"usage: eroot mkfs [OPTIONS] IMAGE SOURCE\n"
+"       eroot mkfs [OPTIONS] (--tar FILE | --cpio FILE)... IMAGE\n"
+"       eroot mkfs [OPTIONS] --initramfs FILE [--keep-early] IMAGE\n"
+"Build an EROFS image of SOURCE: a directory, or a tar or cpio archive\n"
+"(compressed or not; \"-\" reads standard input).\n"
 "\n"
+"  --tar FILE            a tar archive; repeat to apply layers in order, with\n"
+"                        OCI whiteouts (.wh.NAME, .wh..wh..opq)\n"
+"  --cpio FILE           a cpio archive (newc, crc, odc)\n"
+"  --initramfs FILE      an initramfs, read as the kernel unpacks it\n"
+"  --keep-early          with --initramfs: leave out its leading uncompressed\n"
+"                        early archives (microcode) and print their length\n"
+"  --overlay-whiteouts   keep whiteouts as overlayfs whiteouts in the image\n"
+"  --tmpdir DIR          where archive file data waits during the build\n"
+"                        (default: the image's directory)\n"
 "  -z ALGO[,LEVEL][:ALGO[,LEVEL]...]\n"
 "                        compress: lz4, lz4hc, lzma, deflate or zstd (default: none);\n"
 "                        the first is the default, others serve --compress-hints\n"
@@ -30,7 +43,7 @@ static const char mkfs_usage[] =
 "  --all-root            make every owner root (0:0)\n"
 "  --force-uid=UID       make every owner UID\n"
 "  --force-gid=GID       make every group GID\n"
-"  --exclude-path=PATH   leave out PATH (relative to SOURCE_DIR); repeatable\n"
+"  --exclude-path=PATH   leave out PATH (relative to SOURCE); repeatable\n"
 "  --exclude-regex=RE    leave out paths matching the extended regex RE; repeatable\n"
 "  -x N                  share an xattr carried by N or more inodes (default 2, 0 never)\n"
 "  -q, --quiet           no progress, no summary\n"
@@ -39,7 +52,8 @@ static const char mkfs_usage[] =
 "Environment: SOURCE_DATE_EPOCH clamps later mtimes to it (unless -T).\n";
 
 enum { OPT_ALL_ROOT = 0x100, OPT_FORCE_UID, OPT_FORCE_GID, OPT_EXCL_PATH, OPT_EXCL_REGEX,
-       OPT_WORKERS, OPT_HINTS };
+       OPT_WORKERS, OPT_HINTS, OPT_TAR, OPT_CPIO, OPT_INITRAMFS, OPT_KEEP_EARLY,
+       OPT_OVERLAY_WH, OPT_TMPDIR };
 
 static const struct option long_opts[] = {
 	{ "all-root", no_argument, NULL, OPT_ALL_ROOT },
@@ -49,6 +63,12 @@ static const struct option long_opts[] = {
 	{ "exclude-regex", required_argument, NULL, OPT_EXCL_REGEX },
 	{ "workers", required_argument, NULL, OPT_WORKERS },
 	{ "compress-hints", required_argument, NULL, OPT_HINTS },
+	{ "tar", required_argument, NULL, OPT_TAR },
+	{ "cpio", required_argument, NULL, OPT_CPIO },
+	{ "initramfs", required_argument, NULL, OPT_INITRAMFS },
+	{ "keep-early", no_argument, NULL, OPT_KEEP_EARLY },
+	{ "overlay-whiteouts", no_argument, NULL, OPT_OVERLAY_WH },
+	{ "tmpdir", required_argument, NULL, OPT_TMPDIR },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -122,6 +142,42 @@ static bool parse_id(const char *s, int64_t *out)
 	return true;
 }
 
+/* A source named on the command line, in order. */
+struct source {
+	int kind;			/* OPT_TAR, OPT_CPIO, OPT_INITRAMFS, 0: positional */
+	const char *path;
+};
+
+static int add_source(struct eroot_builder *b, const struct source *src, bool keep_early,
+		      uint64_t *early)
+{
+	struct stat st;
+
+	switch (src->kind) {
+	case OPT_TAR:
+		return eroot_builder_add_archive(b, src->path, EROOT_ARCHIVE_TAR);
+	case OPT_CPIO:
+		return eroot_builder_add_archive(b, src->path, EROOT_ARCHIVE_CPIO);
+	case OPT_INITRAMFS:
+		return eroot_builder_add_initramfs(b, src->path, keep_early ? early : NULL);
+	}
+	if (strcmp(src->path, "-") && stat(src->path, &st) == 0 && S_ISDIR(st.st_mode))
+		return eroot_builder_add_dir(b, src->path);
+	return eroot_builder_add_archive(b, src->path, EROOT_ARCHIVE_AUTO);
+}
+
+/* Archive data waits next to the image by default: /tmp may be memory. */
+static char *default_tmpdir(const char *image)
+{
+	const char *slash = strrchr(image, '/');
+
+	if (!slash)
+		return strdup(".");
+	if (slash == image)
+		return strdup("/");
+	return strndup(image, (size_t)(slash - image));
+}
+
 int cmd_mkfs(int argc, char **argv)
 {
 	struct eroot_build_options opts;
@@ -130,13 +186,17 @@ int cmd_mkfs(int argc, char **argv)
 	struct progress prog_state = { 0 };
 	const char **excl_paths = calloc((size_t)argc, sizeof(char *));
 	const char **excl_res = calloc((size_t)argc, sizeof(char *));
-	size_t nexcl_paths = 0, nexcl_res = 0;
+	struct source *sources = calloc((size_t)argc, sizeof(*sources));
+	size_t nexcl_paths = 0, nexcl_res = 0, nsources = 0;
+	bool keep_early = false;
+	uint64_t early = 0;
+	char *tmpdir = NULL;
 	uint8_t uuid[16];
 	const char *epoch;
 	uint64_t v;
 	int c, err, ret = EXIT_OK;
 
-	if (!excl_paths || !excl_res)
+	if (!excl_paths || !excl_res || !sources)
 		return EXIT_FAIL;
 	eroot_build_options_init(&opts);
 	while ((c = getopt_long(argc, argv, "b:C:E:L:U:T:x:z:qh", long_opts, NULL)) != -1) {
@@ -200,6 +260,18 @@ int cmd_mkfs(int argc, char **argv)
 		case OPT_HINTS:
 			opts.compress_hints = optarg;
 			break;
+		case OPT_TAR: case OPT_CPIO: case OPT_INITRAMFS:
+			sources[nsources++] = (struct source){ c, optarg };
+			break;
+		case OPT_KEEP_EARLY:
+			keep_early = true;
+			break;
+		case OPT_OVERLAY_WH:
+			opts.overlay_whiteouts = 1;
+			break;
+		case OPT_TMPDIR:
+			opts.stage_dir = optarg;
+			break;
 		case OPT_EXCL_PATH:
 			excl_paths[nexcl_paths++] = optarg;
 			break;
@@ -213,9 +285,30 @@ int cmd_mkfs(int argc, char **argv)
 			goto bad;
 		}
 	}
-	if (argc - optind != 2) {
-		err_msg("expected IMAGE and SOURCE_DIR");
+	if (argc - optind != (nsources ? 1 : 2)) {
+		err_msg(nsources ? "expected IMAGE only: the source is given by option"
+				 : "expected IMAGE and SOURCE");
 		goto bad;
+	}
+	if (!nsources)
+		sources[nsources++] = (struct source){ 0, argv[optind + 1] };
+	for (size_t i = 0; i < nsources; i++) {
+		if (sources[i].kind == OPT_INITRAMFS && nsources > 1) {
+			err_msg("--initramfs takes no other source");
+			goto bad;
+		}
+	}
+	if (keep_early && sources[0].kind != OPT_INITRAMFS) {
+		err_msg("--keep-early goes with --initramfs");
+		goto bad;
+	}
+	if (!opts.stage_dir) {
+		tmpdir = default_tmpdir(argv[optind]);
+		if (!tmpdir) {
+			ret = EXIT_FAIL;
+			goto out_args;
+		}
+		opts.stage_dir = tmpdir;
 	}
 	epoch = getenv("SOURCE_DATE_EPOCH");
 	if (epoch && *epoch && opts.fixed_time < 0) {
@@ -247,7 +340,10 @@ int cmd_mkfs(int argc, char **argv)
 		ret = EXIT_USAGE;
 		goto out;
 	}
-	err = eroot_builder_add_dir(b, argv[optind + 1]);
+	for (size_t i = 0; !err && i < nsources; i++)
+		err = add_source(b, &sources[i], keep_early, &early);
+	if (!err && keep_early)
+		printf("early archives: %llu bytes\n", (unsigned long long)early);
 	if (!err)
 		err = eroot_builder_write(b, argv[optind], &stats);
 	if (prog_state.shown)
@@ -270,11 +366,15 @@ out:
 out_args:
 	free(excl_paths);
 	free(excl_res);
+	free(sources);
+	free(tmpdir);
 	return ret;
 bad_value:
 	err_msg("invalid value for %s: '%s'", argv[optind - 1], optarg);
 bad:
 	free(excl_paths);
 	free(excl_res);
+	free(sources);
+	free(tmpdir);
 	return usage(mkfs_usage, true);
 }

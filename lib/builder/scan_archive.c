@@ -1,0 +1,334 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Source: a tar or cpio stream, read once through libarchive (which also
+ * undoes any compression).  Owners, modes, times, device numbers, links,
+ * xattrs and ACLs come from the archive, so no root is needed and nothing
+ * is unpacked; file data waits in the stage (stage.c).  Several archives
+ * are layers applied in order, with OCI whiteouts.
+ *
+ * Rules (docs/archives.md): a leading "/" is dropped, ".." is refused,
+ * missing parents are made, intermediate symlinks are followed inside the
+ * image, and the last entry for a path wins; a directory over a directory
+ * merges and takes the later entry's attributes.
+ */
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "builder.h"
+
+#define WH_PREFIX ".wh."
+#define WH_OPAQUE ".wh..wh..opq"
+
+struct asrc {
+	struct eroot_builder *b;
+	struct archive *a;
+	const char *name;		/* of the archive, for messages */
+	const char *path;		/* of the current entry */
+	bool whiteouts;			/* tar: OCI whiteouts apply */
+};
+
+static int entry_fail(struct asrc *s, int err, const char *why)
+{
+	return BFAIL(s->b, err, "%s: %s: %s", s->name, s->path, why);
+}
+
+static int archive_fail(struct asrc *s, const char *doing)
+{
+	const char *why = archive_error_string(s->a);
+
+	return BFAIL(s->b, -EIO, "%s: %s%s%s: %s", s->name, doing, s->path ? " " : "",
+		     s->path ? s->path : "", why ? why : "damaged archive");
+}
+
+static int resolve_fail(struct asrc *s, int err)
+{
+	switch (err) {
+	case -EPERM: return entry_fail(s, -EPERM, "path leaves the image (\"..\" refused)");
+	case -ENOTDIR: return entry_fail(s, -ENOTDIR, "a parent is not a directory");
+	case -ELOOP: return entry_fail(s, -ELOOP, "too many levels of symbolic links");
+	case -ENAMETOOLONG: return entry_fail(s, err, "a name is longer than 255 bytes");
+	default: return entry_fail(s, err, strerror(-err));
+	}
+}
+
+/* Whole-data copy of a regular entry into the stage (holes kept). */
+static int read_data(struct asrc *s, struct bnode *n, struct archive_entry *e)
+{
+	struct eroot_builder *b = s->b;
+	uint64_t size = (uint64_t)archive_entry_size(e);
+	const void *buf;
+	size_t len;
+	la_int64_t off;
+	int r, err;
+
+	err = stage_begin(b, n, archive_entry_sparse_count(e) > 0);
+	while (!err && (r = archive_read_data_block(s->a, &buf, &len, &off)) != ARCHIVE_EOF) {
+		if (r < ARCHIVE_WARN)
+			return archive_fail(s, "reading the data of");
+		if (off < 0 || (uint64_t)off + len > size)
+			return entry_fail(s, -EUCLEAN, "data beyond the entry's size");
+		if (len)
+			err = stage_write(b, n, buf, len, (uint64_t)off);
+	}
+	if (!err)
+		err = stage_end(b, n, size);
+	return err;
+}
+
+static int read_xattrs(struct asrc *s, struct bnode *n, struct archive_entry *e)
+{
+	struct eroot_builder *b = s->b;
+	bool acl_in_xattrs = false;
+	const char *name;
+	const void *value;
+	size_t len;
+	int err;
+
+	archive_entry_xattr_reset(e);
+	while (archive_entry_xattr_next(e, &name, &value, &len) == ARCHIVE_OK) {
+		if (!strncmp(name, "system.posix_acl_", 17))
+			acl_in_xattrs = true;
+		err = xattrs_add(b, n, name, value, len);
+		if (err) {
+			char why[EROOT_ERRMSG_SIZE];
+
+			memcpy(why, b->err.text, sizeof(why));
+			return entry_fail(s, err, why);
+		}
+	}
+	/* the same ACL may come both ways; the raw xattr is the exact one */
+	if (!acl_in_xattrs && (err = acl_to_xattrs(b, n, e)))
+		return err;
+	xattrs_finish_node(b, n);
+	return 0;
+}
+
+static void fill_attrs(struct bnode *n, struct archive_entry *e)
+{
+	n->mode = (uint32_t)archive_entry_mode(e);
+	n->uid = (uint32_t)archive_entry_uid(e);
+	n->gid = (uint32_t)archive_entry_gid(e);
+	n->mtime = archive_entry_mtime(e);
+	n->mtime_nsec = archive_entry_mtime_is_set(e) ?
+			(uint32_t)archive_entry_mtime_nsec(e) : 0;
+	n->implicit = false;
+}
+
+/* A node for a non-link entry, complete but for its place in the tree. */
+static int make_node(struct asrc *s, struct archive_entry *e, struct bnode **out)
+{
+	struct eroot_builder *b = s->b;
+	struct bnode *n = tree_new_node(b);
+	int err;
+
+	if (!n)
+		return BFAIL(b, -ENOMEM, "out of memory");
+	*out = n;
+	fill_attrs(n, e);
+	n->layer = b->layers;
+	if (!(n->src_path = strdup(s->path)))
+		return BFAIL(b, -ENOMEM, "out of memory");
+	switch (archive_entry_filetype(e)) {
+	case AE_IFREG:
+		err = read_data(s, n, e);
+		break;
+	case AE_IFLNK: {
+		const char *target = archive_entry_symlink(e);
+		size_t len = target ? strlen(target) : 0;
+
+		if (!len || len >= 4096)
+			return entry_fail(s, -EINVAL, "symlink target empty or over 4095 bytes");
+		n->link_target = strdup(target);
+		n->size = len;
+		err = n->link_target ? 0 : BFAIL(b, -ENOMEM, "out of memory");
+		break;
+	}
+	case AE_IFCHR: case AE_IFBLK:
+		n->rdev_major = (uint32_t)archive_entry_rdevmajor(e);
+		n->rdev_minor = (uint32_t)archive_entry_rdevminor(e);
+		err = 0;
+		break;
+	case AE_IFDIR: case AE_IFIFO: case AE_IFSOCK:
+		err = 0;
+		break;
+	default:
+		return entry_fail(s, -EOPNOTSUPP, "unsupported entry type");
+	}
+	return err ? err : read_xattrs(s, n, e);
+}
+
+/* OCI whiteouts: ".wh.NAME" hides NAME of earlier layers, ".wh..wh..opq"
+ * all earlier content of its directory.  With overlay_whiteouts they stay
+ * in the image as overlayfs expects them. */
+static int whiteout(struct asrc *s, struct pt_where *w, struct archive_entry *e)
+{
+	struct eroot_builder *b = s->b;
+	struct pt_where victim = *w;
+
+	if (w->len == sizeof(WH_OPAQUE) - 1 && !memcmp(w->name, WH_OPAQUE, w->len)) {
+		for (uint32_t i = 0; i < w->dir->nentries; i++) {
+			struct bentry *c = &w->dir->entries[i];
+
+			if (c->node && c->node->layer < b->layers) {
+				victim.name = c->name;
+				victim.len = c->name_len;
+				pathtree_unlink(b, &victim);
+			}
+		}
+		w->dir->opaque = b->opts.overlay_whiteouts;
+		return 0;
+	}
+	victim.name += sizeof(WH_PREFIX) - 1;
+	victim.len -= sizeof(WH_PREFIX) - 1;
+	if (!victim.len)
+		return entry_fail(s, -EINVAL, "whiteout without a name");
+	if (pathtree_lookup(b, w->dir, victim.name, victim.len))
+		pathtree_unlink(b, &victim);
+	if (b->opts.overlay_whiteouts) {
+		struct bnode *n = tree_new_node(b);
+
+		if (!n)
+			return BFAIL(b, -ENOMEM, "out of memory");
+		fill_attrs(n, e);
+		n->mode = S_IFCHR;	/* 0/0: overlayfs' whiteout */
+		n->layer = b->layers;
+		return pathtree_link(b, &victim, n);
+	}
+	return 0;
+}
+
+/* A hard link: another name for an earlier entry's node. */
+static int hard_link(struct asrc *s, struct pt_where *w, struct archive_entry *e,
+		     const char *target)
+{
+	struct eroot_builder *b = s->b;
+	struct pt_where t;
+	int err = pathtree_resolve(b, target, 0, 0, &t);
+
+	if (err || !t.node)
+		return entry_fail(s, err ? err : -ENOENT, "hard link to a missing entry");
+	if (S_ISDIR(t.node->mode))
+		return entry_fail(s, -EPERM, "hard link to a directory");
+	if (w->node != t.node) {
+		if (w->node)
+			pathtree_unlink(b, w);
+		err = pathtree_link(b, w, t.node);
+		if (err)
+			return err;
+	}
+	/* cpio keeps the data with the last link: it replaces the content */
+	if (archive_entry_size_is_set(e) && archive_entry_size(e) > 0 &&
+	    S_ISREG(t.node->mode)) {
+		fill_attrs(t.node, e);
+		return read_data(s, t.node, e);
+	}
+	return 0;
+}
+
+static int add_entry(struct asrc *s, struct archive_entry *e)
+{
+	struct eroot_builder *b = s->b;
+	const char *link = archive_entry_hardlink(e);
+	struct pt_where w;
+	struct bnode *n = NULL;
+	int err;
+
+	err = pathtree_resolve(b, s->path, PT_MAKE_PARENTS, archive_entry_mtime(e), &w);
+	if (err)
+		return resolve_fail(s, err);
+	if (w.len > EROFS_NAME_LEN)
+		return resolve_fail(s, -ENAMETOOLONG);
+	if (!w.dir) {			/* the root itself */
+		if (archive_entry_filetype(e) != AE_IFDIR)
+			return entry_fail(s, -ENOTDIR, "the root must be a directory");
+		xattrs_drop_node(b, b->root);
+		fill_attrs(b->root, e);
+		return read_xattrs(s, b->root, e);
+	}
+	if (s->whiteouts && w.len >= sizeof(WH_PREFIX) - 1 &&
+	    !memcmp(w.name, WH_PREFIX, sizeof(WH_PREFIX) - 1))
+		return whiteout(s, &w, e);
+	if (link)
+		return hard_link(s, &w, e, link);
+	if (w.node && S_ISDIR(w.node->mode) && archive_entry_filetype(e) == AE_IFDIR) {
+		xattrs_drop_node(b, w.node);	/* merge: the later attributes win */
+		fill_attrs(w.node, e);
+		w.node->layer = b->layers;
+		return read_xattrs(s, w.node, e);
+	}
+	err = make_node(s, e, &n);
+	if (err)
+		return err;
+	if (w.node)
+		pathtree_unlink(b, &w);
+	return pathtree_link(b, &w, n);
+}
+
+static int open_archive(struct asrc *s, const char *path, enum eroot_archive_format format)
+{
+	struct archive *a = archive_read_new();
+
+	s->a = a;
+	if (!a)
+		return BFAIL(s->b, -ENOMEM, "out of memory");
+	archive_read_support_filter_all(a);
+	if (format != EROOT_ARCHIVE_CPIO)
+		archive_read_support_format_tar(a);
+	if (format != EROOT_ARCHIVE_TAR)
+		archive_read_support_format_cpio(a);
+	/* libarchive reads ACLs and xattrs of pax and bsdtar archives */
+	if (archive_read_open_filename(a, strcmp(path, "-") ? path : NULL, 1 << 16) != ARCHIVE_OK) {
+		int err = archive_errno(a) > 0 ? -archive_errno(a) : -EIO;
+
+		return BFAIL(s->b, err, "%s: %s", s->name, archive_error_string(a) ?
+			     archive_error_string(a) : strerror(-err));
+	}
+	return 0;
+}
+
+int eroot_builder_add_archive(struct eroot_builder *b, const char *path,
+			      enum eroot_archive_format format)
+{
+	struct asrc s = { .b = b, .name = strcmp(path, "-") ? path : "(stdin)" };
+	struct archive_entry *e;
+	uint64_t entries = 0;
+	int r, err = builder_check_options(b);
+
+	if (!err)
+		err = pathtree_begin(b);
+	if (!err)
+		err = open_archive(&s, path, format);
+	b->layers++;
+	while (!err) {
+		s.path = NULL;
+		r = archive_read_next_header(s.a, &e);
+		if (r == ARCHIVE_EOF)
+			break;
+		if (r < ARCHIVE_WARN) {
+			err = archive_fail(&s, entries ? "after entry" : "reading");
+			break;
+		}
+		entries++;
+		s.whiteouts = (archive_format(s.a) & ARCHIVE_FORMAT_BASE_MASK) == ARCHIVE_FORMAT_TAR;
+		s.path = archive_entry_pathname(e);
+		if (!s.path || !*s.path) {
+			err = BFAIL(b, -EINVAL, "%s: entry %llu has no name", s.name,
+				    (unsigned long long)entries);
+			break;
+		}
+		/* as tar does, names are relative: "/etc" and "./etc" are "etc" */
+		while (s.path[0] == '/' || (s.path[0] == '.' && s.path[1] == '/'))
+			s.path += s.path[0] == '/' ? 1 : 2;
+		if (!exclude_match(b, s.path))
+			err = add_entry(&s, e);
+	}
+	if (!err && !entries && archive_filter_bytes(s.a, -1) == 0)
+		err = BFAIL(b, -EINVAL, "%s: empty input, not an archive", s.name);
+	if (s.a)
+		archive_read_free(s.a);
+	return err;
+}
