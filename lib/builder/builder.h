@@ -239,6 +239,7 @@ struct pt_where {
 	struct bnode *node;		/* what is there now, or NULL */
 };
 int pathtree_begin(struct eroot_builder *b);
+const char *pathtree_relative(const char *path);
 /* Find @path's parent; -ENOENT/-ENOTDIR/-ELOOP/-EPERM (".." refused). */
 int pathtree_resolve(struct eroot_builder *b, const char *path, int flags, int64_t mtime,
 		     struct pt_where *w);

@@ -373,6 +373,14 @@ static int end_data(struct kcpio *k)
 	return err;
 }
 
+/* --exclude-path/--exclude-regex see names as tar's rules make them. */
+static bool excluded(const struct kcpio *k)
+{
+	const char *rel = pathtree_relative(k->name);
+
+	return *rel && strcmp(rel, "TRAILER!!!") && exclude_match(k->b, rel);
+}
+
 static int got_name(struct kcpio *k)
 {
 	int err;
@@ -380,6 +388,8 @@ static int got_name(struct kcpio *k)
 	if (k->name[k->f[F_NAMESIZE] - 1] != '\0')
 		return kfail(k, "malformed archive: a name without its NUL");
 	to_skip(k);
+	if (excluded(k))
+		return 0;
 	if (S_ISLNK(k->f[F_MODE]))
 		return do_symlink(k);
 	err = do_name(k);

@@ -267,6 +267,14 @@ static int walk(struct eroot_builder *b, const char *path, int flags, int64_t mt
 	}
 }
 
+/* As tar does, names are relative: "/etc" and "./etc" are "etc". */
+const char *pathtree_relative(const char *path)
+{
+	while (path[0] == '/' || (path[0] == '.' && path[1] == '/'))
+		path += path[0] == '/' ? 1 : 2;
+	return path;
+}
+
 /*
  * Resolve @path from the root: on success @w names the last component in
  * its parent directory (w->dir NULL when @path is the root itself) and

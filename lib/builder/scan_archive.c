@@ -29,6 +29,7 @@ struct asrc {
 	const char *name;		/* of the archive, for messages */
 	const char *path;		/* of the current entry */
 	bool whiteouts;			/* tar: OCI whiteouts apply */
+	uint64_t entries;
 };
 
 static int entry_fail(struct asrc *s, int err, const char *why)
@@ -40,8 +41,12 @@ static int archive_fail(struct asrc *s, const char *doing)
 {
 	const char *why = archive_error_string(s->a);
 
-	return BFAIL(s->b, -EIO, "%s: %s%s%s: %s", s->name, doing, s->path ? " " : "",
-		     s->path ? s->path : "", why ? why : "damaged archive");
+	if (!why)
+		why = "damaged archive";
+	if (s->path)
+		return BFAIL(s->b, -EIO, "%s: %s %s: %s", s->name, doing, s->path, why);
+	return BFAIL(s->b, -EIO, "%s: %s (after %llu entries): %s", s->name, doing,
+		     (unsigned long long)s->entries, why);
 }
 
 static int resolve_fail(struct asrc *s, int err)
@@ -280,12 +285,12 @@ static int open_archive(struct asrc *s, const char *path, enum eroot_archive_for
 		archive_read_support_format_tar(a);
 	if (format != EROOT_ARCHIVE_TAR)
 		archive_read_support_format_cpio(a);
-	/* libarchive reads ACLs and xattrs of pax and bsdtar archives */
+	if (strcmp(path, "-") && access(path, R_OK) < 0)
+		return BFAIL(s->b, -errno, "%s: %s", s->name, strerror(errno));
 	if (archive_read_open_filename(a, strcmp(path, "-") ? path : NULL, 1 << 16) != ARCHIVE_OK) {
-		int err = archive_errno(a) > 0 ? -archive_errno(a) : -EIO;
-
-		return BFAIL(s->b, err, "%s: %s", s->name, archive_error_string(a) ?
-			     archive_error_string(a) : strerror(-err));
+		if (archive_filter_bytes(a, -1) == 0)
+			return BFAIL(s->b, -EINVAL, "%s: empty input, not an archive", s->name);
+		return archive_fail(s, "opening");
 	}
 	return 0;
 }
@@ -295,7 +300,6 @@ int eroot_builder_add_archive(struct eroot_builder *b, const char *path,
 {
 	struct asrc s = { .b = b, .name = strcmp(path, "-") ? path : "(stdin)" };
 	struct archive_entry *e;
-	uint64_t entries = 0;
 	int r, err = builder_check_options(b);
 
 	if (!err)
@@ -308,26 +312,26 @@ int eroot_builder_add_archive(struct eroot_builder *b, const char *path,
 		r = archive_read_next_header(s.a, &e);
 		if (r == ARCHIVE_EOF)
 			break;
-		if (r < ARCHIVE_WARN) {
-			err = archive_fail(&s, entries ? "after entry" : "reading");
+		if (r < ARCHIVE_WARN && !s.entries && archive_filter_bytes(s.a, -1) == 0) {
+			err = BFAIL(b, -EINVAL, "%s: empty input, not an archive", s.name);
 			break;
 		}
-		entries++;
+		if (r < ARCHIVE_WARN) {
+			err = archive_fail(&s, "reading");
+			break;
+		}
+		s.entries++;
 		s.whiteouts = (archive_format(s.a) & ARCHIVE_FORMAT_BASE_MASK) == ARCHIVE_FORMAT_TAR;
 		s.path = archive_entry_pathname(e);
 		if (!s.path || !*s.path) {
 			err = BFAIL(b, -EINVAL, "%s: entry %llu has no name", s.name,
-				    (unsigned long long)entries);
+				    (unsigned long long)s.entries);
 			break;
 		}
-		/* as tar does, names are relative: "/etc" and "./etc" are "etc" */
-		while (s.path[0] == '/' || (s.path[0] == '.' && s.path[1] == '/'))
-			s.path += s.path[0] == '/' ? 1 : 2;
+		s.path = pathtree_relative(s.path);
 		if (!exclude_match(b, s.path))
 			err = add_entry(&s, e);
 	}
-	if (!err && !entries && archive_filter_bytes(s.a, -1) == 0)
-		err = BFAIL(b, -EINVAL, "%s: empty input, not an archive", s.name);
 	if (s.a)
 		archive_read_free(s.a);
 	return err;
