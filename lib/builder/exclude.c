@@ -50,15 +50,34 @@ int eroot_builder_exclude_regex(struct eroot_builder *b, const char *regex)
 	return 0;
 }
 
+/* A literal path excludes itself and all below it; archive names of
+ * directories may end in '/'. */
+static bool literal_match(const char *excl, const char *path, size_t len)
+{
+	size_t n = strlen(excl);
+
+	return n <= len && !memcmp(excl, path, n) && (n == len || path[n] == '/');
+}
+
 bool exclude_match(const struct eroot_builder *b, const char *relpath)
 {
-	for (size_t i = 0; i < b->nexclude_paths; i++)
-		if (strcmp(b->exclude_paths[i], relpath) == 0)
-			return true;
-	for (size_t i = 0; i < b->nexclude_regexes; i++)
-		if (regexec(&b->exclude_regexes[i], relpath, 0, NULL, 0) == 0)
-			return true;
-	return false;
+	size_t len = strlen(relpath);
+	char *trimmed = NULL;
+	bool hit = false;
+
+	while (len && relpath[len - 1] == '/')
+		len--;
+	for (size_t i = 0; !hit && i < b->nexclude_paths; i++)
+		hit = literal_match(b->exclude_paths[i], relpath, len);
+	if (!hit && b->nexclude_regexes && relpath[len]) {
+		trimmed = strndup(relpath, len);
+		if (trimmed)
+			relpath = trimmed;
+	}
+	for (size_t i = 0; !hit && i < b->nexclude_regexes; i++)
+		hit = regexec(&b->exclude_regexes[i], relpath, 0, NULL, 0) == 0;
+	free(trimmed);
+	return hit;
 }
 
 void exclude_free(struct eroot_builder *b)

@@ -589,8 +589,8 @@ int eroot_builder_add_initramfs(struct eroot_builder *b, const char *path,
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode) || !st.st_size) {
-		err = BFAIL(b, -EINVAL, "%s: %s", path, S_ISREG(st.st_mode) ?
-			    "empty file, not an initramfs" : "not a regular file");
+		err = BFAIL(b, S_ISREG(st.st_mode) ? -ENODATA : -EINVAL, "%s: %s", path,
+			    S_ISREG(st.st_mode) ? "empty file, not an initramfs" : "not a regular file");
 		goto out;
 	}
 	buf = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);

@@ -30,6 +30,9 @@ struct asrc {
 	const char *path;		/* of the current entry */
 	bool whiteouts;			/* tar: OCI whiteouts apply */
 	uint64_t entries;
+	int fd;
+	uint64_t bytes;			/* read from fd */
+	uint8_t buf[1 << 16];
 };
 
 static int entry_fail(struct asrc *s, int err, const char *why)
@@ -44,8 +47,8 @@ static int archive_fail(struct asrc *s, const char *doing)
 	if (!why)
 		why = "damaged archive";
 	if (s->path)
-		return BFAIL(s->b, -EIO, "%s: %s %s: %s", s->name, doing, s->path, why);
-	return BFAIL(s->b, -EIO, "%s: %s (after %llu entries): %s", s->name, doing,
+		return BFAIL(s->b, -EUCLEAN, "%s: %s %s: %s", s->name, doing, s->path, why);
+	return BFAIL(s->b, -EUCLEAN, "%s: %s (after %llu entries): %s", s->name, doing,
 		     (unsigned long long)s->entries, why);
 }
 
@@ -146,7 +149,7 @@ static int make_node(struct asrc *s, struct archive_entry *e, struct bnode **out
 		size_t len = target ? strlen(target) : 0;
 
 		if (!len || len >= 4096)
-			return entry_fail(s, -EINVAL, "symlink target empty or over 4095 bytes");
+			return entry_fail(s, -EUCLEAN, "symlink target empty or over 4095 bytes");
 		n->link_target = strdup(target);
 		n->size = len;
 		err = n->link_target ? 0 : BFAIL(b, -ENOMEM, "out of memory");
@@ -190,7 +193,7 @@ static int whiteout(struct asrc *s, struct pt_where *w, struct archive_entry *e)
 	victim.name += sizeof(WH_PREFIX) - 1;
 	victim.len -= sizeof(WH_PREFIX) - 1;
 	if (!victim.len)
-		return entry_fail(s, -EINVAL, "whiteout without a name");
+		return entry_fail(s, -EUCLEAN, "whiteout without a name");
 	if (pathtree_lookup(b, w->dir, victim.name, victim.len))
 		pathtree_unlink(b, &victim);
 	if (b->opts.overlay_whiteouts) {
@@ -273,6 +276,38 @@ static int add_entry(struct asrc *s, struct archive_entry *e)
 	return pathtree_link(b, &w, n);
 }
 
+/* libarchive reads through this, so an empty input can be told apart. */
+static la_ssize_t read_block(struct archive *a, void *ctx, const void **buf)
+{
+	struct asrc *s = ctx;
+	ssize_t n;
+
+	(void)a;
+	do
+		n = read(s->fd, s->buf, sizeof(s->buf));
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		archive_set_error(s->a, errno, "read error: %s", strerror(errno));
+	else
+		s->bytes += (uint64_t)n;
+	*buf = s->buf;
+	return n;
+}
+
+/* Why libarchive could not even find the first entry. */
+static int first_header_fail(struct asrc *s, enum eroot_archive_format format)
+{
+	static const char *const wanted[] = { "a tar or cpio archive", "a tar archive",
+					      "a cpio archive" };
+
+	if (!s->bytes)
+		return BFAIL(s->b, -ENODATA, "%s: empty input, not an archive", s->name);
+	if (archive_errno(s->a) == EILSEQ)	/* ARCHIVE_ERRNO_FILE_FORMAT on Linux */
+		return BFAIL(s->b, -EUCLEAN, "%s: not %s (%s)", s->name, wanted[format],
+			     archive_error_string(s->a));
+	return archive_fail(s, "reading");
+}
+
 static int open_archive(struct asrc *s, const char *path, enum eroot_archive_format format)
 {
 	struct archive *a = archive_read_new();
@@ -285,54 +320,54 @@ static int open_archive(struct asrc *s, const char *path, enum eroot_archive_for
 		archive_read_support_format_tar(a);
 	if (format != EROOT_ARCHIVE_TAR)
 		archive_read_support_format_cpio(a);
-	if (strcmp(path, "-") && access(path, R_OK) < 0)
+	s->fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
+	if (s->fd < 0)
 		return BFAIL(s->b, -errno, "%s: %s", s->name, strerror(errno));
-	if (archive_read_open_filename(a, strcmp(path, "-") ? path : NULL, 1 << 16) != ARCHIVE_OK) {
-		if (archive_filter_bytes(a, -1) == 0)
-			return BFAIL(s->b, -EINVAL, "%s: empty input, not an archive", s->name);
-		return archive_fail(s, "opening");
-	}
-	return 0;
+	return archive_read_open(a, s, NULL, read_block, NULL) == ARCHIVE_OK ? 0 :
+	       first_header_fail(s, format);
 }
 
 int eroot_builder_add_archive(struct eroot_builder *b, const char *path,
 			      enum eroot_archive_format format)
 {
-	struct asrc s = { .b = b, .name = strcmp(path, "-") ? path : "(stdin)" };
+	struct asrc *s = calloc(1, sizeof(*s));	/* holds the read buffer */
 	struct archive_entry *e;
-	int r, err = builder_check_options(b);
+	int r, err = s ? builder_check_options(b) : BFAIL(b, -ENOMEM, "out of memory");
 
 	if (!err)
 		err = pathtree_begin(b);
-	if (!err)
-		err = open_archive(&s, path, format);
+	if (err) {
+		free(s);
+		return err;
+	}
+	*s = (struct asrc){ .b = b, .name = strcmp(path, "-") ? path : "(stdin)", .fd = -1 };
+	err = open_archive(s, path, format);
 	b->layers++;
 	while (!err) {
-		s.path = NULL;
-		r = archive_read_next_header(s.a, &e);
+		s->path = NULL;
+		r = archive_read_next_header(s->a, &e);
 		if (r == ARCHIVE_EOF)
 			break;
-		if (r < ARCHIVE_WARN && !s.entries && archive_filter_bytes(s.a, -1) == 0) {
-			err = BFAIL(b, -EINVAL, "%s: empty input, not an archive", s.name);
-			break;
-		}
 		if (r < ARCHIVE_WARN) {
-			err = archive_fail(&s, "reading");
+			err = s->entries ? archive_fail(s, "reading") : first_header_fail(s, format);
 			break;
 		}
-		s.entries++;
-		s.whiteouts = (archive_format(s.a) & ARCHIVE_FORMAT_BASE_MASK) == ARCHIVE_FORMAT_TAR;
-		s.path = archive_entry_pathname(e);
-		if (!s.path || !*s.path) {
-			err = BFAIL(b, -EINVAL, "%s: entry %llu has no name", s.name,
-				    (unsigned long long)s.entries);
+		s->entries++;
+		s->whiteouts = (archive_format(s->a) & ARCHIVE_FORMAT_BASE_MASK) == ARCHIVE_FORMAT_TAR;
+		s->path = archive_entry_pathname(e);
+		if (!s->path || !*s->path) {
+			err = BFAIL(b, -EUCLEAN, "%s: entry %llu has no name", s->name,
+				    (unsigned long long)s->entries);
 			break;
 		}
-		s.path = pathtree_relative(s.path);
-		if (!exclude_match(b, s.path))
-			err = add_entry(&s, e);
+		s->path = pathtree_relative(s->path);
+		if (!exclude_match(b, s->path))
+			err = add_entry(s, e);
 	}
-	if (s.a)
-		archive_read_free(s.a);
+	if (s->a)
+		archive_read_free(s->a);
+	if (s->fd > STDIN_FILENO)
+		close(s->fd);
+	free(s);
 	return err;
 }
