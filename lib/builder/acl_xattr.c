@@ -7,6 +7,8 @@
  */
 #include <archive.h>
 #include <archive_entry.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdlib.h>
 
 #include "builder.h"
@@ -44,10 +46,46 @@ static uint16_t tag_of(int ae_tag)
 	}
 }
 
+/*
+ * The uid or gid of a named entry.  GNU tar writes names (acl_to_text), and
+ * extracting resolves them on the host; so does this.  libarchive leaves
+ * the id at -1 when the text has none, and clips big numeric ones.
+ */
+static int qualifier(struct eroot_builder *b, bool user, int id, const char *name,
+		     uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (name && *name) {
+		errno = 0;
+		v = strtoul(name, &end, 10);
+		if (!*end && !errno && v <= UINT32_MAX) {
+			*out = (uint32_t)v;
+			return 0;
+		}
+		if (user && getpwnam(name)) {
+			*out = getpwnam(name)->pw_uid;
+			return 0;
+		}
+		if (!user && getgrnam(name)) {
+			*out = getgrnam(name)->gr_gid;
+			return 0;
+		}
+	}
+	if (id >= 0) {
+		*out = (uint32_t)id;
+		return 0;
+	}
+	BFAIL(b, -EINVAL, "ACL names an unknown %s '%s'", user ? "user" : "group",
+	      name ? name : "");
+	return -EINVAL;
+}
+
 /* One ACL type of @e as an xattr value; *@len 0 if it has only the
  * entries the mode already says. */
 static int encode(struct eroot_builder *b, struct archive_entry *e, int type,
-		  uint8_t **out, size_t *len)
+		  uint8_t **out, size_t *len, int *mask)
 {
 	int count = archive_entry_acl_reset(e, type), ae_type, permset, ae_tag, id;
 	struct acl_rec *recs = calloc((size_t)count + 3, sizeof(*recs));
@@ -65,9 +103,16 @@ static int encode(struct eroot_builder *b, struct archive_entry *e, int type,
 
 		if (!tag || (size_t)n == (size_t)count)
 			continue;
-		recs[n++] = (struct acl_rec){ tag, (uint16_t)(permset & 7),
-			tag == ACL_USER || tag == ACL_GROUP ? (uint32_t)id : ACL_UNDEFINED_ID };
+		recs[n] = (struct acl_rec){ tag, (uint16_t)(permset & 7), ACL_UNDEFINED_ID };
+		if ((tag == ACL_USER || tag == ACL_GROUP) &&
+		    qualifier(b, tag == ACL_USER, id, name, &recs[n].id)) {
+			free(recs);
+			return -EINVAL;
+		}
+		if (tag == ACL_MASK)
+			*mask = recs[n].perm;
 		have |= tag;
+		n++;
 	}
 	if (!(have & (ACL_USER | ACL_GROUP | ACL_MASK)) && type == ARCHIVE_ENTRY_ACL_TYPE_ACCESS) {
 		free(recs);		/* the mode says it all */
@@ -100,7 +145,8 @@ static int encode(struct eroot_builder *b, struct archive_entry *e, int type,
 	return 0;
 }
 
-int acl_to_xattrs(struct eroot_builder *b, struct bnode *n, struct archive_entry *e)
+int acl_to_xattrs(struct eroot_builder *b, struct bnode *n, struct archive_entry *e,
+		  bool store)
 {
 	static const struct { int type; const char *name; } kinds[] = {
 		{ ARCHIVE_ENTRY_ACL_TYPE_ACCESS, "system.posix_acl_access" },
@@ -109,13 +155,17 @@ int acl_to_xattrs(struct eroot_builder *b, struct bnode *n, struct archive_entry
 
 	for (size_t k = 0; k < 2; k++) {
 		uint8_t *value = NULL;
+		int err, mask = -1;
 		size_t len;
-		int err;
 
 		if (!archive_entry_acl_count(e, kinds[k].type))
 			continue;
-		err = encode(b, e, kinds[k].type, &value, &len);
-		if (!err && len)
+		err = encode(b, e, kinds[k].type, &value, &len, &mask);
+		/* with a mask, the mode's group bits are the mask (libarchive
+		 * set them from the group entry) */
+		if (!err && mask >= 0 && kinds[k].type == ARCHIVE_ENTRY_ACL_TYPE_ACCESS)
+			n->mode = (n->mode & ~070u) | (uint32_t)mask << 3;
+		if (!err && len && store)
 			err = xattrs_add(b, n, kinds[k].name, value, len);
 		free(value);
 		if (err)

@@ -255,8 +255,10 @@ void pathtree_free(struct eroot_builder *b);
 
 /* acl_xattr.c */
 struct archive_entry;
-/* POSIX ACLs of a libarchive entry as system.posix_acl_* xattrs. */
-int acl_to_xattrs(struct eroot_builder *b, struct bnode *n, struct archive_entry *e);
+/* POSIX ACLs of a libarchive entry as system.posix_acl_* xattrs (if
+ * @store), and the mode's group bits from the ACL mask. */
+int acl_to_xattrs(struct eroot_builder *b, struct bnode *n, struct archive_entry *e,
+		  bool store);
 
 /* exclude.c */
 bool exclude_match(const struct eroot_builder *b, const char *relpath);

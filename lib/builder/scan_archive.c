@@ -22,6 +22,8 @@
 
 #define WH_PREFIX ".wh."
 #define WH_OPAQUE ".wh..wh..opq"
+/* its own message stands in for gzip's (see archive_fail) */
+#define GZIP_CMD "sh -c \"exec gzip -dc 2>/dev/null\""
 
 struct asrc {
 	struct eroot_builder *b;
@@ -46,6 +48,8 @@ static int archive_fail(struct asrc *s, const char *doing)
 
 	if (!why)
 		why = "damaged archive";
+	if (!strncmp(why, "Child process exited", 20))
+		why = "damaged gzip data (gzip -d failed: bad CRC, truncated or corrupt)";
 	if (s->path)
 		return BFAIL(s->b, -EUCLEAN, "%s: %s %s: %s", s->name, doing, s->path, why);
 	return BFAIL(s->b, -EUCLEAN, "%s: %s (after %llu entries): %s", s->name, doing,
@@ -91,26 +95,25 @@ static int read_xattrs(struct asrc *s, struct bnode *n, struct archive_entry *e)
 {
 	struct eroot_builder *b = s->b;
 	bool acl_in_xattrs = false;
+	char why[EROOT_ERRMSG_SIZE];
 	const char *name;
 	const void *value;
 	size_t len;
-	int err;
+	int err = 0;
 
 	archive_entry_xattr_reset(e);
-	while (archive_entry_xattr_next(e, &name, &value, &len) == ARCHIVE_OK) {
+	while (!err && archive_entry_xattr_next(e, &name, &value, &len) == ARCHIVE_OK) {
 		if (!strncmp(name, "system.posix_acl_", 17))
 			acl_in_xattrs = true;
 		err = xattrs_add(b, n, name, value, len);
-		if (err) {
-			char why[EROOT_ERRMSG_SIZE];
-
-			memcpy(why, b->err.text, sizeof(why));
-			return entry_fail(s, err, why);
-		}
 	}
 	/* the same ACL may come both ways; the raw xattr is the exact one */
-	if (!acl_in_xattrs && (err = acl_to_xattrs(b, n, e)))
-		return err;
+	if (!err)
+		err = acl_to_xattrs(b, n, e, !acl_in_xattrs);
+	if (err) {
+		memcpy(why, b->err.text, sizeof(why));
+		return entry_fail(s, err, why);
+	}
 	xattrs_finish_node(b, n);
 	return 0;
 }
@@ -123,6 +126,12 @@ static void fill_attrs(struct bnode *n, struct archive_entry *e)
 	n->mtime = archive_entry_mtime(e);
 	n->mtime_nsec = archive_entry_mtime_is_set(e) ?
 			(uint32_t)archive_entry_mtime_nsec(e) : 0;
+	/* libarchive reads pax "-1.5" as -1 s + 0.5 s: the sign belongs to
+	 * the fraction too ("-0.5" loses it entirely; left as it comes) */
+	if (n->mtime < 0 && n->mtime_nsec) {
+		n->mtime--;
+		n->mtime_nsec = 1000000000u - n->mtime_nsec;
+	}
 	n->implicit = false;
 }
 
@@ -194,7 +203,10 @@ static int whiteout(struct asrc *s, struct pt_where *w, struct archive_entry *e)
 	victim.len -= sizeof(WH_PREFIX) - 1;
 	if (!victim.len)
 		return entry_fail(s, -EUCLEAN, "whiteout without a name");
-	if (pathtree_lookup(b, w->dir, victim.name, victim.len))
+	victim.node = pathtree_lookup(b, w->dir, victim.name, victim.len);
+	if (victim.node && victim.node->layer == b->layers)
+		return 0;		/* whiteouts hide lower layers only */
+	if (victim.node)
 		pathtree_unlink(b, &victim);
 	if (b->opts.overlay_whiteouts) {
 		struct bnode *n = tree_new_node(b);
@@ -315,7 +327,17 @@ static int open_archive(struct asrc *s, const char *path, enum eroot_archive_for
 	s->a = a;
 	if (!a)
 		return BFAIL(s->b, -ENOMEM, "out of memory");
-	archive_read_support_filter_all(a);
+	/* every filter but libarchive's own gzip, which skips the CRC check:
+	 * gzip(1) checks it, and a damaged .tar.gz must not build */
+	archive_read_support_filter_bzip2(a);
+	archive_read_support_filter_compress(a);
+	archive_read_support_filter_lz4(a);
+	archive_read_support_filter_lzip(a);
+	archive_read_support_filter_lzma(a);
+	archive_read_support_filter_lzop(a);
+	archive_read_support_filter_xz(a);
+	archive_read_support_filter_zstd(a);
+	archive_read_support_filter_program_signature(a, GZIP_CMD, "\x1f\x8b", 2);
 	if (format != EROOT_ARCHIVE_CPIO)
 		archive_read_support_format_tar(a);
 	if (format != EROOT_ARCHIVE_TAR)
