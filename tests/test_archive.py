@@ -88,6 +88,17 @@ def whole_seconds(lines):
     return transformed(lines, fix)
 
 
+def pax_as_libarchive_reads(lines):
+    """libarchive (3.6, and its code today) drops the sign of a pax time
+    between -1 and 0 s: "-0.000000001" reads as +1 ns.  A known limit
+    (docs/archives.md); asserted as it is, so a fix shows here."""
+    def fix(p, f):
+        sec, _, frac = f['mtime'].partition('.')
+        if sec == '-1' and frac and int(frac):
+            f['mtime'] = '0.%09d' % (10**9 - int(frac))
+    return transformed(lines, fix)
+
+
 def listing(d):
     return sorted(os.listdir(d))
 
@@ -343,7 +354,8 @@ def test_tar(t, base):
     gnu_tar(tree, gnu, '--sparse', '--format=gnu')
     gnu_tar(tree, acl, '--acls', '--sparse', '--format=pax')
     want_gnu = whole_seconds(without_xattrs(full))
-    want_acl = only_acl_xattrs(full)
+    want_acl = only_acl_xattrs(pax_as_libarchive_reads(full))
+    full = pax_as_libarchive_reads(full)
     pax_gz = compress_file(pax, 'gzip')
     pax_zst = compress_file(pax, 'zstd')
     pax_xz = compress_file(pax, 'xz')

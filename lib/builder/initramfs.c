@@ -123,7 +123,7 @@ static int k_create(struct kcpio *k, const char *path, uint32_t mode, struct bno
 	if (!k_lookup(k, path, &w) || !w.dir || w.node)
 		return 0;		/* no parent, or it exists: the call fails */
 	n = S_ISDIR(mode) ? pathtree_new_dir(k->b, w.dir) : tree_new_node(k->b);
-	if (!n || !(n->src_path = strdup(path)))
+	if (!n || !(n->src_path = strdup(pathtree_relative(path))))
 		return BFAIL(k->b, -ENOMEM, "out of memory");
 	n->mode = mode;
 	n->implicit = false;
