@@ -66,5 +66,6 @@ int cmd_ls(int argc, char **argv);
 int cmd_cat(int argc, char **argv);
 int cmd_stat(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_initrd(int argc, char **argv);
 
 #endif

@@ -7,13 +7,14 @@
 #include "common.h"
 
 static const struct command commands[] = {
-	{ "mkfs", "build an EROFS image from a directory", cmd_mkfs },
+	{ "mkfs", "build an EROFS image from a directory or an archive", cmd_mkfs },
 	{ "fsck", "check an image, reading all of it", cmd_fsck },
 	{ "extract", "restore an image's content into a directory", cmd_extract },
 	{ "ls", "list directories of an image", cmd_ls },
 	{ "cat", "print files of an image", cmd_cat },
 	{ "stat", "show one inode of an image", cmd_stat },
 	{ "info", "show an image's superblock and counts", cmd_info },
+	{ "initrd", "make an initrd that boots with its content as an EROFS image", cmd_initrd },
 };
 
 static int main_usage(bool error)

@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: MIT
+/*
+ * eroot-init: /init of an initrd made by eroot initrd.  As PID 1 it mounts
+ * the EROFS image the kernel unpacked beside it, stacks overlayfs with a
+ * tmpfs upper over it, carries in whatever appended archives brought, makes
+ * that the root and executes the original /init there with the same
+ * arguments and environment.  Called as run-init it stands in for klibc's
+ * (switch.c).  Any failure prints one line, "eroot: <what> failed: <why>",
+ * then runs eroot.emergency= if given, else exits, which panics the kernel.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "init.h"
+
+static char **saved_argv, **saved_envp;
+
+double uptime(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void note(const struct config *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!c->debug)
+		return;
+	va_start(ap, fmt);
+	printf("eroot: [%.3f] ", uptime());
+	vprintf(fmt, ap);
+	printf("\n");
+	fflush(stdout);
+	va_end(ap);
+}
+
+void fail(const struct config *c, const char *what, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	printf("eroot: %s failed: ", what);
+	vprintf(fmt, ap);
+	printf("\n");
+	fflush(stdout);
+	va_end(ap);
+	if (c && c->emergency[0]) {
+		char *argv[] = { (char *)c->emergency, NULL };
+
+		execve(c->emergency, argv, saved_envp);
+		printf("eroot: starting the emergency shell failed: %s: %m\n", c->emergency);
+	}
+	exit(1);			/* PID 1 exits: the kernel panics */
+}
+
+static void mount_api(const struct config *c)
+{
+	static const struct { const char *what, *where, *type; } fs[] = {
+		{ "devtmpfs", "/dev", "devtmpfs" },
+		{ "proc", "/proc", "proc" },
+		{ "sysfs", "/sys", "sysfs" },
+	};
+
+	for (size_t i = 0; i < sizeof(fs) / sizeof(fs[0]); i++) {
+		mkdir(fs[i].where, 0755);
+		if (mount(fs[i].what, fs[i].where, fs[i].type, MS_NOSUID, NULL) < 0 &&
+		    errno != EBUSY)
+			fail(c, "mounting the kernel's file systems", "%s: %m", fs[i].where);
+	}
+}
+
+static void verify(const struct config *c, const struct image *img, bool main_image)
+{
+	char hex[65], why[256];
+
+	if (!c->verify && !(main_image && c->cmdline_digest[0]))
+		return;
+	if (sha256_file(img->path, hex, why, sizeof(why)) < 0)
+		fail(c, "verifying the image", "%s", why);
+	if (c->verify && strcmp(hex, img->sha256))
+		fail(c, "verifying the image", "%s: sha256 %s, built as %s", img->path, hex,
+		     img->sha256);
+	if (main_image && c->cmdline_digest[0] && strcmp(hex, c->cmdline_digest))
+		fail(c, "verifying the image", "%s: sha256 %s, eroot.digest= says %s", img->path,
+		     hex, c->cmdline_digest);
+	note(c, "%s: sha256 verified", img->path);
+}
+
+/* lowerdir: the last layer on top, the content image at the bottom */
+static void mount_overlay(const struct config *c)
+{
+	char opts[4096];
+	size_t len = 0;
+
+	len += (size_t)snprintf(opts, sizeof(opts), "lowerdir=");
+	for (int i = c->nimages - 1; i >= 0; i--)
+		len += (size_t)snprintf(opts + len, sizeof(opts) - len, "%s%s",
+					c->images[i].mnt, i ? ":" : "");
+	snprintf(opts + len, sizeof(opts) - len,
+		 ",upperdir=" EROOT_DIR "/rw/upper,workdir=" EROOT_DIR "/rw/work");
+	if ((mkdir(EROOT_DIR "/rw", 0755) < 0 && errno != EEXIST) ||
+	    mount("tmpfs", EROOT_DIR "/rw", "tmpfs", 0, "mode=0755") < 0 ||
+	    mkdir(EROOT_DIR "/rw/upper", 0755) < 0 || mkdir(EROOT_DIR "/rw/work", 0700) < 0 ||
+	    (mkdir(NEWROOT, 0755) < 0 && errno != EEXIST))
+		fail(c, "preparing the writable layer", "%m");
+	if (mount("overlay", NEWROOT, "overlay", 0, opts) < 0)
+		fail(c, "mounting overlayfs", "%s: %m", opts);
+	/* overlayfs holds private clones of its layers: the originals can go,
+	 * so that nothing but the overlay keeps the image mounted */
+	umount2(EROOT_DIR "/rw", MNT_DETACH);
+	for (int i = 0; i < c->nimages; i++)
+		umount2(c->images[i].mnt, MNT_DETACH);
+}
+
+static void loader(void)
+{
+	static struct config cfg;
+	char *init = "/init";
+
+	mount_api(NULL);
+	config_load(&cfg);
+	note(&cfg, "loader started");
+	modules_load(&cfg);
+	for (int i = 0; i < cfg.nimages; i++) {
+		verify(&cfg, &cfg.images[i], i == 0);
+		image_mount(&cfg, &cfg.images[i]);
+		unlink(cfg.images[i].path);	/* freed with the last mount */
+	}
+	mount_overlay(&cfg);
+	carry_rootfs(&cfg, NEWROOT);
+	unlink(CONFIG_PATH);
+	umount2("/proc", MNT_DETACH);	/* the original init mounts its own */
+	umount2("/sys", MNT_DETACH);
+	umount2("/dev", MNT_DETACH);
+	switch_root(&cfg, NEWROOT);
+	printf("eroot: handover at %.3f s\n", uptime());
+	fflush(stdout);
+	/* systemd's in_initrd() also wants "/" to be tmpfs unless told */
+	putenv("SYSTEMD_IN_INITRD=lenient");
+	saved_argv[0] = init;
+	execve(init, saved_argv, environ);
+	fail(&cfg, "starting the original init", "%s: %m", init);
+}
+
+int main(int argc, char **argv, char **envp)
+{
+	const char *base = strrchr(argv[0], '/');
+
+	saved_argv = argv;
+	saved_envp = envp;
+	if (!strcmp(base ? base + 1 : argv[0], "run-init"))
+		return run_init_main(argc, argv);
+	if (getpid() != 1) {
+		fprintf(stderr, "eroot-init: runs as PID 1 from an initrd made by eroot initrd\n");
+		return 2;
+	}
+	loader();
+	return 1;
+}

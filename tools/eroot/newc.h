@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/* Writing newc cpio archives, the format the kernel unpacks. */
+#ifndef EROOT_TOOL_NEWC_H
+#define EROOT_TOOL_NEWC_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+struct newc {
+	int fd;
+	uint64_t pos;			/* bytes written so far */
+	uint32_t ino;
+	int64_t mtime;
+	const char *target;		/* for messages */
+};
+
+int newc_write(struct newc *w, const void *data, size_t len);
+/* Zeros up to a multiple of @align (the kernel skips them between archives). */
+int newc_pad(struct newc *w, uint64_t align);
+int newc_dir(struct newc *w, const char *name, uint32_t mode);
+int newc_node(struct newc *w, const char *name, uint32_t mode, uint32_t major, uint32_t minor);
+int newc_buf(struct newc *w, const char *name, uint32_t mode, const void *data, size_t len);
+/* A member with the content of file @src; with @page_align, zeros go
+ * before its header so that its data starts at a multiple of 4096. */
+int newc_file(struct newc *w, const char *name, uint32_t mode, const char *src,
+	      int page_align);
+int newc_trailer(struct newc *w);
+/* Copy @len bytes of @src from its start. */
+int newc_copy_prefix(struct newc *w, const char *src, uint64_t len);
+
+#endif
