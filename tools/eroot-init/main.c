@@ -122,10 +122,26 @@ static void mount_overlay(const struct config *c)
 		umount2(c->images[i].mnt, MNT_DETACH);
 }
 
+/* For the handover line: what the boot left for userspace. */
+static long mem_available_kb(void)
+{
+	char line[128];
+	long kb = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %ld", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb;
+}
+
 static void loader(void)
 {
 	static struct config cfg;
 	char *init = "/init";
+	long mem_available;
 
 	mount_api(NULL);
 	config_load(&cfg);
@@ -139,11 +155,12 @@ static void loader(void)
 	mount_overlay(&cfg);
 	carry_rootfs(&cfg, NEWROOT);
 	unlink(CONFIG_PATH);
+	mem_available = mem_available_kb();
 	umount2("/proc", MNT_DETACH);	/* the original init mounts its own */
 	umount2("/sys", MNT_DETACH);
 	umount2("/dev", MNT_DETACH);
 	switch_root(&cfg, NEWROOT);
-	printf("eroot: handover at %.3f s\n", uptime());
+	printf("eroot: handover at %.3f s, MemAvailable %ld kB\n", uptime(), mem_available);
 	fflush(stdout);
 	/* systemd's in_initrd() also wants "/" to be tmpfs unless told */
 	putenv("SYSTEMD_IN_INITRD=lenient");

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -76,6 +77,65 @@ static int drop_caps(char *list)
 	return (int)syscall(SYS_capset, &hdr, data);
 }
 
+/*
+ * Run from a memory copy of ourselves: the running binary must not pin the
+ * old root (it is bound over run-init inside it), so that detaching the old
+ * root frees it at once.  Returns only if that cannot be done.
+ */
+static void reexec_from_memory(char **argv)
+{
+	char self[64];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	int in, mem;
+	struct stat st;
+
+	if (n > 0 && (self[n] = '\0', !strncmp(self, "/memfd:", 7)))
+		return;			/* done already */
+	in = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	mem = (int)syscall(SYS_memfd_create, "eroot-run-init", 0);
+	if (in < 0 || mem < 0 || fstat(in, &st) < 0 ||
+	    sendfile(mem, in, NULL, (size_t)st.st_size) != st.st_size) {
+		if (in >= 0)
+			close(in);
+		if (mem >= 0)
+			close(mem);
+		return;
+	}
+	close(in);
+	fexecve(mem, argv, environ);
+	close(mem);
+}
+
+/*
+ * A loop device lets go of its file in a work queue after its last user
+ * (5.17 and later), so the image's memory comes back a moment after the old
+ * root is detached.  Wait for that, as run-init's deleting of files would
+ * have been waited for: the real init then starts with the memory free.
+ */
+static void wait_for_loops(void)
+{
+	for (int tries = 0; tries < 1000; tries++) {
+		bool busy = false;
+		char path[64], backing[256];
+
+		for (int i = 0; i < 16 && !busy; i++) {
+			int fd;
+			ssize_t n;
+
+			snprintf(path, sizeof(path), "/sys/block/loop%d/loop/backing_file", i);
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				continue;
+			n = read(fd, backing, sizeof(backing) - 1);
+			close(fd);
+			busy = n > 0 && (backing[n] = '\0', strstr(backing, EROOT_DIR "/"));
+		}
+		if (!busy)
+			return;
+		usleep(10000);
+	}
+}
+
 /* run-init [-d CAPS] [-c CONSOLE] [-n] NEWROOT INIT [ARGS...], as klibc's */
 int run_init_main(int argc, char **argv)
 {
@@ -84,6 +144,7 @@ int run_init_main(int argc, char **argv)
 	bool dry = false;
 	int opt;
 
+	reexec_from_memory(argv);
 	while ((opt = getopt(argc, argv, "+d:c:n")) != -1) {
 		if (opt == 'd')
 			caps = optarg;
@@ -104,13 +165,14 @@ int run_init_main(int argc, char **argv)
 	}
 	if (dry)
 		return 0;
-	/* the old root ends up on top of the new one: detach it lazily */
+	/* the old root ends up on top of the new one: detach it */
 	if (syscall(SYS_pivot_root, ".", ".") < 0 || umount2(".", MNT_DETACH) < 0) {
 		fprintf(stderr, "eroot: run-init failed: switching root: %m\n");
 		return 1;
 	}
 	if (chdir("/") < 0)
 		return 1;
+	wait_for_loops();
 	if (console) {
 		int fd = open(console, O_RDWR);
 

@@ -1,0 +1,189 @@
+#!/usr/bin/python3
+"""eroot initrd booting stock Debian kernels under QEMU (TCG).  The verdict
+comes on ttyS1, which only a running userspace writes: a panic or a hang
+never passes.
+
+    test_boot.py real GENERATOR KERNEL   initramfs-tools|dracut, 6.1|6.12
+    test_boot.py small                   a generated initramfs, appended cpio
+    test_boot.py failures                broken image, wrong digest, wrong modules
+
+real: the generator's own initrd for that kernel (debian-root fixture), made
+into an eroot initrd, boots the fixture's root as a read-only virtio disk to
+the marker the real root writes; the loader handed over once and printed no
+failure.  The original initrd boots too, and MemAvailable in the real root
+must be no lower with eroot's (the image and its mounts were released); 6.12
+mounts the image file-backed, 6.1 through a loop device.
+small: an initramfs whose /init is tests/boot-init-probe.c, plus a cpio a
+bootloader would append: /init runs as PID 1 on an overlayfs root with the
+kernel's argument and environment, and sees its own files and the appended
+one.
+failures: each boots to its one "eroot: ... failed" line and no verdict.
+"""
+import os
+import re
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import boot  # noqa: E402
+import eroottest as et  # noqa: E402
+import mkinitramfs as mk  # noqa: E402
+
+TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+# As test_boot_baseline.py: dracut without fsck of the read-only disk, and
+# bounded waiting on failure.
+APPEND = {'initramfs-tools': '',
+          'dracut': 'rd.skipfsck fsck.mode=skip rd.shell=0 rd.emergency=poweroff rd.timeout=60'}
+TIMEOUT = 240
+# MemAvailable may differ from the cpio boot's by the loader's modules
+# (erofs, overlay, loop: ~2 MiB) and by noise (systemd boots vary by up to
+# ~8 MiB), but an image not released would cost all of it (20 MiB and more).
+MEMORY_SLACK_KB = 12288
+
+
+def eroot_initrd(t, out, src, *args):
+    res = et.eroot('initrd', '-q', *args, out, src, timeout=600)
+    return et.must(t, res, 'eroot initrd %s' % ' '.join(args + (os.path.basename(src),)))
+
+
+def loader_ok(t, res, what):
+    failures = [l for l in res.console.splitlines() if re.search(r'eroot: .* failed', l)]
+    t.check(res.ok, what + ': the real root reports', res.describe())
+    t.check(res.console.count('eroot: handover at') == 1 and not failures,
+            what + ': one handover, no failure line', '\n'.join(failures) or res.describe())
+
+
+def kernel_of(gen, series):
+    root = boot.fixture('debian-root', gen)
+    pre = 'DRACUT_' if gen == 'dracut' else ''
+    kit = boot.fixture('boot-kit')
+    if series == '6.1':
+        return root[pre + 'ROOT'], root[pre + 'VMLINUZ'], root[pre + 'INITRD'], kit['QEMU'], ()
+    return (root[pre + 'ROOT'], root[pre + 'VMLINUZ_BPO'], root[pre + 'INITRD_BPO'],
+            kit['QEMU10'], tuple(kit['QEMU10_ARGS'].split()))
+
+
+def real(t, work, gen, series):
+    root, vmlinuz, initrd, qemu, qargs = kernel_of(gen, series)
+    disk = boot.root_disk(root, os.path.join(work, 'root.img'))
+    out = os.path.join(work, 'eroot.img')
+    if not eroot_initrd(t, out, initrd, '--modules-dir', root):
+        return
+    what = '%s %s' % (gen, series)
+    opts = dict(disk=disk, qemu=qemu, qemu_args=qargs, timeout=TIMEOUT)
+    res = boot.boot(vmlinuz, out, append=APPEND[gen] + ' eroot.debug', **opts)
+    loader_ok(t, res, what + ' (eroot initrd)')
+    print('%s eroot: %s' % (what, res.summary()), flush=True)
+    base = boot.boot(vmlinuz, initrd, append=APPEND[gen], **opts)
+    print('%s original: %s' % (what, base.summary()), flush=True)
+    if t.check(base.ok, what + ': the original initrd boots too', base.describe()) and res.ok:
+        t.check(res.fields['memavail'] >= base.fields['memavail'] - MEMORY_SLACK_KB,
+                what + ': MemAvailable in the real root as with the cpio, the image '
+                'released (%s vs %s kB)' % (res.fields['memavail'], base.fields['memavail']))
+    # 6.12 mounts the image straight from its file in rootfs; 6.1 cannot
+    how = 'mounted file-backed' if series == '6.12' else 'mounted through /dev/loop'
+    t.check(how in res.console, '%s: the image is %s' % (what, how), res.describe())
+
+
+def probe_binary(work):
+    exe = os.path.join(work, 'probe-init')
+    subprocess.run(['cc', '-static', '-Os', '-o', exe,
+                    os.path.join(TESTS_DIR, 'boot-init-probe.c')], check=True)
+    with open(exe, 'rb') as f:
+        return f.read()
+
+
+def small_initrd(t, work, kver, modules_root, *args):
+    """An initramfs of the probe as /init, made into an eroot initrd."""
+    src = os.path.join(work, 'small.cpio.gz')
+    entries = [mk.dirent('etc'), mk.reg('etc/probe-own', b'from-the-image\n'),
+               mk.reg('init', probe_binary(work), 0o755)]
+    with open(src, 'wb') as f:
+        f.write(mk.compress(mk.newc(entries), 'gzip'))
+    out = os.path.join(work, 'small-eroot.img')
+    ok = eroot_initrd(t, out, src, '-k', kver, '--modules-dir', modules_root, *args)
+    return out if ok else None
+
+
+def append_cpio(initrd, out):
+    extra = mk.newc([mk.dirent('.extra'), mk.dirent('.extra/credentials'),
+                     mk.reg('.extra/credentials/probe.cred', b'appended-by-loader\n')])
+    with open(initrd, 'rb') as f, open(out, 'wb') as o:
+        data = f.read()
+        o.write(data + b'\0' * (-len(data) % 512) + extra)
+
+
+def small(t, work):
+    root, vmlinuz, _, qemu, qargs = kernel_of('initramfs-tools', '6.1')
+    kver = boot.fixture('debian-root', 'initramfs-tools')['KVER']
+    out = small_initrd(t, work, kver, root)
+    if not out:
+        return
+    appended = os.path.join(work, 'appended.img')
+    append_cpio(out, appended)
+    res = boot.boot(vmlinuz, appended, append='probe_env=yes probe-arg eroot.debug',
+                    qemu=qemu, qemu_args=qargs, timeout=TIMEOUT)
+    loader_ok(t, res, 'small')
+    f = res.fields
+    for key, want in (('pid', 1), ('arg', 'probe-arg'), ('env', 'yes'), ('overlay', 1),
+                      ('own', 'from-the-image'), ('appended', 'appended-by-loader')):
+        t.check(f.get(key) == want, 'small: %s=%s' % (key, want), res.verdict or res.describe())
+    print('small: %s' % res.summary(), flush=True)
+
+
+def expect_failure(t, what, res, line):
+    t.check(not res.verdict, what + ': no verdict', res.verdict or '')
+    t.check(not res.timed_out, what + ': the VM ends (panic=-1), no hang', res.describe())
+    t.check(any(l.startswith(line) for l in res.console.splitlines()),
+            what + ': the console says "%s"' % line, res.describe())
+
+
+def failures(t, work):
+    root, vmlinuz, _, qemu, qargs = kernel_of('initramfs-tools', '6.1')
+    _, vmlinuz12, _, qemu10, qargs10 = kernel_of('initramfs-tools', '6.12')
+    kver = boot.fixture('debian-root', 'initramfs-tools')['KVER']
+    out = small_initrd(t, work, kver, root)
+    if not out:
+        return
+    opts = dict(qemu=qemu, qemu_args=qargs, timeout=TIMEOUT)
+    res = boot.boot(vmlinuz, out, append='eroot.digest=sha256:' + '0' * 64, **opts)
+    expect_failure(t, 'wrong eroot.digest', res, 'eroot: verifying the image failed')
+    # one byte of the image changed: its data starts at a page boundary
+    # after the header naming it
+    broken = os.path.join(work, 'broken.img')
+    with open(out, 'rb') as f:
+        data = bytearray(f.read())
+    at = (data.index(b'eroot/root.erofs\0') + 4095) // 4096 * 4096 + 1500
+    data[at] ^= 0x55
+    with open(broken, 'wb') as f:
+        f.write(data)
+    res = boot.boot(vmlinuz, broken, **opts)
+    expect_failure(t, 'a broken image', res, 'eroot: verifying the image failed')
+    # modules of 6.1 on the 6.12 kernel: a stale initrd after a kernel update
+    res = boot.boot(vmlinuz12, out, qemu=qemu10, qemu_args=qargs10, timeout=TIMEOUT)
+    expect_failure(t, '6.1 modules on 6.12', res, 'eroot: loading a module failed')
+
+
+def main():
+    args = sys.argv[1:]
+    if not (args in (['small'], ['failures']) or
+            (len(args) == 3 and args[0] == 'real' and
+             args[1] in APPEND and args[2] in ('6.1', '6.12'))):
+        sys.exit(__doc__)
+    et.require_root()
+    t = et.Checker('boot-' + '-'.join(args))
+    work = et.scratch('boot-' + '-'.join(args))
+    try:
+        if args[0] == 'real':
+            real(t, work, args[1], args[2])
+        elif args[0] == 'small':
+            small(t, work)
+        else:
+            failures(t, work)
+    except boot.FixtureError as e:
+        t.check(False, 'fixtures', str(e))
+    t.exit()
+
+
+if __name__ == '__main__':
+    main()
