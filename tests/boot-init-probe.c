@@ -1,5 +1,6 @@
 /* The "original /init" of the small initramfs test_boot.py converts with
- * eroot initrd: it reports on ttyS1 what the loader must have handed over:
+ * eroot initrd (and, alone, the probe test_boot_baseline.py boots): it
+ * reports on ttyS1 what the loader must have handed over:
  * PID 1, the kernel's arguments and environment, an overlayfs root, the
  * files of its own image and of a cpio the bootloader appended. */
 #include <stdio.h>
@@ -48,7 +49,7 @@ int main(int argc, char **argv)
 	}
 	if ((f = fopen("/dev/ttyS1", "w"))) {
 		fprintf(f, "EROOT-ROOT-OK uptime=%s memavail=%ld pid=%d arg=%s env=%s "
-			"overlay=%d own=%s appended=%s\n", up, avail, (int)getpid(),
+			"overlay=%d own=%s appended=%s probe=1\n", up, avail, (int)getpid(),
 			argc > 1 ? argv[1] : "-", env ? env : "-",
 			statfs("/", &sfs) == 0 && sfs.f_type == OVERLAYFS_MAGIC, own, appended);
 		fclose(f);

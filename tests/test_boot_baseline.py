@@ -10,7 +10,7 @@ ext4 disk; the initrd must mount it and run /eroot-marker, whose verdict line
 on ttyS1 must report MemAvailable.
 probe: each kernel of boot.kernels() (6.1 with bookworm's QEMU, the 6.12
 backports kernel with QEMU 10) boots an initramfs holding only a static
-/init built from tests/boot-probe.c: proves the plumbing of both pairs.
+/init built from tests/boot-init-probe.c: proves the plumbing of both pairs.
 Prints the timings (host seconds from QEMU start).  Needs root (the
 fixture); skips only when QEMU cannot be installed.
 """
@@ -98,9 +98,9 @@ def generator(t, gen, work):
 
 def probe(t, work):
     init = os.path.join(work, 'init')
-    src = os.path.join(et.TESTS_DIR, 'boot-probe.c')
+    src = os.path.join(et.TESTS_DIR, 'boot-init-probe.c')
     res = et.run(['cc', '-static', '-Os', '-o', init, src])
-    if not et.must(t, res, 'cc -static boot-probe.c'):
+    if not et.must(t, res, 'cc -static boot-init-probe.c'):
         return
     with open(init, 'rb') as f:
         entry = mkinitramfs.reg('init', f.read(), perm=0o755)
