@@ -15,6 +15,19 @@
 
 static void parse_cmdline(struct config *c)
 {
+	/* eroot.emergency= first: it must serve errors in the other options */
+	char *e = NULL;
+	FILE *g = fopen("/proc/cmdline", "r");
+	char all[4096];
+	size_t m = g ? fread(all, 1, sizeof(all) - 1, g) : 0;
+
+	if (g)
+		fclose(g);
+	all[m] = '\0';
+	if ((e = strstr(all, "eroot.emergency=")) && (e == all || e[-1] == ' '))
+		snprintf(c->emergency, sizeof(c->emergency), "%.*s", (int)strcspn(e + 16, " \n"),
+			 e + 16);
+
 	char buf[4096], *save = NULL;
 	FILE *f = fopen("/proc/cmdline", "r");
 	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
@@ -24,13 +37,16 @@ static void parse_cmdline(struct config *c)
 	buf[n] = '\0';
 	for (char *w = strtok_r(buf, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save)) {
 		if (!strncmp(w, "eroot.digest=", 13)) {
-			if (strncmp(w + 13, "sha256:", 7) || strlen(w + 20) != 64)
+			if (strncmp(w + 13, "sha256:", 7) || strlen(w + 20) != 64 ||
+			    strspn(w + 20, "0123456789abcdefABCDEF") != 64)
 				fail(c, "reading eroot.digest", "expected sha256:<64 hex digits>");
 			for (int i = 0; i < 64; i++)
 				c->cmdline_digest[i] = (char)(w[20 + i] | 0x20);
 		} else if (!strncmp(w, "eroot.emergency=", 16)) {
 			snprintf(c->emergency, sizeof(c->emergency), "%s", w + 16);
 		} else if (!strncmp(w, "eroot.mount=", 12)) {
+			if (strcmp(w + 12, "auto") && strcmp(w + 12, "file") && strcmp(w + 12, "loop"))
+				fail(c, "reading eroot.mount", "%s: auto, file or loop", w + 12);
 			snprintf(c->mount_how, sizeof(c->mount_how), "%s", w + 12);
 		} else if (!strcmp(w, "eroot.debug")) {
 			c->debug = true;

@@ -21,6 +21,7 @@
 #include "init.h"
 
 static char **saved_argv, **saved_envp;
+static bool newroot_ready;		/* the overlay is mounted at NEWROOT */
 
 double uptime(void)
 {
@@ -57,6 +58,10 @@ void fail(const struct config *c, const char *what, const char *fmt, ...)
 	if (c && c->emergency[0]) {
 		char *argv[] = { (char *)c->emergency, NULL };
 
+		/* the image's own shell once it is mounted, else one in rootfs */
+		if (newroot_ready && access(c->emergency, X_OK) < 0 &&
+		    chdir(NEWROOT) == 0 && chroot(".") == 0)
+			chdir("/");
 		execve(c->emergency, argv, saved_envp);
 		printf("eroot: starting the emergency shell failed: %s: %m\n", c->emergency);
 	}
@@ -153,6 +158,7 @@ static void loader(void)
 		unlink(cfg.images[i].path);	/* freed with the last mount */
 	}
 	mount_overlay(&cfg);
+	newroot_ready = true;
 	carry_rootfs(&cfg, NEWROOT);
 	unlink(CONFIG_PATH);
 	mem_available = mem_available_kb();

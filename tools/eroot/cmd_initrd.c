@@ -40,10 +40,10 @@ static const char initrd_usage[] =
 "  --layer IMG           an extra EROFS image stacked on top; repeatable\n"
 "  --digest POLICY       sha256 (default: the loader verifies every image\n"
 "                        against the digest recorded here) or none\n"
-"  --loader PATH         the eroot-init binary (default: beside eroot, or\n"
-"                        " EROOT_LIBEXECDIR ")\n"
+"  --loader PATH         the eroot-init binary (default: the build tree's,\n"
+"                        else " EROOT_LIBEXECDIR "/eroot-init)\n"
 "  --stats               print the sizes of the parts\n"
-"  -q, --quiet           no summary\n"
+"  -q, --quiet           no progress, no summary\n"
 "  -h, --help            show this help\n";
 
 enum { OPT_MODULES_DIR = 0x100, OPT_LAYER, OPT_DIGEST, OPT_LOADER, OPT_STATS };
@@ -207,10 +207,11 @@ static int add_modules(struct initrd *r, struct newc *w, FILE *config)
 	if (!r->kver && (err = guess_kver(r)))
 		return err;
 	err = kmod_open(&ks, r->modules_root, r->kver);
+	/* the hashing modules also serve eroot.digest= under --digest none */
 	for (size_t i = 0; !err && i < sizeof(loader_modules) / sizeof(loader_modules[0]); i++)
-		if (r->verify || !loader_modules[i].for_digest)
-			err = kmod_want(&ks, loader_modules[i].name,
-					!strcmp(loader_modules[i].name, "sha256"));
+		err = kmod_want(&ks, loader_modules[i].name,
+				!strcmp(loader_modules[i].name, "sha256") ||
+				(loader_modules[i].for_digest && !r->verify));
 	if (!err)
 		err = newc_dir(w, "eroot/modules", 0700);
 	for (size_t i = 0; !err && i < ks.n; i++) {
@@ -237,7 +238,7 @@ static int write_initrd(struct initrd *r, int fd)
 	char hex[65] = "-", run_init[64], *config_text = NULL;
 	size_t config_len = 0;
 	FILE *config = open_memstream(&config_text, &config_len);
-	uint64_t loader_start;
+	uint64_t loader_start, loader_end = 0;
 	int err = config ? 0 : -ENOMEM;
 
 	/* 1. the early archives, as they were */
@@ -277,6 +278,7 @@ static int write_initrd(struct initrd *r, int fd)
 		err = newc_buf(&w, "eroot/config", S_IFREG | 0600, config_text, config_len);
 	if (!err)
 		err = newc_trailer(&w);
+	loader_end = w.pos;
 	/* 3. the images, page-aligned, in an archive of their own */
 	if (!err)
 		err = newc_file(&w, "eroot/root.erofs", 0400, r->tmp_image, 1);
@@ -288,15 +290,11 @@ static int write_initrd(struct initrd *r, int fd)
 	}
 	if (!err)
 		err = newc_trailer(&w);
-	if (!err && r->stats) {
-		struct stat st;
-
-		stat(r->tmp_image, &st);
-		printf("early archives %llu bytes\nloader archive %llu bytes\nimage %llu bytes\n"
-		       "initrd %llu bytes\n", (unsigned long long)r->early,
-		       (unsigned long long)(w.pos - loader_start - (uint64_t)st.st_size),
-		       (unsigned long long)st.st_size, (unsigned long long)w.pos);
-	}
+	if (!err && r->stats)
+		printf("early archives %llu bytes\nloader archive %llu bytes\n"
+		       "image archive %llu bytes\ninitrd %llu bytes\n", (unsigned long long)r->early,
+		       (unsigned long long)(loader_end - loader_start),
+		       (unsigned long long)(w.pos - loader_end), (unsigned long long)w.pos);
 	free(config_text);
 	return err;
 }
@@ -385,6 +383,16 @@ int cmd_initrd(int argc, char **argv)
 	}
 	if (!r.loader)
 		r.loader = loader = default_loader();
+	for (int i = 0; i < r.nlayers; i++) {
+		struct eroot_image *img;
+
+		if (eroot_image_open_path(r.layers[i], 0, &img)) {
+			err_msg("--layer %s: not an EROFS image this tool can read", r.layers[i]);
+			ret = EXIT_FAIL;
+			goto out;
+		}
+		eroot_image_close(img);
+	}
 	if (access(r.loader, R_OK) < 0) {
 		err_msg("the loader %s: %s", r.loader, strerror(errno));
 		ret = EXIT_FAIL;
