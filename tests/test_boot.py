@@ -13,10 +13,10 @@ the marker the real root writes; the loader handed over once and printed no
 failure.  The original initrd boots too, and MemAvailable in the real root
 must be no lower with eroot's (the image and its mounts were released); 6.12
 mounts the image file-backed, 6.1 through a loop device.
-small: an initramfs whose /init is tests/boot-init-probe.c, plus a cpio a
-bootloader would append: /init runs as PID 1 on an overlayfs root with the
-kernel's argument and environment, and sees its own files and the appended
-one.
+small: an initramfs whose /init is tests/boot-init-probe.c, with a --layer
+image over it and a cpio a bootloader would append: /init runs as PID 1 on
+an overlayfs root with the kernel's argument and environment, and sees its
+own files, the layer's (which win) and the appended one.
 failures: each boots to its one "eroot: ... failed" line and no verdict.
 """
 import os
@@ -116,7 +116,16 @@ def append_cpio(initrd, out):
 def small(t, work):
     root, vmlinuz, _, qemu, qargs = kernel_of('initramfs-tools', '6.1')
     kver = boot.fixture('debian-root', 'initramfs-tools')['KVER']
-    out = small_initrd(t, work, kver, root)
+    # a layer over the image: one file of its own, one the image has too
+    layer_src = os.path.join(work, 'layer')
+    os.makedirs(os.path.join(layer_src, 'etc'))
+    for name, text in (('probe-layer', 'from-the-layer\n'), ('probe-own', 'layer-wins\n')):
+        with open(os.path.join(layer_src, 'etc', name), 'w') as f:
+            f.write(text)
+    layer = os.path.join(work, 'layer.erofs')
+    if not et.must(t, et.eroot('mkfs', '-q', '-z', 'lz4', layer, layer_src), 'layer image'):
+        return
+    out = small_initrd(t, work, kver, root, '--layer', layer)
     if not out:
         return
     appended = os.path.join(work, 'appended.img')
@@ -126,7 +135,8 @@ def small(t, work):
     loader_ok(t, res, 'small')
     f = res.fields
     for key, want in (('pid', 1), ('arg', 'probe-arg'), ('env', 'yes'), ('overlay', 1),
-                      ('own', 'from-the-image'), ('appended', 'appended-by-loader')):
+                      ('own', 'layer-wins'), ('layer', 'from-the-layer'),
+                      ('appended', 'appended-by-loader')):
         t.check(f.get(key) == want, 'small: %s=%s' % (key, want), res.verdict or res.describe())
     print('small: %s' % res.summary(), flush=True)
 
