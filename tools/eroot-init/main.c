@@ -127,6 +127,25 @@ static void mount_overlay(const struct config *c)
 		umount2(c->images[i].mnt, MNT_DETACH);
 }
 
+/*
+ * Free pages on the per-CPU lists, which MemAvailable leaves out: right
+ * after the kernel frees the initrd, tens of MiB wait there for a few
+ * seconds before going back to the free lists.
+ */
+static long pcp_free_kb(void)
+{
+	char line[128];
+	long pages = 0, n;
+	FILE *f = fopen("/proc/zoneinfo", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, " count: %ld", &n) == 1)
+			pages += n;
+	if (f)
+		fclose(f);
+	return pages * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
 /* For the handover line: what the boot left for userspace. */
 static long mem_available_kb(void)
 {
@@ -142,18 +161,42 @@ static long mem_available_kb(void)
 	return kb;
 }
 
+/* eroot.debug: where the memory is at the handover */
+static void show_meminfo(const struct config *c)
+{
+	char line[128], out[512] = "";
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	while (f && fgets(line, sizeof(line), f)) {
+		static const char *const keys[] = { "MemTotal:", "MemFree:", "Cached:", "Shmem:",
+						    "Unevictable:", "Slab:", "Percpu:" };
+
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			if (!strncmp(line, keys[i], strlen(keys[i])))
+				strncat(out, line + strspn(line, ""), sizeof(out) - strlen(out) - 1),
+				out[strcspn(out, "\n")] = ' ';
+	}
+	if (f)
+		fclose(f);
+	note(c, "%s", out);
+}
+
 static void loader(void)
 {
 	static struct config cfg;
 	char *init = "/init";
-	long mem_available;
+	long mem_available, pcp_free;
 
 	mount_api(NULL);
 	config_load(&cfg);
 	note(&cfg, "loader started");
+	if (cfg.debug)
+		show_meminfo(&cfg);
 	modules_load(&cfg);
 	for (int i = 0; i < cfg.nimages; i++) {
 		verify(&cfg, &cfg.images[i], i == 0);
+		if (cfg.debug)
+			show_meminfo(&cfg);
 		image_mount(&cfg, &cfg.images[i]);
 		unlink(cfg.images[i].path);	/* freed with the last mount */
 	}
@@ -162,11 +205,15 @@ static void loader(void)
 	carry_rootfs(&cfg, NEWROOT);
 	unlink(CONFIG_PATH);
 	mem_available = mem_available_kb();
+	pcp_free = pcp_free_kb();
+	if (cfg.debug)
+		show_meminfo(&cfg);
 	umount2("/proc", MNT_DETACH);	/* the original init mounts its own */
 	umount2("/sys", MNT_DETACH);
 	umount2("/dev", MNT_DETACH);
 	switch_root(&cfg, NEWROOT);
-	printf("eroot: handover at %.3f s, MemAvailable %ld kB\n", uptime(), mem_available);
+	printf("eroot: handover at %.3f s, MemAvailable %ld kB, per-CPU free %ld kB\n", uptime(),
+	       mem_available, pcp_free);
 	fflush(stdout);
 	/* systemd's in_initrd() also wants "/" to be tmpfs unless told */
 	putenv("SYSTEMD_IN_INITRD=lenient");
