@@ -1,7 +1,11 @@
-# Helpers shared by the benchmark scripts (bench/mkfs.sh, bench/compress.sh).
-# Sourced, not run.  The sourcing script sets: prog, bench_dir, repo_root,
-# cache_dir, out_dir.
-# shellcheck shell=bash disable=SC2154  # prog, out_dir, repo_root: set by the sourcing script
+# Helpers shared by the benchmark scripts (bench/mkfs.sh, compress.sh,
+# archive.sh).  Sourced, not run.  The sourcing script sets prog and bench_dir
+# (it needs the latter to find this file); the other places derive from it.
+# shellcheck shell=bash disable=SC2154  # prog, bench_dir: set by the sourcing script
+
+repo_root=$(cd "$bench_dir/.." && pwd)
+cache_dir=$bench_dir/cache
+out_dir=$bench_dir/out
 
 msg()  { printf '%s: %s\n' "$prog" "$*" >&2; }
 die()  { msg "error: $*"; exit 1; }

@@ -14,9 +14,6 @@ set -euo pipefail
 
 prog=${0##*/}
 bench_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo_root=$(cd "$bench_dir/.." && pwd)
-cache_dir=$bench_dir/cache
-out_dir=$bench_dir/out
 
 SUITE=${SUITE:-bookworm}
 runs=3

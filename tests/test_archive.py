@@ -103,9 +103,13 @@ def listing(d):
     return sorted(os.listdir(d))
 
 
-def mkfs(t, what, args, stdin=None, input_data=None, quiet=True, timeout=900):
-    """eroot mkfs [-q] ARGS with stdin from an open file or bytes; records
-    a failure unless it exits 0 without a sanitizer report."""
+def mkfs(t, what, args, stdin=None, input_data=None, quiet=True, timeout=900,
+         stdin_path=None):
+    """eroot mkfs [-q] ARGS with stdin from an open file, a file's path or
+    bytes; records a failure unless it exits 0 without a sanitizer report."""
+    if stdin_path:
+        with open(stdin_path, 'rb') as f:
+            return mkfs(t, what, args, stdin=f, quiet=quiet, timeout=timeout)
     kw = {}
     if input_data is not None:
         kw = {'stdin': None, 'input': input_data}
@@ -397,11 +401,7 @@ def test_tar(t, base):
     for name, args, want, stdin_path, reader in builds:
         what = 'tar %s (eroot mkfs %s)' % (name, ' '.join(
             os.path.basename(a) if a.startswith(base) else a for a in args))
-        if stdin_path:
-            with open(stdin_path, 'rb') as f:
-                res = mkfs(t, what, args, stdin=f)
-        else:
-            res = mkfs(t, what, args)
+        res = mkfs(t, what, args, stdin_path=stdin_path)
         if res.rc == 0:
             build_checked(t, img(name), want, mnt, what, reader,
                           same_as.get(name) and img(same_as[name]))
@@ -536,11 +536,7 @@ def test_cpio(t, base):
     same_as.update(('newc-' + m, 'newc') for m in methods)
     for name, args, kind, stdin_path in builds:
         what = 'cpio %s' % name
-        if stdin_path:
-            with open(stdin_path, 'rb') as f:
-                res = mkfs(t, what, args, stdin=f)
-        else:
-            res = mkfs(t, what, args)
+        res = mkfs(t, what, args, stdin_path=stdin_path)
         if res.rc == 0:
             build_checked(t, img(name), want[kind], mnt, what,
                           name == 'newc',

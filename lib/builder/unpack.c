@@ -40,7 +40,7 @@ static const struct {
 	{ { 0x28, 0xb5 }, M_ZSTD, "zstd" },
 };
 
-static int method_of(const uint8_t *in, size_t len, const char **name)
+static enum method method_of(const uint8_t *in, size_t len, const char **name)
 {
 	for (size_t i = 0; len >= 2 && i < sizeof(methods) / sizeof(methods[0]); i++) {
 		if (!memcmp(in, methods[i].magic, 2)) {
@@ -217,25 +217,22 @@ static int lz4_member(const uint8_t *in, size_t len, struct unpack_out *o)
 int unpack_member(const uint8_t *in, size_t len, struct unpack_out *o)
 {
 	const char *name;
+	enum method m = method_of(in, len, &name);
 	uint8_t *buf;
 	int err;
 
 	o->why[0] = '\0';
 	o->used = 0;
-	switch (method_of(in, len, &name)) {
-	case M_NONE:
+	if (m == M_NONE)
 		return bad(o, "junk: neither a cpio header nor compressed data");
-	case M_LZO:
+	if (m == M_LZO)
 		return bad(o, "lzo compression is not supported");
-	case M_LZ4:
+	if (m == M_LZ4)
 		return lz4_member(in, len, o);
-	default:
-		break;
-	}
 	buf = malloc(OUT_CHUNK);
 	if (!buf)
 		return -ENOMEM;
-	switch (method_of(in, len, &name)) {
+	switch (m) {
 	case M_GZIP: err = gzip_member(in, len, o, buf); break;
 	case M_BZIP2: err = bzip2_member(in, len, o, buf); break;
 	case M_LZMA: err = lzma_member(in, len, o, buf, false); break;
