@@ -28,7 +28,7 @@ struct fsck {
 	struct nidmap links;		/* nid -> references seen, nlink */
 	struct nidmap subdirs;		/* directory nid -> subdirectories */
 	uint8_t *buf;
-	unsigned int corrupt, io;
+	unsigned int corrupt, unsupported, io;
 	uint64_t inodes, bytes;
 };
 
@@ -37,6 +37,8 @@ static void problem(struct fsck *f, const char *path, int err, const char *why)
 	err_msg("%s: %s", path, why && *why ? why : strerror(-err));
 	if (err == -EUCLEAN)
 		f->corrupt++;
+	else if (err == -EOPNOTSUPP)
+		f->unsupported++;
 	else
 		f->io++;
 }
@@ -176,9 +178,9 @@ int cmd_fsck(int argc, char **argv)
 		err = walk_image(f.img, "/", &root, &ops, &f);
 		if (err < 0)
 			problem(&f, "/", err, "walk stopped");
-		if (!f.corrupt && !f.io)
+		if (!f.corrupt && !f.unsupported && !f.io)
 			check_links(&f);
-		if (f.inodes != eroot_image_super(f.img)->inodes && !f.corrupt) {
+		if (f.inodes != eroot_image_super(f.img)->inodes && !f.corrupt && !f.unsupported) {
 			char why[128];
 
 			snprintf(why, sizeof(why), "superblock counts %llu inodes, %llu found",
@@ -190,10 +192,12 @@ int cmd_fsck(int argc, char **argv)
 	if (!quiet)
 		printf("%s: %llu inodes, %llu bytes of data checked, %u problems\n",
 		       argv[optind], (unsigned long long)f.inodes,
-		       (unsigned long long)f.bytes, f.corrupt + f.io);
+		       (unsigned long long)f.bytes, f.corrupt + f.unsupported + f.io);
 	nidmap_free(&f.links);
 	nidmap_free(&f.subdirs);
 	free(f.buf);
 	eroot_image_close(f.img);
-	return f.corrupt ? EXIT_CORRUPT : f.io ? EXIT_FAIL : EXIT_OK;
+	/* corruption outranks what could not be read, which outranks I/O */
+	return f.corrupt ? EXIT_CORRUPT : f.unsupported ? EXIT_UNSUPPORTED :
+	       f.io ? EXIT_FAIL : EXIT_OK;
 }

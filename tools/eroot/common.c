@@ -23,7 +23,9 @@ void err_msg(const char *fmt, ...)
 
 int exit_code(int err)
 {
-	return err == -EUCLEAN ? EXIT_CORRUPT : EXIT_FAIL;
+	if (err == -EUCLEAN)
+		return EXIT_CORRUPT;
+	return err == -EOPNOTSUPP ? EXIT_UNSUPPORTED : EXIT_FAIL;
 }
 
 int image_error(struct eroot_image *img, const char *what, int err)

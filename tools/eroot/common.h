@@ -18,6 +18,7 @@ enum {
 	EXIT_FAIL = 1,		/* unreadable input, I/O, unwritable target */
 	EXIT_USAGE = 2,
 	EXIT_CORRUPT = 3,	/* the image is corrupt */
+	EXIT_UNSUPPORTED = 4,	/* the image uses a feature eroot cannot read */
 };
 
 struct command {
