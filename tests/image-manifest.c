@@ -82,7 +82,15 @@ static void *grow(void *v, size_t *cap, size_t need, size_t elem)
 	return xrealloc(v, *cap * elem);
 }
 
-/* Report and exit: 3 for corruption (or a failed cross-check), else 1. */
+/* Exit codes as eroot's: 3 corrupt, 4 a feature liberoot cannot read, else 1. */
+static int exit_for(int err)
+{
+	if (err == -EUCLEAN)
+		return 3;
+	return err == -EOPNOTSUPP ? 4 : 1;
+}
+
+/* Report and exit: 3 for corruption (or a failed cross-check), 4, or 1. */
 static void fail(int err, const char *fmt, ...)
 {
 	va_list ap;
@@ -96,7 +104,7 @@ static void fail(int err, const char *fmt, ...)
 		fprintf(stderr, ": %s (%s)", strerror(-err),
 			img ? eroot_image_errmsg(img) : "");
 	fputc('\n', stderr);
-	exit(err == -EUCLEAN || err == 0 ? 3 : 1);
+	exit(err ? exit_for(err) : 3);
 }
 
 static void put_escaped(const char *s, size_t len)
@@ -475,7 +483,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "image-manifest: %s: open: %s (%s)\n", path,
 			strerror(-err), img ? eroot_image_errmsg(img) : "");
 		eroot_image_close(img);
-		return err == -EUCLEAN ? 3 : 1;
+		return exit_for(err);
 	}
 	err = eroot_iget(img, eroot_image_super(img)->root_nid, &root);
 	if (err)
