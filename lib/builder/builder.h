@@ -184,6 +184,10 @@ struct eroot_builder {
 
 #define BFAIL(b, code, ...) eroot_fail(&(b)->err, (code), __VA_ARGS__)
 
+/* i_u.rdev holds the kernel's 32-bit device number: 12-bit major, 20-bit minor */
+#define EROFS_DEV_MAJOR_MAX 0xfffu
+#define EROFS_DEV_MINOR_MAX 0xfffffu
+
 struct copy;
 
 /* fragments.c: tails or whole files in the packed inode */

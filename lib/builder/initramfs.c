@@ -74,6 +74,14 @@ static int kfail(struct kcpio *k, const char *what)
 		     (unsigned long long)k->member, (unsigned long long)k->pos);
 }
 
+/* An entry the kernel would fail to create (and drop): refused instead,
+ * so a broken initrd is found when it is built. */
+static int kname_fail(struct kcpio *k, const char *path, const char *why)
+{
+	return BFAIL(k->b, -EUCLEAN, "%s: %s: %s (archive at byte %llu)", k->file, path, why,
+		     (unsigned long long)k->member);
+}
+
 /* The kernel parses header fields with simple_strtoul: hex up to a non-hex. */
 static uint64_t hex8(const uint8_t *s)
 {
@@ -122,6 +130,8 @@ static int k_create(struct kcpio *k, const char *path, uint32_t mode, struct bno
 	*out = NULL;
 	if (!k_lookup(k, path, &w) || !w.dir || w.node)
 		return 0;		/* no parent, or it exists: the call fails */
+	if (w.len > EROFS_NAME_LEN)
+		return kname_fail(k, path, "a name is longer than 255 bytes");
 	n = S_ISDIR(mode) ? pathtree_new_dir(k->b, w.dir) : tree_new_node(k->b);
 	if (!n || !(n->src_path = strdup(pathtree_relative(path))))
 		return BFAIL(k->b, -ENOMEM, "out of memory");
@@ -163,6 +173,10 @@ static int k_link(struct kcpio *k, const char *old, const char *path)
 	if (!k_lookup(k, old, &o) || !o.node || S_ISDIR(o.node->mode) ||
 	    !k_lookup(k, path, &w) || !w.dir || w.node)
 		return -1;
+	if (w.len > EROFS_NAME_LEN) {
+		kname_fail(k, path, "a name is longer than 255 bytes");
+		return -2;
+	}
 	return pathtree_link(k->b, &w, o.node) ? -2 : 1;
 }
 
@@ -285,8 +299,11 @@ static int do_name(struct kcpio *k)
 			return ml < -1 ? -ENOMEM : 0;
 		err = k_create(k, path, type | (mode & 07777), &n);
 		if (n) {
-			n->rdev_major = (uint32_t)k->f[F_RMAJOR];
-			n->rdev_minor = (uint32_t)k->f[F_RMINOR];
+			/* the kernel's MKDEV() in a 32-bit dev_t: higher bits are lost */
+			uint32_t dev = (uint32_t)(k->f[F_RMAJOR] << 20 | k->f[F_RMINOR]);
+
+			n->rdev_major = dev >> 20;
+			n->rdev_minor = dev & EROFS_DEV_MINOR_MAX;
 		}
 		n = k_node(k, path);
 		k_chown_chmod(k, n, true);
@@ -304,6 +321,8 @@ static int do_symlink(struct kcpio *k)
 	k->name[N_ALIGN(k->f[F_NAMESIZE]) + k->body_len] = '\0';
 	if (!*path)
 		return 0;
+	if (strlen(target) >= 4096)	/* tmpfs refuses it: the entry is dropped */
+		return kname_fail(k, path, "symlink target over 4095 bytes");
 	k_clean_path(k, path, 0);
 	err = *target ? k_create(k, path, S_IFLNK | 0777, &n) : 0;	/* symlink("") fails */
 	if (!err && *target && n) {
@@ -498,6 +517,8 @@ static uint64_t early_length(const uint8_t *p, size_t len)
 			    !early_name(name, strnlen(name, name_len)))
 				return kept;
 			pos = (pos + NEWC_HEADER + N_ALIGN(name_len) + body + 3) & ~3ull;
+			if (pos > len)
+				return kept;	/* truncated: unpack() will say so */
 			if (name_len == 11 && !memcmp(name, "TRAILER!!!", 11))
 				break;
 			if (pos + NEWC_HEADER > len)

@@ -34,6 +34,7 @@ struct asrc {
 	uint64_t entries;
 	int fd;
 	uint64_t bytes;			/* read from fd */
+	bool nonzero;			/* a byte other than zero came before any entry */
 	uint8_t buf[1 << 16];
 };
 
@@ -165,6 +166,11 @@ static int make_node(struct asrc *s, struct archive_entry *e, struct bnode **out
 		break;
 	}
 	case AE_IFCHR: case AE_IFBLK:
+		/* EROFS keeps the kernel's 32-bit device number */
+		if (archive_entry_rdevmajor(e) > EROFS_DEV_MAJOR_MAX ||
+		    archive_entry_rdevminor(e) > EROFS_DEV_MINOR_MAX)
+			return entry_fail(s, -ERANGE, "device number does not fit in 12-bit "
+					  "major and 20-bit minor");
 		n->rdev_major = (uint32_t)archive_entry_rdevmajor(e);
 		n->rdev_minor = (uint32_t)archive_entry_rdevminor(e);
 		err = 0;
@@ -203,6 +209,9 @@ static int whiteout(struct asrc *s, struct pt_where *w, struct archive_entry *e)
 	victim.len -= sizeof(WH_PREFIX) - 1;
 	if (!victim.len)
 		return entry_fail(s, -EUCLEAN, "whiteout without a name");
+	if ((victim.len == 1 && victim.name[0] == '.') ||
+	    (victim.len == 2 && !memcmp(victim.name, "..", 2)))
+		return entry_fail(s, -EUCLEAN, "a whiteout of \".\" or \"..\" is meaningless");
 	victim.node = pathtree_lookup(b, w->dir, victim.name, victim.len);
 	if (victim.node && victim.node->layer == b->layers)
 		return 0;		/* whiteouts hide lower layers only */
@@ -262,12 +271,13 @@ static int add_entry(struct asrc *s, struct archive_entry *e)
 		return resolve_fail(s, err);
 	if (w.len > EROFS_NAME_LEN)
 		return resolve_fail(s, -ENAMETOOLONG);
-	if (!w.dir) {			/* the root itself */
-		if (archive_entry_filetype(e) != AE_IFDIR)
-			return entry_fail(s, -ENOTDIR, "the root must be a directory");
-		xattrs_drop_node(b, b->root);
-		fill_attrs(b->root, e);
-		return read_xattrs(s, b->root, e);
+	if (!w.dir) {	/* the root, or a directory named by "dir/." or "link/." */
+		if (archive_entry_filetype(e) != AE_IFDIR || link)
+			return entry_fail(s, -ENOTDIR, "names a directory, but is no directory");
+		xattrs_drop_node(b, w.node);
+		fill_attrs(w.node, e);
+		w.node->layer = b->layers;
+		return read_xattrs(s, w.node, e);
 	}
 	if (s->whiteouts && w.len >= sizeof(WH_PREFIX) - 1 &&
 	    !memcmp(w.name, WH_PREFIX, sizeof(WH_PREFIX) - 1))
@@ -302,6 +312,8 @@ static la_ssize_t read_block(struct archive *a, void *ctx, const void **buf)
 		archive_set_error(s->a, errno, "read error: %s", strerror(errno));
 	else
 		s->bytes += (uint64_t)n;
+	for (ssize_t i = 0; !s->entries && !s->nonzero && i < n; i++)
+		s->nonzero = s->buf[i] != 0;
 	*buf = s->buf;
 	return n;
 }
@@ -318,6 +330,28 @@ static int first_header_fail(struct asrc *s, enum eroot_archive_format format)
 		return BFAIL(s->b, -EUCLEAN, "%s: not %s (%s)", s->name, wanted[format],
 			     archive_error_string(s->a));
 	return archive_fail(s, "reading");
+}
+
+/*
+ * No entry at all.  libarchive's tar reader takes a leading zero block for
+ * the end of an empty archive, but disk images (ext4, EROFS) start with
+ * zeros too: an empty archive is zeros to its end.  Compressed input is
+ * taken as it decodes (its zeros are not seen here).
+ */
+static int no_entries(struct asrc *s, enum eroot_archive_format format)
+{
+	static const char *const wanted[] = { "a tar or cpio archive", "a tar archive",
+					      "a cpio archive" };
+	const void *buf;
+
+	if (archive_filter_count(s->a) > 1)
+		return 0;
+	while (!s->nonzero && read_block(s->a, s, &buf) > 0)
+		;
+	if (!s->nonzero)
+		return 0;
+	return BFAIL(s->b, -EUCLEAN, "%s: not %s (zeros, then other data: a disk image?)",
+		     s->name, wanted[format]);
 }
 
 static int open_archive(struct asrc *s, const char *path, enum eroot_archive_format format)
@@ -368,8 +402,11 @@ int eroot_builder_add_archive(struct eroot_builder *b, const char *path,
 	while (!err) {
 		s->path = NULL;
 		r = archive_read_next_header(s->a, &e);
-		if (r == ARCHIVE_EOF)
+		if (r == ARCHIVE_EOF) {
+			if (!s->entries)
+				err = no_entries(s, format);
 			break;
+		}
 		if (r < ARCHIVE_WARN) {
 			err = s->entries ? archive_fail(s, "reading") : first_header_fail(s, format);
 			break;

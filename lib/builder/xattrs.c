@@ -111,6 +111,11 @@ int xattrs_add(struct eroot_builder *b, struct bnode *node, const char *name,
 				name);
 		return 0;
 	}
+	/* only the ACL names are a bare prefix; the kernel's setxattr refuses
+	 * an empty name, and readers take a 0-length one for corruption */
+	if (!slen && index != EROFS_XATTR_INDEX_POSIX_ACL_ACCESS &&
+	    index != EROFS_XATTR_INDEX_POSIX_ACL_DEFAULT)
+		return BFAIL(b, -ERANGE, "xattr %s: empty name after the namespace", name);
 	if (slen > EROFS_NAME_LEN || len > EROFS_XATTR_VALUE_MAX)
 		return BFAIL(b, -E2BIG, "xattr %s: name or value too long for EROFS", name);
 	id = intern(b, index, suffix, slen, value, len);
