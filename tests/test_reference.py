@@ -1,0 +1,182 @@
+#!/usr/bin/python3
+"""Images built by the reference tool, mkfs.erofs (Debian sid's erofs-utils,
+tests/fixtures/reference-mkfs), read back through eroot exactly as the
+kernel reads them.
+
+    test_reference.py GROUP [SET...]
+
+For each option set of GROUP (or only the SETs named): an edge and a random
+tree (tests/gentree.py) built into an image by mkfs.erofs inside the sid
+chroot, then
+  - the kernel mounts it and its manifest is what tests/image-manifest
+    (liberoot) prints for the image;
+  - eroot fsck exits 0 and eroot extract gives the kernel's tree back.
+An option set that eroot cannot read yet (it names the feature eroot says
+it lacks) must instead make image-manifest, fsck and extract exit 4 with a
+message naming that feature: never 3, which would call a valid image
+corrupt.  Other sets must read fully.
+"""
+import os
+import shutil
+import sys
+
+import eroottest as E
+
+TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+FIXTURE = os.path.join(TESTS_DIR, 'fixtures', 'reference-mkfs')
+EXIT_UNSUPPORTED = 4
+
+# GROUP -> [(name, mkfs.erofs arguments, None or the feature name eroot
+# reports when it cannot read it yet)].  Each group stays under ~5 minutes
+# on 2 cores.
+OPTION_SETS = {
+    'plain': [
+        ('b4096', ['-b4096'], None),
+        ('b2048', ['-b2048'], None),
+        ('b1024', ['-b1024'], None),
+        ('b512', ['-b512'], None),
+        ('T0-U', ['-T0', '-U', '0b0e1f2a-3c4d-4e5f-8a9b-0c1d2e3f4a5b'], None),
+        ('inline', ['-Einline_data'], None),
+        ('noinline', ['-Enoinline_data'], None),
+        ('chunks-8k', ['--chunksize=8192'], None),
+        ('chunks-indexes', ['--chunksize=65536', '-Eforce-chunk-indexes'], None),
+        ('chunks-1k-b1024', ['-b1024', '--chunksize=1024'], None),
+    ],
+    'meta': [
+        ('48bit', ['-E48bit'], 'incompat 0x80'),
+        ('xattr-prefixes', ['--xattr-prefix=user.k', '--xattr-prefix=trusted.overlay.',
+                            '--xattr-prefix=security.selinux'], 'long xattr name prefixes'),
+        ('xattr-prefixes-plain', ['--xattr-prefix=user.k', '-Eplain-xattr-prefixes'], 'long xattr name prefixes'),
+        ('xattr-name-filter', ['-Exattr-name-filter'], None),
+        ('inode-digest', ['--xattr-inode-digest'], 'long xattr name prefixes'),
+        ('inode-digest-named', ['--xattr-inode-digest=trusted.eroot.digest'], 'long xattr name prefixes'),
+        ('metabox', ['-zlz4hc', '-m4096'], 'metabox'),
+        ('metabox-lzma-prefixes', ['-zlzma', '-m4096', '--xattr-prefix=user.k'], 'metabox'),
+        ('extended-inodes', ['-Eforce-inode-extended'], None),
+    ],
+    'zip-algorithms': [
+        ('lz4', ['-zlz4'], None),
+        ('lz4hc', ['-zlz4hc,level=12'], None),
+        ('lzma', ['-zlzma'], None),
+        ('deflate', ['-zdeflate'], None),
+        ('zstd', ['-zzstd'], None),
+        ('lz4hc-C64k', ['-zlz4hc', '-C65536'], None),
+        ('zstd-C1m', ['-zzstd', '-C1048576'], None),
+        ('lzma-b1024', ['-b1024', '-zlzma'], None),
+        ('lz4hc-b512', ['-b512', '-zlz4hc'], None),
+        ('deflate-b2048', ['-b2048', '-zdeflate,level=9'], None),
+    ],
+    'zip-layouts': [
+        ('ztailpacking', ['-zlz4hc', '-Eztailpacking'], None),
+        ('fragments', ['-zlz4hc', '-Efragments'], None),
+        ('all-fragments', ['-zlzma', '-Eall-fragments'], None),
+        ('dedupe', ['-zzstd', '-C16384', '-Ededupe'], None),
+        ('fragments-dedupe', ['-zlz4hc', '-C65536', '-Efragments,dedupe,ztailpacking'], None),
+        ('max-extent', ['-zlz4', '-C16384', '--max-extent-bytes=65536'], None),
+        ('legacy', ['-zlz4hc', '-Elegacy-compress'], None),
+        ('legacy-b1024', ['-b1024', '-zlz4hc', '-Elegacy-compress'], None),
+        ('48bit-zstd', ['-zzstd', '-E48bit'], None),
+    ],
+}
+
+
+def reference_root():
+    """The sid chroot with mkfs.erofs (tests/fixtures/reference-mkfs)."""
+    cache = os.environ.get('EROOT_FIXTURES') or os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(E.env_path('SCRATCH')))),
+        'fixtures')
+    res = E.run([FIXTURE, cache], timeout=1800)
+    if res.rc != 0:
+        sys.exit('reference-mkfs fixture failed:\n' + res.describe())
+    values = {}
+    for line in res.out.decode().splitlines():
+        key, _, value = line.partition('=')
+        values[key] = value
+    print('reference: %s' % values['MKFS_EROFS_VERSION'].replace('\\', ''),
+          flush=True)
+    return values['MKFS_EROFS_ROOT']
+
+
+def unsupported(t, res, what, feature):
+    """Exit 4 and a message naming @feature; never a crash or 'corrupt'."""
+    ok = E.must(t, res, what + ' says unsupported', (EXIT_UNSUPPORTED,))
+    ok &= t.check(feature in res.err.decode(errors='replace').lower(),
+                  '%s: the message names "%s"' % (what, feature), res.describe())
+    return ok
+
+
+def check_image(t, name, image, feature, base):
+    """The checks of one image; True when all passed."""
+    before = len(t.failures)
+    mnt = os.path.join(base, 'mnt')
+    out = os.path.join(base, 'out')
+    shutil.rmtree(out, ignore_errors=True)  # what the last set left
+    kernel = None
+    with E.try_mount(t, image, mnt, name + ': kernel mounts the image') as m:
+        if m:
+            kernel = E.manifest(mnt)
+    res, lines = E.image_manifest(image)
+    if feature and res.rc == EXIT_UNSUPPORTED:
+        unsupported(t, res, name + ': image-manifest', feature)
+        for cmd in (['fsck', image], ['extract', image, out]):
+            unsupported(t, E.eroot(*cmd, timeout=600), '%s: eroot %s' % (name, cmd[0]),
+                        feature)
+        print('note: %s: eroot does not read %s yet (exit 4)' % (name, feature),
+              flush=True)
+        shutil.rmtree(out, ignore_errors=True)
+        return len(t.failures) == before
+    if E.must(t, res, name + ': image-manifest reads the image') and kernel:
+        E.same_manifest(t, kernel, lines, name + ': liberoot reads what the kernel reads')
+    E.must(t, E.eroot('fsck', image, timeout=600), name + ': eroot fsck accepts the image')
+    res = E.eroot('extract', image, out, timeout=600)
+    if E.must(t, res, name + ': eroot extract') and kernel:
+        E.same_manifest(t, kernel, E.manifest(out),
+                        name + ': eroot extract gives the kernel\'s tree')
+    shutil.rmtree(out, ignore_errors=True)
+    return len(t.failures) == before
+
+
+def main():
+    if len(sys.argv) < 2 or sys.argv[1] not in OPTION_SETS:
+        sys.exit('usage: test_reference.py %s [SET...]' % '|'.join(OPTION_SETS))
+    group, only = sys.argv[1], set(sys.argv[2:])
+    sets = [s for s in OPTION_SETS[group] if not only or s[0] in only]
+    if not sets:
+        sys.exit('no option set named %s in %s' % (' '.join(sorted(only)), group))
+    E.require_root()
+    E.require_kernel_erofs()
+    t = E.Checker('reference-' + group)
+    base = E.scratch('reference-' + group)
+    root = reference_root()
+    # mkfs.erofs runs in the chroot, so the tree and image live there.
+    work_in_root = '/tmp/eroot-reference-%s-%d' % (group, os.getpid())
+    work = root + work_in_root
+    os.makedirs(work)
+    try:
+        tree = os.path.join(work, 'tree')
+        os.makedirs(tree)
+        E.gentree(os.path.join(tree, 'edge'), 'edge', 1)
+        E.gentree(os.path.join(tree, 'random'), 'random', 3)
+        os.utime(tree, (0, 0))
+        for name, args, feature in sets:
+            image = os.path.join(base, name + '.erofs')
+            # A clean environment: mkfs.erofs 1.9.4 crashes under meson's
+            # MALLOC_PERTURB_ (it reads memory it did not initialise).
+            res = E.run(['env', '-i', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin', 'LC_ALL=C',
+                         'chroot', root, 'mkfs.erofs', '--quiet'] + args +
+                        [work_in_root + '/image.erofs', work_in_root + '/tree'],
+                        timeout=600)
+            if not E.must(t, res, '%s: mkfs.erofs %s' % (name, ' '.join(args))):
+                continue
+            shutil.move(os.path.join(work, 'image.erofs'), image)
+            print('%s: %d bytes (mkfs.erofs %s)' % (name, os.path.getsize(image),
+                                                    ' '.join(args)), flush=True)
+            if check_image(t, name, image, feature, base):
+                os.unlink(image)    # failed images stay in the scratch
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    t.exit()
+
+
+if __name__ == '__main__':
+    main()
