@@ -53,6 +53,8 @@ struct bnode {
 	uint32_t rdev_major, rdev_minor;
 	char *src_path;			/* regular files: where the data is; for
 					 * archive sources the entry's path */
+	uint64_t src_dev, src_ino;	/* directory sources: the file the scan saw */
+	struct timespec src_mtime;
 	char *link_target;		/* symlinks */
 	bool sparse;			/* regular file with holes */
 	bool staged;			/* data in the stage file, at src_off */
@@ -134,6 +136,7 @@ struct eroot_builder {
 	size_t nexclude_regexes;
 
 	struct bnode *root;
+	int src_root_fd;		/* directory source: its root, held open */
 	struct bnode **nodes;		/* every inode once; nid order after layout */
 	size_t nnodes, nodes_cap;
 
@@ -174,8 +177,7 @@ struct eroot_builder {
 	bool ztail_any;			/* some tail pcluster is inline */
 	bool fragments_any;
 	/* fragments.c */
-	int packed_fd;
-	char *packed_path;
+	int packed_fd;			/* unnamed, next to the image */
 	uint64_t packed_len;
 	struct bnode *packed;		/* the packed inode, once added */
 
@@ -192,7 +194,7 @@ struct copy;
 
 /* fragments.c: tails or whole files in the packed inode */
 bool uses_fragments(const struct eroot_builder *b);
-int packed_open(struct eroot_builder *b, const char *tmp_image);
+int packed_open(struct eroot_builder *b, const char *image);
 int packed_append(struct eroot_builder *b, struct bnode *n, const void *data, size_t len);
 int copy_to_packed(struct copy *c, struct bnode *n);
 int packed_add_inode(struct eroot_builder *b);
@@ -226,9 +228,13 @@ int stage_write(struct eroot_builder *b, struct bnode *n, const void *data, size
 		uint64_t off);
 int stage_end(struct eroot_builder *b, struct bnode *n, uint64_t size);
 void stage_close(struct eroot_builder *b);
-/* Where @n's data is read from: a file descriptor and the offset of byte 0. */
+/* Where @n's data is read from: a file descriptor and the offset of byte 0.
+ * A source file is opened beneath the source's root without following any
+ * symlink, and must still be the file the scan saw: -ESTALE otherwise. */
 int source_open(const struct eroot_builder *b, const struct bnode *n, int *fd, uint64_t *base);
 void source_close(const struct eroot_builder *b, int fd);
+/* Words for a source_open() error. */
+const char *source_strerror(int err);
 
 /* pathtree.c: the tree by path, for archive sources, whose entries come
  * in any order, and later ones replace earlier ones */
@@ -388,6 +394,13 @@ void zpipe_free(struct zpipe *p);
 size_t compr_cfgs_encode(const struct eroot_builder *b, uint8_t *out);
 
 /* image_file.c */
+/* An unnamed read-write file in @dir (O_TMPFILE, or named and unlinked at
+ * once); a descriptor, or a negative errno. */
+int unnamed_tmpfile(const char *dir);
+/* The directory part of @path ("." if none); NULL when out of memory. */
+char *image_dir(const char *path);
+/* The output, unnamed (*tmp_path NULL) or, where O_TMPFILE is missing,
+ * under the temporary name *tmp_path (to free); committed or aborted. */
 int image_file_create(struct eroot_builder *b, const char *path, char **tmp_path, int *fd);
 int image_file_commit(struct eroot_builder *b, int fd, const char *tmp_path, const char *path);
 void image_file_abort(int fd, const char *tmp_path);

@@ -39,7 +39,7 @@ static int read_segment(const struct eroot_builder *b, struct zseg *s, uint8_t *
 	int fd, err = source_open(b, s->n, &fd, &base);
 
 	if (err)
-		return seg_fail(s, err, strerror(-err));
+		return seg_fail(s, err, source_strerror(err));
 	while (got < s->len) {
 		ssize_t r = pread(fd, buf + got, s->len - got, (off_t)(base + s->start + got));
 

@@ -22,26 +22,26 @@ bool uses_fragments(const struct eroot_builder *b)
 
 /*
  * The packed data can be as large as the tree (all-fragments), so it waits
- * next to the image being built (@tmp_image names it), not in /tmp, which
- * may be memory.
+ * next to @image, not in /tmp, which may be memory; in an unnamed file, so
+ * that nothing is left behind whatever ends the build.
  */
-int packed_open(struct eroot_builder *b, const char *tmp_image)
+int packed_open(struct eroot_builder *b, const char *image)
 {
-	size_t len = strlen(tmp_image);
-	char *path = malloc(len + 8);
+	char *dir;
+	int fd;
 
-	if (!uses_fragments(b) || !b->nprofiles || !path) {
-		free(path);
-		return uses_fragments(b) && b->nprofiles ? BFAIL(b, -ENOMEM, "out of memory") : 0;
-	}
-	memcpy(path, tmp_image, len);
-	memcpy(path + len, ".packed", 8);
-	b->packed_fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	b->packed_path = path;
-	if (b->packed_fd < 0)
-		return BFAIL(b, -errno, "cannot create the fragment file %s: %s", path,
-			     strerror(errno));
-	return 0;
+	if (!uses_fragments(b) || !b->nprofiles)
+		return 0;
+	dir = image_dir(image);
+	if (!dir)
+		return BFAIL(b, -ENOMEM, "out of memory");
+	fd = unnamed_tmpfile(dir);
+	if (fd < 0)
+		fd = BFAIL(b, fd, "cannot create the fragment file in %s: %s", dir,
+			   strerror(-fd));
+	free(dir);
+	b->packed_fd = fd;
+	return fd < 0 ? fd : 0;
 }
 
 /* Append @len bytes: the fragment of @n starts where they land. */
@@ -107,7 +107,7 @@ int packed_add_inode(struct eroot_builder *b)
 	p->size = b->packed_len;
 	p->ino = (uint32_t)b->nnodes;
 	p->is_packed = true;
-	p->src_path = strdup(b->packed_path);
+	p->src_path = strdup("(packed inode)");
 	if (!p->src_path)
 		return BFAIL(b, -ENOMEM, "out of memory");
 	p->extended = p->size > 0xffffffffull;
@@ -119,11 +119,7 @@ int packed_add_inode(struct eroot_builder *b)
 
 void packed_close(struct eroot_builder *b)
 {
-	if (b->packed_fd >= 0) {
+	if (b->packed_fd >= 0)
 		close(b->packed_fd);
-		unlink(b->packed_path);
-	}
 	b->packed_fd = -1;
-	free(b->packed_path);
-	b->packed_path = NULL;
 }

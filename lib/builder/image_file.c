@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * The output file: built under a temporary name in the target's directory
- * and renamed over the target only once complete and synced.
+ * The output file: built as an unnamed file (O_TMPFILE) in the target's
+ * directory and linked into place only once complete and synced, so an
+ * interrupted build (Ctrl-C, SIGTERM, a crash) leaves nothing behind.
+ * Filesystems without O_TMPFILE get a named temporary file instead, which
+ * only a failed build removes.  The builder's other temporary files are
+ * unnamed too (unnamed_tmpfile()).
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -30,15 +34,55 @@ int pwrite_all(struct eroot_builder *b, int fd, const void *buf, size_t len, uin
 	return 0;
 }
 
+int unnamed_tmpfile(const char *dir)
+{
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	char *path;
+
+	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
+		return fd >= 0 ? fd : -errno;
+	/* no O_TMPFILE here: a named file, unlinked at once */
+	if (asprintf(&path, "%s/eroot-tmp.XXXXXX", dir) < 0)
+		return -ENOMEM;
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd >= 0)
+		unlink(path);
+	free(path);
+	return fd >= 0 ? fd : -errno;
+}
+
+char *image_dir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash)
+		return strdup(".");
+	if (slash == path)
+		return strdup("/");
+	return strndup(path, (size_t)(slash - path));
+}
+
 int image_file_create(struct eroot_builder *b, const char *path, char **tmp_path, int *fd)
 {
 	size_t len = strlen(path);
+	char *dir = image_dir(path), *tmp;
 	struct stat st;
-	char *tmp;
 
-	/* the rename would replace whatever is there: only ever a file */
-	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+	*tmp_path = NULL;
+	/* the link or rename would replace whatever is there: only ever a file */
+	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		free(dir);
 		return BFAIL(b, -EEXIST, "%s: exists and is not a regular file", path);
+	}
+	if (!dir)
+		return BFAIL(b, -ENOMEM, "out of memory");
+	*fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	free(dir);
+	if (*fd >= 0)
+		return 0;
+	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+		return BFAIL(b, -errno, "%s: cannot create: %s", path, strerror(errno));
+	/* no O_TMPFILE on this filesystem: a named temporary file */
 	tmp = malloc(len + 8);
 	if (!tmp)
 		return BFAIL(b, -ENOMEM, "out of memory");
@@ -69,16 +113,65 @@ static mode_t current_umask(void)
 	return (mode_t)mask;
 }
 
+/* Give the unnamed file @fd the name @path, which must not exist. */
+static int link_unnamed(int fd, const char *path)
+{
+	char proc[32];
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0)
+		return 0;
+	if (errno != ENOENT)
+		return -errno;
+	/* no /proc: AT_EMPTY_PATH, which needs CAP_DAC_READ_SEARCH */
+	return linkat(fd, "", AT_FDCWD, path, AT_EMPTY_PATH) == 0 ? 0 : -errno;
+}
+
+/*
+ * No call links a file over an existing name: link under a fresh
+ * temporary name, then rename over the target.  Only a signal in between
+ * these two calls could leave the temporary name behind.
+ */
+static int link_over(struct eroot_builder *b, int fd, const char *path)
+{
+	size_t len = strlen(path) + 32;
+	char *tmp = malloc(len);
+	int err = -EEXIST;
+
+	if (!tmp)
+		return BFAIL(b, -ENOMEM, "out of memory");
+	for (unsigned int i = 0; err == -EEXIST && i < 1000; i++) {
+		snprintf(tmp, len, "%s.%ld-%u", path, (long)getpid(), i);
+		err = link_unnamed(fd, tmp);
+	}
+	if (!err && rename(tmp, path) < 0) {
+		err = -errno;
+		unlink(tmp);
+	}
+	free(tmp);
+	return err ? BFAIL(b, err, "%s: cannot put the image in place: %s", path,
+			   strerror(-err)) : 0;
+}
+
 int image_file_commit(struct eroot_builder *b, int fd, const char *tmp_path, const char *path)
 {
 	mode_t mask = current_umask();
+	int err;
 
-	/* mkostemp made it 0600; give it the usual mode for a new file */
+	/* made 0600; give it the usual mode for a new file */
 	if (fchmod(fd, 0644 & ~mask) < 0 || fsync(fd) < 0)
-		return BFAIL(b, -errno, "%s: %s", tmp_path, strerror(errno));
-	if (rename(tmp_path, path) < 0)
-		return BFAIL(b, -errno, "%s: cannot rename into place: %s", path, strerror(errno));
-	return 0;
+		return BFAIL(b, -errno, "%s: %s", tmp_path ? tmp_path : path, strerror(errno));
+	if (tmp_path) {
+		if (rename(tmp_path, path) < 0)
+			return BFAIL(b, -errno, "%s: cannot rename into place: %s", path,
+				     strerror(errno));
+		return 0;
+	}
+	err = link_unnamed(fd, path);
+	if (err == -EEXIST)
+		return link_over(b, fd, path);
+	return err ? BFAIL(b, err, "%s: cannot put the image in place: %s", path,
+			   strerror(-err)) : 0;
 }
 
 void image_file_abort(int fd, const char *tmp_path)

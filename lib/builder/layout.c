@@ -170,7 +170,7 @@ static int plan_chunks(struct eroot_builder *b, struct bnode *n)
 		return BFAIL(b, -ENOMEM, "out of memory");
 	err = source_open(b, n, &fd, &base);
 	if (err)
-		return BFAIL(b, err, "%s: %s", n->src_path, strerror(-err));
+		return BFAIL(b, err, "%s: %s", n->src_path, source_strerror(err));
 	for (uint64_t c = 0; c < nchunks; c++) {
 		off_t start = (off_t)(base + (c << bits));
 		off_t data = lseek(fd, start, SEEK_DATA);

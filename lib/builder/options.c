@@ -36,6 +36,7 @@ struct eroot_builder *eroot_builder_new(const struct eroot_build_options *opts)
 	b->stage_fd = -1;
 	b->spill_fd = -1;
 	b->packed_fd = -1;
+	b->src_root_fd = -1;
 	if (!b->opts.block_size)
 		b->opts.block_size = 4096;
 	if (opts->uuid) {
@@ -75,6 +76,8 @@ void eroot_builder_free(struct eroot_builder *b)
 	pathtree_free(b);
 	if (b->spill_fd >= 0)
 		close(b->spill_fd);
+	if (b->src_root_fd >= 0)
+		close(b->src_root_fd);
 	free(b);
 }
 
@@ -224,7 +227,7 @@ static uint64_t first_data_block(const struct eroot_builder *b)
  * metadata, shared xattrs.  Everything is hashed in write order for the
  * content-derived UUID; the superblock goes last.
  */
-static int build(struct eroot_builder *b, int fd, const char *tmp)
+static int build(struct eroot_builder *b, int fd, const char *path)
 {
 	XXH3_state_t *hash = XXH3_createState();
 	FILE *spill = tmpfile();
@@ -236,7 +239,7 @@ static int build(struct eroot_builder *b, int fd, const char *tmp)
 	}
 	b->spill_fd = dup(fileno(spill));
 	XXH3_128bits_reset(hash);
-	err = packed_open(b, tmp);
+	err = packed_open(b, path);
 	if (err)
 		goto out;
 	b->data_cursor = first_data_block(b);
@@ -275,7 +278,7 @@ int eroot_builder_write(struct eroot_builder *b, const char *path,
 	if (!err)
 		err = image_file_create(b, path, &tmp, &fd);
 	if (!err)
-		err = build(b, fd, tmp);
+		err = build(b, fd, path);
 	if (!err)
 		err = image_file_commit(b, fd, tmp, path);
 	if (err) {

@@ -1,7 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
  * Source: a directory tree on a mounted filesystem.  Metadata and xattrs
- * are read now; file data later, when the image is written.
+ * are read now; file data later, when the image is written.  Every entry
+ * is opened once, relative to its directory's descriptor and without
+ * following a symlink (O_PATH), and its metadata and xattrs are read
+ * through that descriptor: another process that renames or swaps paths
+ * meanwhile can change what the scan sees only within the tree.  The
+ * identity of each regular file (device, inode, size, mtime) is kept, and
+ * source_open() checks it when the data is read.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -60,14 +66,47 @@ static int link_grow(struct link_map *m)
 	return 0;
 }
 
-static int read_xattrs(struct scan *s, struct bnode *node)
+/*
+ * Where xattrs are read: /proc/self/fd/N of the entry's descriptor leads to
+ * its very inode (a symlink too), so the path is followed.  Without /proc,
+ * the entry's path, not followed, and its identity is checked afterwards.
+ */
+struct xattr_at {
+	char path[32];
+	bool by_path;
+};
+
+static ssize_t xlist(const struct scan *s, const struct xattr_at *x, char *buf, size_t len)
+{
+	return x->by_path ? llistxattr(s->path, buf, len) : listxattr(x->path, buf, len);
+}
+
+static ssize_t xget(const struct scan *s, const struct xattr_at *x, const char *name,
+		    void *buf, size_t len)
+{
+	return x->by_path ? lgetxattr(s->path, name, buf, len) : getxattr(x->path, name, buf, len);
+}
+
+static bool same_inode(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+static int read_xattrs(struct scan *s, struct bnode *node, int fd, const struct stat *st)
 {
 	struct eroot_builder *b = s->b;
 	char *names = NULL, *value = NULL;
+	struct xattr_at x = { .by_path = false };
+	struct stat now;
 	ssize_t len, vlen;
 	int err = 0;
 
-	len = llistxattr(s->path, NULL, 0);
+	snprintf(x.path, sizeof(x.path), "/proc/self/fd/%d", fd);
+	len = xlist(s, &x, NULL, 0);
+	if (len < 0 && errno == ENOENT) {
+		x.by_path = true;	/* no /proc */
+		len = xlist(s, &x, NULL, 0);
+	}
 	if (len <= 0)
 		return len < 0 && errno != ENOTSUP ?
 		       BFAIL(b, -errno, "%s: cannot list xattrs: %s", s->path, strerror(errno)) : 0;
@@ -77,13 +116,13 @@ static int read_xattrs(struct scan *s, struct bnode *node)
 		err = BFAIL(b, -ENOMEM, "out of memory");
 		goto out;
 	}
-	len = llistxattr(s->path, names, (size_t)len);
+	len = xlist(s, &x, names, (size_t)len);
 	if (len < 0) {
 		err = BFAIL(b, -errno, "%s: cannot list xattrs: %s", s->path, strerror(errno));
 		goto out;
 	}
 	for (char *name = names; name < names + len; name += strlen(name) + 1) {
-		vlen = lgetxattr(s->path, name, value, EROFS_XATTR_VALUE_MAX + 1);
+		vlen = xget(s, &x, name, value, EROFS_XATTR_VALUE_MAX + 1);
 		if (vlen < 0 && errno == ENODATA)
 			continue;	/* removed meanwhile */
 		if (vlen < 0) {
@@ -95,6 +134,10 @@ static int read_xattrs(struct scan *s, struct bnode *node)
 		if (err)
 			goto out;
 	}
+	if (x.by_path && (lstat(s->path, &now) < 0 || !same_inode(&now, st))) {
+		err = BFAIL(b, -ESTALE, "%s: changed during the build", s->path);
+		goto out;
+	}
 	xattrs_finish_node(b, node);
 out:
 	free(names);
@@ -104,6 +147,9 @@ out:
 
 static void fill_node(struct bnode *node, const struct stat *st)
 {
+	node->src_dev = st->st_dev;
+	node->src_ino = st->st_ino;
+	node->src_mtime = st->st_mtim;
 	node->mode = st->st_mode;
 	node->uid = st->st_uid;
 	node->gid = st->st_gid;
@@ -121,11 +167,10 @@ static void fill_node(struct bnode *node, const struct stat *st)
 
 static int scan_tree(struct scan *s, struct bnode *dir, int dirfd);
 
-static int read_symlink(struct scan *s, struct bnode *node, int dirfd,
-			const char *name, const struct stat *st)
+static int read_symlink(struct scan *s, struct bnode *node, int fd, const struct stat *st)
 {
 	char target[4096];
-	ssize_t n = readlinkat(dirfd, name, target, sizeof(target));
+	ssize_t n = readlinkat(fd, "", target, sizeof(target));
 
 	if (n < 0)
 		return BFAIL(s->b, -errno, "%s: cannot read symlink: %s", s->path, strerror(errno));
@@ -137,50 +182,49 @@ static int read_symlink(struct scan *s, struct bnode *node, int dirfd,
 	return node->link_target ? 0 : BFAIL(s->b, -ENOMEM, "out of memory");
 }
 
-static int add_child(struct scan *s, struct bnode *dir, int dirfd, const char *name)
+/* @name in @dirfd, held as an O_PATH descriptor @fd and its @st. */
+static int add_node(struct scan *s, struct bnode *dir, const char *name, int fd,
+		    const struct stat *st)
 {
 	struct eroot_builder *b = s->b;
 	struct link_slot *slot = NULL;
 	struct bnode *node;
-	struct stat st;
 	int err;
 
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return BFAIL(b, -errno, "%s: %s", s->path, strerror(errno));
-	if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) {
+	if (!S_ISDIR(st->st_mode) && st->st_nlink > 1) {
 		if (s->links.used * 2 >= s->links.cap && link_grow(&s->links))
 			return BFAIL(b, -ENOMEM, "out of memory");
-		slot = link_find(&s->links, st.st_dev, st.st_ino);
+		slot = link_find(&s->links, st->st_dev, st->st_ino);
 		if (slot->node)
 			return tree_add_entry(b, dir, name, slot->node);
 	}
 	node = tree_new_node(b);
 	if (!node)
 		return BFAIL(b, -ENOMEM, "out of memory");
-	fill_node(node, &st);
+	fill_node(node, st);
 	if (slot) {
-		*slot = (struct link_slot){ st.st_dev, st.st_ino, node };
+		*slot = (struct link_slot){ st->st_dev, st->st_ino, node };
 		s->links.used++;
 	}
 	err = tree_add_entry(b, dir, name, node);
 	if (!err)
-		err = read_xattrs(s, node);
+		err = read_xattrs(s, node, fd, st);
 	if (err)
 		return err;
-	switch (st.st_mode & S_IFMT) {
+	switch (st->st_mode & S_IFMT) {
 	case S_IFREG:
 		node->src_path = strdup(s->path);
 		return node->src_path ? 0 : BFAIL(b, -ENOMEM, "out of memory");
 	case S_IFLNK:
-		return read_symlink(s, node, dirfd, name, &st);
+		return read_symlink(s, node, fd, st);
 	case S_IFDIR: {
-		int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-		if (fd < 0)
+		if (dfd < 0)
 			return BFAIL(b, -errno, "%s: %s", s->path, strerror(errno));
 		node->parent = dir;
-		err = scan_tree(s, node, fd);
-		close(fd);
+		err = scan_tree(s, node, dfd);
+		close(dfd);
 		return err;
 	}
 	case S_IFCHR: case S_IFBLK: case S_IFIFO: case S_IFSOCK:
@@ -188,6 +232,22 @@ static int add_child(struct scan *s, struct bnode *dir, int dirfd, const char *n
 	default:
 		return BFAIL(b, -EOPNOTSUPP, "%s: unsupported file type", s->path);
 	}
+}
+
+static int add_child(struct scan *s, struct bnode *dir, int dirfd, const char *name)
+{
+	int fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC), err;
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		err = BFAIL(s->b, -errno, "%s: %s", s->path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return err;
+	}
+	err = add_node(s, dir, name, fd, &st);
+	close(fd);
+	return err;
 }
 
 static int name_cmp(const void *a, const void *b)
@@ -311,13 +371,13 @@ int eroot_builder_add_dir(struct eroot_builder *b, const char *dir)
 		return BFAIL(b, -ENOMEM, "out of memory");
 	}
 	fill_node(b->root, &st);
-	err = read_xattrs(&s, b->root);
+	err = read_xattrs(&s, b->root, fd, &st);
 	if (s.root_len == 1 && s.path[0] == '/')
 		s.path[0] = '\0', s.root_len = 0;	/* children are "/name" */
 	b->root_prefix_len = s.root_len + 1;	/* src_path + this: relative path */
 	if (!err)
 		err = scan_tree(&s, b->root, fd);
-	close(fd);
+	b->src_root_fd = fd;		/* file data is opened beneath it */
 	free(s.links.slots);
 	return err;
 }

@@ -8,8 +8,10 @@
  * finds them with SEEK_DATA as it does in a source file.
  */
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "builder.h"
@@ -19,25 +21,17 @@
 static int stage_open(struct eroot_builder *b)
 {
 	const char *dir = b->stage_dir;
-	char *path;
+	int fd;
 
 	if (b->stage_fd >= 0)
 		return 0;
 	if (!dir)
 		dir = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp";
-	b->stage_fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (b->stage_fd >= 0)
-		return 0;
-	/* filesystems without O_TMPFILE: a named file, unlinked at once */
-	if (asprintf(&path, "%s/eroot-stage.XXXXXX", dir) < 0)
-		return BFAIL(b, -ENOMEM, "out of memory");
-	b->stage_fd = mkostemp(path, O_CLOEXEC);
-	if (b->stage_fd >= 0)
-		unlink(path);
-	free(path);
-	if (b->stage_fd < 0)
-		return BFAIL(b, -errno, "cannot create a temporary file in %s: %s", dir,
-			     strerror(errno));
+	fd = unnamed_tmpfile(dir);
+	if (fd < 0)
+		return BFAIL(b, fd, "cannot create a temporary file in %s: %s", dir,
+			     strerror(-fd));
+	b->stage_fd = fd;
 	return 0;
 }
 
@@ -107,22 +101,66 @@ void stage_close(struct eroot_builder *b)
 	b->stage_fd = -1;
 }
 
+/*
+ * @rel beneath @root, through no symlink at all: the scan walked real
+ * directories, so a symlink on the way now means the tree changed.  Never
+ * blocks on a FIFO or takes a terminal that was swapped in.
+ */
+static int open_beneath(int root, const char *rel)
+{
+	struct open_how how = {
+		.flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd = (int)syscall(SYS_openat2, root, rel, &how, sizeof(how));
+
+	if (fd < 0 && errno == ENOSYS)	/* before Linux 5.6: the identity check alone */
+		fd = openat(root, rel, (int)how.flags);
+	return fd < 0 ? -errno : fd;
+}
+
+static bool same_file(const struct bnode *n, const struct stat *st)
+{
+	return S_ISREG(st->st_mode) && (uint64_t)st->st_dev == n->src_dev &&
+	       (uint64_t)st->st_ino == n->src_ino && (uint64_t)st->st_size == n->size &&
+	       st->st_mtim.tv_sec == n->src_mtime.tv_sec &&
+	       st->st_mtim.tv_nsec == n->src_mtime.tv_nsec;
+}
+
+const char *source_strerror(int err)
+{
+	return err == -ESTALE ? "changed during the build" : strerror(-err);
+}
+
 int source_open(const struct eroot_builder *b, const struct bnode *n, int *fd, uint64_t *base)
 {
+	struct stat st;
+
 	*base = 0;
 	if (n->staged) {
 		*fd = b->stage_fd;
 		*base = n->src_off;
 		return 0;
 	}
-	*fd = open(n->src_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (n->is_packed) {
+		*fd = b->packed_fd;
+		return 0;
+	}
+	*fd = open_beneath(b->src_root_fd, n->src_path + b->root_prefix_len);
+	if (*fd == -ELOOP || *fd == -EXDEV || *fd == -ENOENT || *fd == -ENOTDIR)
+		*fd = -ESTALE;		/* renamed, removed or replaced */
 	if (*fd < 0)
-		return -errno;
+		return *fd;
+	if (fstat(*fd, &st) < 0 || !same_file(n, &st)) {
+		close(*fd);
+		*fd = -1;
+		return -ESTALE;
+	}
 	return 0;
 }
 
 void source_close(const struct eroot_builder *b, int fd)
 {
-	if (fd >= 0 && fd != b->stage_fd)
+	if (fd >= 0 && fd != b->stage_fd && fd != b->packed_fd)
 		close(fd);
 }

@@ -215,7 +215,7 @@ int write_file_data(struct eroot_builder *b, int fd, void *hash_state)
 		c.n = n;
 		err = source_open(b, n, &c.src, &c.base);
 		if (err) {
-			err = BFAIL(b, err, "%s: %s", n->src_path, strerror(-err));
+			err = BFAIL(b, err, "%s: %s", n->src_path, source_strerror(err));
 			break;
 		}
 		posix_fadvise(c.src, (off_t)c.base, (off_t)n->size, POSIX_FADV_SEQUENTIAL);

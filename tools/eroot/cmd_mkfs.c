@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* eroot mkfs: argument parsing over the liberoot builder. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <sys/stat.h>
 #include <stdlib.h>
@@ -164,6 +165,26 @@ static int add_source(struct eroot_builder *b, const struct source *src, bool ke
 	if (strcmp(src->path, "-") && stat(src->path, &st) == 0 && S_ISDIR(st.st_mode))
 		return eroot_builder_add_dir(b, src->path);
 	return eroot_builder_add_archive(b, src->path, EROOT_ARCHIVE_AUTO);
+}
+
+/*
+ * Test only (tests/test_mkfs_safe.py): with EROOT_TEST_PAUSE_AFTER_SCAN set
+ * to a FIFO, wait between the scan and the write until a writer opens and
+ * closes it, so that a test can change the source tree right there.
+ */
+static void test_pause_after_scan(void)
+{
+	const char *fifo = getenv("EROOT_TEST_PAUSE_AFTER_SCAN");
+	char buf[64];
+	int fd;
+
+	if (!fifo || !*fifo)
+		return;
+	fd = open(fifo, O_RDONLY | O_CLOEXEC);
+	while (fd >= 0 && read(fd, buf, sizeof(buf)) > 0)
+		;
+	if (fd >= 0)
+		close(fd);
 }
 
 /* Archive data waits next to the image by default: /tmp may be memory. */
@@ -344,6 +365,8 @@ int cmd_mkfs(int argc, char **argv)
 		err = add_source(b, &sources[i], keep_early, &early);
 	if (!err && keep_early)
 		printf("early archives: %llu bytes\n", (unsigned long long)early);
+	if (!err)
+		test_pause_after_scan();
 	if (!err)
 		err = eroot_builder_write(b, argv[optind], &stats);
 	if (prog_state.shown)
