@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A bounded walk of everything an open image offers through the public
+ * API, for the fuzz harnesses.  Every call's result (error codes, inode
+ * fields, names, bytes) is folded into a digest, so two walks of the same
+ * image opened two ways must end with the same digest.
+ */
+#ifndef EROOT_FUZZ_WALK_H
+#define EROOT_FUZZ_WALK_H
+
+#include <stdint.h>
+
+#include <eroot/eroot.h>
+
+/* Caps that keep one input in the milliseconds, whatever the image says. */
+#define WALK_MAX_INODES		2048	/* distinct inodes looked at */
+#define WALK_MAX_DIRENTS	8192	/* entries handled, all directories */
+#define WALK_MAX_DIR_ENTRIES	1024	/* entries kept from one directory */
+#define WALK_MAX_DEPTH		48
+#define WALK_MAX_XATTRS		64	/* per inode */
+#define WALK_FILE_BYTES		(256u << 10)
+#define WALK_TOTAL_BYTES	(1u << 20)
+
+struct walk_stats {
+	unsigned long calls;		/* API calls made */
+	unsigned long errors;		/* ... that failed (any negative errno) */
+	unsigned long bad;		/* ... that said -EUCLEAN, -EOPNOTSUPP or -EIO */
+	/* Answers that contradict each other (none in a sound image): a
+	 * lookup of a name found by readdir that fails or finds another
+	 * inode, a dirent type that is not the inode's, "." or ".." pointing
+	 * elsewhere, getxattr disagreeing with listxattr. */
+	unsigned long mismatches;
+	unsigned long inodes;
+	uint64_t bytes;			/* file bytes read */
+};
+
+/*
+ * Walk @img from its root.  @label names the walk in a trace: with
+ * EROOT_FUZZ_TRACE=1 in the environment, every record is printed to
+ * stderr, so two traces that disagree can be diffed.  Returns the digest;
+ * @stats (may be NULL) receives the counts.  Traps (a finding) only when
+ * the image contradicts itself inside one walk: a read of bytes already
+ * read gives different bytes, or a read returns more than asked.
+ */
+uint64_t walk_image(struct eroot_image *img, const char *label, struct walk_stats *stats);
+
+#endif
