@@ -155,6 +155,29 @@ int eroot_readdir(struct eroot_image *img, const struct eroot_inode *dir,
 ssize_t eroot_pread(struct eroot_image *img, const struct eroot_inode *ino,
 		    void *buf, size_t len, uint64_t off);
 
+/*
+ * eroot_next_data - find data past the holes, like lseek(SEEK_DATA) then
+ * lseek(SEEK_HOLE) on regular file or symlink @ino.
+ * @pos:        a byte offset in the file
+ * @data_start: receives the first byte of data at or after @pos
+ * @data_len:   receives how many bytes of data follow from there (> 0),
+ *              never past a hole or the end of file
+ *
+ * Holes are the unmapped chunks of chunk-based files; they read as zeros.
+ * Flat files have none, and compressed files are reported as data whole.
+ * A run of data may come in several pieces: call again from
+ * *@data_start + *@data_len.  Returns 0; -ENXIO when no data lies at or
+ * after @pos (a file that ends in a hole, @pos at or past its end);
+ * -EISDIR or -EINVAL for other file types; -EUCLEAN or -EIO.
+ *
+ * Bounded whatever size the inode declares: a call reads only chunk map
+ * entries, all inside the image, one per chunk of hole (the largest chunks
+ * skip 8 TiB a step), so a 1 PiB file of holes in a small image costs a few
+ * reads, and reading just its data visits no hole byte.
+ */
+int eroot_next_data(struct eroot_image *img, const struct eroot_inode *ino,
+		    uint64_t pos, uint64_t *data_start, uint64_t *data_len);
+
 /* Symlink target into @buf (NUL-terminated).  -ERANGE if @size is too small. */
 int eroot_readlink(struct eroot_image *img, const struct eroot_inode *ino,
 		   char *buf, size_t size);

@@ -45,6 +45,20 @@ static uint64_t chunk_map_off(const struct eroot_image *img,
 	return (inode_inline_off(img, ino) + unit - 1) & ~(unit - 1);
 }
 
+/* Block address in one chunk map entry (EROFS_NULL_ADDR for a hole). */
+static uint32_t chunk_blkaddr(const uint8_t *entry, unsigned int unit)
+{
+	return unit == EROFS_CHUNK_INDEX_SIZE ? get_le32(entry + 4) : get_le32(entry);
+}
+
+static uint64_t chunk_count(const struct eroot_image *img,
+			    const struct eroot_inode *ino)
+{
+	unsigned int bits = chunk_bits(img, ino);
+
+	return (ino->size >> bits) + !!(ino->size & ((1ull << bits) - 1));
+}
+
 int validate_data_layout(struct eroot_image *img, const struct eroot_inode *ino)
 {
 	uint64_t nblocks = blocks_of(img, ino->size);
@@ -63,14 +77,13 @@ int validate_data_layout(struct eroot_image *img, const struct eroot_inode *ino)
 		return check_extent(img, ino, ino->raw_blkaddr, nblocks ? nblocks - 1 : 0);
 	}
 	case EROFS_INODE_CHUNK_BASED: {
-		unsigned int bits = chunk_bits(img, ino);
 		uint64_t nchunks, end;
 
 		if (ino->chunk_format & ~(EROFS_CHUNK_FORMAT_BLKBITS_MASK |
-					  EROFS_CHUNK_FORMAT_INDEXES) || bits > 47)
+					  EROFS_CHUNK_FORMAT_INDEXES) || chunk_bits(img, ino) > 47)
 			return CORRUPT(img, "nid %llu: bad chunk format 0x%x",
 				       (unsigned long long)ino->nid, ino->chunk_format);
-		nchunks = (ino->size >> bits) + !!(ino->size & ((1ull << bits) - 1));
+		nchunks = chunk_count(img, ino);
 		end = chunk_map_off(img, ino) + nchunks * chunk_unit(ino);
 		if (end > img->image_bytes)
 			return CORRUPT(img, "nid %llu: chunk map runs past the image end",
@@ -91,7 +104,8 @@ static int map_chunk(struct eroot_image *img, const struct eroot_inode *ino,
 {
 	unsigned int bits = chunk_bits(img, ino), unit = chunk_unit(ino);
 	uint64_t idx = pos >> bits, start = idx << bits;
-	uint64_t end = start + (1ull << bits);
+	/* the last chunk ends at the file's end (no addition: it may wrap) */
+	uint64_t end = ino->size - start > (1ull << bits) ? start + (1ull << bits) : ino->size;
 	uint8_t entry[EROFS_CHUNK_INDEX_SIZE];
 	uint32_t blkaddr;
 	int err;
@@ -99,17 +113,11 @@ static int map_chunk(struct eroot_image *img, const struct eroot_inode *ino,
 	err = img_read(img, chunk_map_off(img, ino) + idx * unit, entry, unit);
 	if (err)
 		return err;
-	if (unit == EROFS_CHUNK_INDEX_SIZE) {
-		if (get_le16(entry + 2))
-			return eroot_fail(&img->err, -EOPNOTSUPP,
-					  "nid %llu: chunk on another device",
-					  (unsigned long long)ino->nid);
-		blkaddr = get_le32(entry + 4);
-	} else {
-		blkaddr = get_le32(entry);
-	}
-	if (end > ino->size)
-		end = ino->size;
+	if (unit == EROFS_CHUNK_INDEX_SIZE && get_le16(entry + 2))
+		return eroot_fail(&img->err, -EOPNOTSUPP,
+				  "nid %llu: chunk on another device",
+				  (unsigned long long)ino->nid);
+	blkaddr = chunk_blkaddr(entry, unit);
 	*len = end - pos;
 	if (blkaddr == EROFS_NULL_ADDR) {
 		*phys = UNMAPPED;
@@ -191,6 +199,80 @@ ssize_t eroot_pread(struct eroot_image *img, const struct eroot_inode *ino,
 	if (!S_ISREG(ino->mode) && !S_ISLNK(ino->mode))
 		return eroot_fail(&img->err, -EINVAL, "not a regular file");
 	return data_read(img, ino, buf, len, off);
+}
+
+/*
+ * The first run of data chunks at or after chunk @idx.  Entries are read a
+ * batch at a time and a run is reported no further than its batch, so one
+ * call reads only entries that lie in the image (validate_data_layout())
+ * and a hole costs one entry per chunk, one step for the largest chunks.
+ */
+static int next_data_chunk(struct eroot_image *img, const struct eroot_inode *ino,
+			   uint64_t idx, uint64_t *first, uint64_t *count)
+{
+	unsigned int unit = chunk_unit(ino);
+	uint64_t nchunks = chunk_count(img, ino), map = chunk_map_off(img, ino);
+	uint8_t batch[64 * EROFS_CHUNK_INDEX_SIZE];
+
+	while (idx < nchunks) {
+		size_t n = sizeof(batch) / unit, i = 0;
+		int err;
+
+		if (n > nchunks - idx)
+			n = (size_t)(nchunks - idx);
+		err = img_read(img, map + idx * unit, batch, n * unit);
+		if (err)
+			return err;
+		while (i < n && chunk_blkaddr(batch + i * unit, unit) == EROFS_NULL_ADDR)
+			i++;
+		if (i < n) {
+			size_t j = i;
+
+			while (j < n && chunk_blkaddr(batch + j * unit, unit) != EROFS_NULL_ADDR)
+				j++;
+			*first = idx + i;
+			*count = j - i;
+			return 0;
+		}
+		idx += n;
+	}
+	return -ENXIO;
+}
+
+int eroot_next_data(struct eroot_image *img, const struct eroot_inode *ino,
+		    uint64_t pos, uint64_t *data_start, uint64_t *data_len)
+{
+	uint64_t first, count, end;
+	unsigned int bits;
+	int err;
+
+	if (S_ISDIR(ino->mode))
+		return eroot_fail(&img->err, -EISDIR, "is a directory");
+	if (!S_ISREG(ino->mode) && !S_ISLNK(ino->mode))
+		return eroot_fail(&img->err, -EINVAL, "not a regular file");
+	if (pos >= ino->size)
+		goto no_data;
+	if (ino->datalayout != EROFS_INODE_CHUNK_BASED) {
+		/* flat layouts have no holes; compressed ones are reported whole */
+		*data_start = pos;
+		*data_len = ino->size - pos;
+		return 0;
+	}
+	bits = chunk_bits(img, ino);
+	err = next_data_chunk(img, ino, pos >> bits, &first, &count);
+	if (err == -ENXIO)
+		goto no_data;
+	if (err)
+		return err;
+	/* the last chunk ends at the file's end (no shift: it may wrap) */
+	end = first + count == chunk_count(img, ino) ? ino->size : (first + count) << bits;
+	first <<= bits;
+	*data_start = first > pos ? first : pos;
+	*data_len = (end < ino->size ? end : ino->size) - *data_start;
+	return 0;
+no_data:
+	return eroot_fail(&img->err, -ENXIO, "no data at or after offset %llu",
+			  (unsigned long long)pos);
 }
 
 int eroot_readlink(struct eroot_image *img, const struct eroot_inode *ino,
