@@ -25,12 +25,15 @@ struct ls {
 	int status;
 };
 
+/* Names are escaped as GNU ls -b does, so one entry is always one line. */
 static void print_entry(struct ls *l, const char *name, const struct eroot_inode *ino)
 {
 	char mode[11], when[64], target[4096];
+	int n;
 
 	if (!l->longfmt) {
-		printf("%s\n", name);
+		put_escaped(stdout, name, strlen(name));
+		putchar('\n');
 		return;
 	}
 	mode_string(ino->mode, mode);
@@ -41,9 +44,12 @@ static void print_entry(struct ls *l, const char *name, const struct eroot_inode
 		printf("%5u,%5u", ino->rdev_major, ino->rdev_minor);
 	else
 		printf("%11llu", (unsigned long long)ino->size);
-	printf(" %s %s", when, name);
-	if (S_ISLNK(ino->mode) && eroot_readlink(l->img, ino, target, sizeof(target)) >= 0)
-		printf(" -> %s", target);
+	printf(" %s ", when);
+	put_escaped(stdout, name, strlen(name));
+	if (S_ISLNK(ino->mode) && (n = eroot_readlink(l->img, ino, target, sizeof(target))) >= 0) {
+		printf(" -> ");
+		put_escaped(stdout, target, (size_t)n);
+	}
 	putchar('\n');
 }
 
@@ -51,7 +57,10 @@ static int on_error(void *ctx, const char *path, int err, const char *why)
 {
 	struct ls *l = ctx;
 
-	err_msg("%s: %s", path, why && *why ? why : strerror(-err));
+	char *shown = escaped(path);
+
+	err_msg("%s: %s", shown ? shown : path, why && *why ? why : strerror(-err));
+	free(shown);
 	if (l->status != EXIT_CORRUPT)
 		l->status = exit_code(err);
 	return 0;

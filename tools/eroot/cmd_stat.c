@@ -33,7 +33,9 @@ static int print_xattr(void *ctx, const char *name, const void *value, size_t le
 			printf("%02x", v[i]);
 		printf("\"");
 	} else {
-		printf("  xattr: %s=0x", name);
+		printf("  xattr: ");
+		put_escaped(stdout, name, strlen(name));
+		printf("=0x");
 		for (size_t i = 0; i < len; i++)
 			printf("%02x", v[i]);
 		printf("\n");
@@ -71,17 +73,22 @@ static int print_stat(struct eroot_image *img, const char *path,
 		}
 		printf(", \"xattrs\": {");
 	} else {
-		printf("  path: %s\n   nid: %llu   ino: %u   type: %s   inode: %s   layout: %s\n"
+		printf("  path: ");
+		put_escaped(stdout, path, strlen(path));
+		printf("\n   nid: %llu   ino: %u   type: %s   inode: %s   layout: %s\n"
 		       "  mode: %04o (%s)   uid: %u   gid: %u   links: %u\n"
-		       "  size: %llu\n", path, (unsigned long long)ino->nid, ino->ino,
+		       "  size: %llu\n", (unsigned long long)ino->nid, ino->ino,
 		       type_name(ino->mode), ino->extended ? "extended" : "compact",
 		       eroot_layout_name(ino->datalayout), ino->mode & 07777, mode,
 		       ino->uid, ino->gid, ino->nlink, (unsigned long long)ino->size);
 		printf(" mtime: %s\n", when);
 		if (S_ISCHR(ino->mode) || S_ISBLK(ino->mode))
 			printf("  rdev: %u,%u\n", ino->rdev_major, ino->rdev_minor);
-		if (S_ISLNK(ino->mode))
-			printf("target: %s\n", target);
+		if (S_ISLNK(ino->mode)) {
+			printf("target: ");
+			put_escaped(stdout, target, strlen(target));
+			putchar('\n');
+		}
 	}
 	err = eroot_listxattr(img, ino, print_xattr, &xp);
 	if (json)

@@ -138,3 +138,44 @@ const char *type_name(uint32_t mode)
 	default: return "unknown";
 	}
 }
+
+/* The escape of byte @c into @out (NUL-terminated, at most 5 bytes). */
+static void escape_byte(unsigned char c, bool space, char out[5])
+{
+	static const char from[] = "\a\b\f\n\r\t\v\\", to[] = "abfnrtv\\";
+	const char *hit = c ? strchr(from, c) : NULL;
+
+	if (hit)
+		snprintf(out, 5, "\\%c", to[hit - from]);
+	else if (c == ' ' && space)
+		snprintf(out, 5, "\\ ");
+	else if (c < 0x20 || c >= 0x7f)
+		snprintf(out, 5, "\\%03o", c);
+	else
+		snprintf(out, 5, "%c", c);
+}
+
+void put_escaped(FILE *f, const char *s, size_t len)
+{
+	char e[5];
+
+	for (size_t i = 0; i < len; i++) {
+		escape_byte((unsigned char)s[i], true, e);
+		fputs(e, f);
+	}
+}
+
+char *escaped(const char *s)
+{
+	size_t len = strlen(s), at = 0;
+	char *out = malloc(len * 4 + 1), e[5];
+
+	for (size_t i = 0; out && i < len; i++) {
+		escape_byte((unsigned char)s[i], false, e);
+		memcpy(out + at, e, strlen(e));
+		at += strlen(e);
+	}
+	if (out)
+		out[at] = '\0';
+	return out;
+}

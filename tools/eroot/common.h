@@ -60,6 +60,16 @@ void time_string(int64_t sec, uint32_t nsec, char *out, size_t size);
 void json_string(FILE *f, const char *s, size_t len);
 const char *type_name(uint32_t mode);
 
+/*
+ * Names from an image may hold any byte but '/' and NUL.  put_escaped()
+ * writes @s as GNU "ls -b" does in the C locale: \a \b \f \n \r \t \v,
+ * \ooo for other bytes outside printable ASCII, "\\" and "\ " for
+ * backslash and space.  escaped() returns the same, without escaping
+ * spaces, in a new string for messages (NULL when memory runs out).
+ */
+void put_escaped(FILE *f, const char *s, size_t len);
+char *escaped(const char *s);
+
 int cmd_mkfs(int argc, char **argv);
 int cmd_fsck(int argc, char **argv);
 int cmd_extract(int argc, char **argv);
