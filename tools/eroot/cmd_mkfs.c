@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <libgen.h>
 #include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,13 +191,10 @@ static void test_pause_after_scan(void)
 /* Archive data waits next to the image by default: /tmp may be memory. */
 static char *default_tmpdir(const char *image)
 {
-	const char *slash = strrchr(image, '/');
+	char *copy = strdup(image), *dir = copy ? strdup(dirname(copy)) : NULL;
 
-	if (!slash)
-		return strdup(".");
-	if (slash == image)
-		return strdup("/");
-	return strndup(image, (size_t)(slash - image));
+	free(copy);
+	return dir;
 }
 
 int cmd_mkfs(int argc, char **argv)
