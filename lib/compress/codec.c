@@ -25,17 +25,18 @@ const struct codec *codec_by_alg(unsigned int alg)
 }
 
 int codec_decompress(unsigned int alg, const struct codec_params *p,
-		     const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len)
+		     const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len,
+		     bool partial)
 {
 	switch (alg) {
 	case Z_EROFS_COMPRESSION_LZ4:
-		return lz4_decompress(src, src_len, dst, dst_len);
+		return lz4_decompress(src, src_len, dst, dst_len, partial);
 	case Z_EROFS_COMPRESSION_LZMA:
-		return lzma_decompress(p, src, src_len, dst, dst_len);
+		return lzma_decompress(p, src, src_len, dst, dst_len, partial);
 	case Z_EROFS_COMPRESSION_DEFLATE:
-		return deflate_decompress(src, src_len, dst, dst_len);
+		return deflate_decompress(src, src_len, dst, dst_len, partial);
 	case Z_EROFS_COMPRESSION_ZSTD:
-		return zstd_decompress(src, src_len, dst, dst_len);
+		return zstd_decompress(src, src_len, dst, dst_len, partial);
 	default:
 		return -EOPNOTSUPP;
 	}

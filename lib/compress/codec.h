@@ -7,6 +7,7 @@
 #ifndef EROOT_CODEC_H
 #define EROOT_CODEC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,8 +50,12 @@ struct codec {
 
 /* Per-image decoder parameters, from the superblock's configurations. */
 struct codec_params {
-	uint32_t lzma_dict_size;
+	uint32_t lzma_dict_size;	/* 0: the kernel's largest, 8 MiB */
 };
+
+/* The kernel's limits on one decode (fs/erofs/erofs_fs.h). */
+#define CODEC_LZMA_MAX_DICT	(8u << 20)
+#define CODEC_ZSTD_MAX_WINDOW	(1u << 20)
 
 /* Look up a codec by name (NULL if unknown) or by on-disk id. */
 const struct codec *codec_by_name(const char *name);
@@ -58,10 +63,17 @@ const struct codec *codec_by_alg(unsigned int alg);
 
 /*
  * Decompress @src (@src_len bytes, exactly the stream) into exactly @dst_len
- * bytes.  Returns 0, -EUCLEAN for corrupt data, -EOPNOTSUPP, -ENOMEM.
+ * bytes.  With @partial the stream may decode to more than @dst_len (a
+ * shared pcluster of which this extent uses a prefix): decoding stops
+ * there.  Memory beyond @dst is bounded whatever the stream says: LZMA's
+ * dictionary is at most min(CODEC_LZMA_MAX_DICT, @dst_len), Zstandard's
+ * window at most CODEC_ZSTD_MAX_WINDOW (a larger frame is -EOPNOTSUPP, as
+ * in the kernel), DEFLATE's 32 KiB.  Returns 0, -EUCLEAN for corrupt data,
+ * -EOPNOTSUPP, -ENOMEM.
  */
 int codec_decompress(unsigned int alg, const struct codec_params *p,
-		     const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len);
+		     const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len,
+		     bool partial);
 
 /* Search helper for codecs without a native "fill this output" mode. */
 typedef long (*codec_try_fn)(struct codec_state *st, const uint8_t *src, size_t len,
@@ -72,10 +84,13 @@ long codec_fit_search(struct codec_state *st, codec_try_fn try_fn, const uint8_t
 
 /* Each codec file provides these. */
 extern const struct codec codec_lz4, codec_lz4hc, codec_lzma, codec_deflate, codec_zstd;
-int lz4_decompress(const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len);
+int lz4_decompress(const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len,
+		   bool partial);
 int lzma_decompress(const struct codec_params *p, const uint8_t *src, size_t src_len,
-		    uint8_t *dst, size_t dst_len);
-int deflate_decompress(const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len);
-int zstd_decompress(const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len);
+		    uint8_t *dst, size_t dst_len, bool partial);
+int deflate_decompress(const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len,
+		       bool partial);
+int zstd_decompress(const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len,
+		    bool partial);
 
 #endif

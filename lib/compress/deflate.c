@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: MIT
-/* Raw DEFLATE through libdeflate; pclusters are filled by search. */
+/* Raw DEFLATE through libdeflate (zlib for a stream's prefix); pclusters are
+ * filled by search. */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <libdeflate.h>
+#include <zlib.h>
 
 #include "codec.h"
 
@@ -67,11 +70,37 @@ const struct codec codec_deflate = {
 	.enc_reset = deflate_enc_reset,
 };
 
-int deflate_decompress(const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len)
+/* A prefix of the stream: zlib stops where the output is full. */
+static int inflate_prefix(const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len)
 {
-	struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
+	z_stream zs = { 0 };
+	int ret;
+
+	if (src_len > UINT_MAX || dst_len > UINT_MAX)
+		return -EUCLEAN;
+	ret = inflateInit2(&zs, -15);	/* raw DEFLATE, 32 KiB window */
+	if (ret != Z_OK)
+		return ret == Z_MEM_ERROR ? -ENOMEM : -EUCLEAN;
+	zs.next_in = (Bytef *)src;
+	zs.avail_in = (uInt)src_len;
+	zs.next_out = dst;
+	zs.avail_out = (uInt)dst_len;
+	ret = inflate(&zs, Z_SYNC_FLUSH);
+	inflateEnd(&zs);
+	if (ret == Z_MEM_ERROR)
+		return -ENOMEM;
+	return (ret == Z_OK || ret == Z_STREAM_END) && !zs.avail_out ? 0 : -EUCLEAN;
+}
+
+int deflate_decompress(const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len,
+		       bool partial)
+{
+	struct libdeflate_decompressor *d;
 	enum libdeflate_result r;
 
+	if (partial)
+		return inflate_prefix(src, src_len, dst, dst_len);
+	d = libdeflate_alloc_decompressor();
 	if (!d)
 		return -ENOMEM;
 	r = libdeflate_deflate_decompress(d, src, src_len, dst, dst_len, NULL);

@@ -75,12 +75,18 @@ const struct codec codec_lz4hc = {
 	.enc_new = lz4hc_enc_new, .compress = lz4_compress, .enc_free = lz4_free,
 };
 
-int lz4_decompress(const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len)
+int lz4_decompress(const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len,
+		   bool partial)
 {
 	int n;
 
 	if (src_len > INT_MAX || dst_len > INT_MAX)
 		return -EUCLEAN;
-	n = LZ4_decompress_safe((const char *)src, (char *)dst, (int)src_len, (int)dst_len);
+	if (partial)
+		n = LZ4_decompress_safe_partial((const char *)src, (char *)dst, (int)src_len,
+						(int)dst_len, (int)dst_len);
+	else
+		n = LZ4_decompress_safe((const char *)src, (char *)dst, (int)src_len,
+					(int)dst_len);
 	return n == (int)dst_len ? 0 : -EUCLEAN;
 }

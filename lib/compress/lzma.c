@@ -65,13 +65,19 @@ const struct codec codec_lzma = {
 };
 
 int lzma_decompress(const struct codec_params *p, const uint8_t *src, size_t src_len,
-		    uint8_t *dst, size_t dst_len)
+		    uint8_t *dst, size_t dst_len, bool partial)
 {
+	uint32_t dict = p && p->lzma_dict_size ? p->lzma_dict_size : CODEC_LZMA_MAX_DICT;
 	lzma_stream strm = LZMA_STREAM_INIT;
 	lzma_ret ret;
 
-	ret = lzma_microlzma_decoder(&strm, src_len, dst_len, 1,
-				     p && p->lzma_dict_size ? p->lzma_dict_size : 1u << 23);
+	/* no match reaches further back than the output so far: a larger
+	 * dictionary would only be memory the image made us allocate */
+	if (dict > CODEC_LZMA_MAX_DICT)
+		dict = CODEC_LZMA_MAX_DICT;
+	if (dict > dst_len)
+		dict = dst_len < 4096 ? 4096 : (uint32_t)dst_len;
+	ret = lzma_microlzma_decoder(&strm, src_len, dst_len, !partial, dict);
 	if (ret != LZMA_OK)
 		return ret == LZMA_MEM_ERROR ? -ENOMEM : -EUCLEAN;
 	strm.next_in = src;

@@ -78,9 +78,38 @@ const struct codec codec_zstd = {
 	.enc_reset = zstd_enc_reset,
 };
 
-int zstd_decompress(const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len)
+/*
+ * Streamed as the kernel does, with its window limit, so a frame cannot
+ * make us allocate more; decoding stops when the output is full (the frame
+ * may go on: a shared pcluster).
+ */
+int zstd_decompress(const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len,
+		    bool partial)
 {
-	size_t n = ZSTD_decompress(dst, dst_len, src, src_len);
+	ZSTD_DCtx *d = ZSTD_createDCtx();
+	ZSTD_inBuffer in = { src, src_len, 0 };
+	ZSTD_outBuffer out = { dst, dst_len, 0 };
+	int err = 0;
 
-	return !ZSTD_isError(n) && n == dst_len ? 0 : -EUCLEAN;
+	(void)partial;
+	if (!d)
+		return -ENOMEM;
+	ZSTD_DCtx_setParameter(d, ZSTD_d_windowLogMax, 20);	/* CODEC_ZSTD_MAX_WINDOW */
+	while (out.pos < out.size) {
+		size_t n = ZSTD_decompressStream(d, &out, &in);
+
+		if (ZSTD_isError(n)) {
+			err = ZSTD_getErrorCode(n) == ZSTD_error_frameParameter_windowTooLarge ?
+			      -EOPNOTSUPP : ZSTD_getErrorCode(n) == ZSTD_error_memory_allocation ?
+			      -ENOMEM : -EUCLEAN;
+			break;
+		}
+		/* the frame ended, or wants input that is not there */
+		if (out.pos < out.size && (!n || in.pos == in.size)) {
+			err = -EUCLEAN;
+			break;
+		}
+	}
+	ZSTD_freeDCtx(d);
+	return err;
 }

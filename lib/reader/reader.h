@@ -16,6 +16,65 @@
 #define EUCLEAN 117
 #endif
 
+/*
+ * Compressed inodes (zmap.c maps, zdata.c reads).  Everything here has a
+ * fixed size or a bound that no image can raise: see eroot.h.
+ */
+enum zext_kind {
+	ZEXT_HOLE,			/* unmapped: zeros */
+	ZEXT_PLAIN,			/* stored as is */
+	ZEXT_COMPRESSED,
+	ZEXT_FRAGMENT,			/* in the packed inode, at @pa there */
+};
+
+/* One extent, as the kernel's z_erofs_map_blocks_iter() gives it. */
+struct zext {
+	uint64_t la, llen;		/* logical start and length */
+	uint64_t pa;			/* image byte offset of the pcluster */
+	uint32_t plen;			/* pcluster bytes */
+	uint8_t kind;			/* enum zext_kind */
+	uint8_t alg;			/* ZEXT_COMPRESSED: Z_EROFS_COMPRESSION_* */
+	bool partial;			/* decodes to more than @llen: a prefix is ours */
+	bool interlaced;		/* ZEXT_PLAIN: rotated by la's block offset */
+};
+
+/* What the map header says about one inode, read once per inode. */
+struct zinode {
+	uint64_t nid;
+	bool valid;
+	bool compact;			/* 2B/4B packs, else 8-byte entries */
+	bool extents;			/* -E48bit extent records */
+	bool whole_fragment;		/* all of it in the packed inode */
+	uint8_t lclusterbits;
+	uint8_t recsz;			/* extent record bytes: 4, 8, 16, 32 */
+	uint8_t algs[2];		/* HEAD1, HEAD2 */
+	uint16_t advise;
+	uint16_t idata_size;		/* inline tail pcluster bytes */
+	uint64_t size;
+	uint64_t ebase;			/* first index entry or extent record */
+	uint64_t nblocks, nlc;		/* i_size in blocks, in lclusters */
+	uint64_t nrec;			/* extent records (16/32-byte form) */
+	uint64_t idata_off;
+	uint64_t fragment_off;
+	uint64_t tail_headlcn;		/* the lcluster of the last extent's head */
+	uint64_t cur_lcn, cur_pa;	/* 4-byte records: where the last walk ended */
+};
+
+/* Per-image state of the compressed read path: [0] files, [1] packed inode. */
+struct zstate {
+	struct zinode zi;
+	struct zext ext;		/* the last extent mapped */
+	bool ext_valid;
+	struct {			/* the last extent decompressed */
+		bool valid;
+		uint64_t la;
+		uint8_t *buf;		/* at most Z_EROFS_PCLUSTER_MAX_DSIZE */
+		size_t cap;
+	} cache;
+	uint8_t *in;			/* one pcluster, at most 1 MiB */
+	size_t in_cap;
+};
+
 struct eroot_image {
 	struct eroot_errmsg err;
 	/* backing store: a descriptor or a memory buffer */
@@ -35,36 +94,8 @@ struct eroot_image {
 	uint16_t available_algs;	/* bitmap of Z_EROFS_COMPRESSION_* */
 	struct codec_params cparams;
 	uint64_t packed_nid;		/* fragments' packed inode, 0 if none */
-	/* [0] for files, [1] for the packed inode their fragments live in */
-	struct zstate {
-		struct zmap {		/* extents of the last compressed inode */
-			uint64_t nid;
-			bool valid;
-			uint8_t alg;
-			uint16_t idata_size;	/* inline tail pcluster bytes */
-			uint64_t frag_off;	/* fragment: offset in the packed inode */
-			struct zext *ext;
-			size_t n;
-		} map;
-		struct zcache {		/* its last decompressed extent */
-			bool valid;
-			size_t idx;
-			uint8_t *buf;
-			size_t cap;
-		} cache;
-	} zs[2];
-};
-
-/* One physical cluster of a compressed inode, decoded from its indexes. */
-struct zext {
-	uint64_t la;			/* first decompressed byte */
-	uint64_t len;			/* decompressed bytes */
-	uint32_t blkaddr;
-	uint32_t blocks;
-	bool plain;
-	bool inline_tail;		/* @blkaddr unused: data at zmap's idata_off */
-	bool fragment;			/* data in the packed inode at zmap's frag_off */
-	uint64_t idata_off;
+	/* compressed reads: [0] for files, [1] for the packed inode */
+	struct zstate zs[2];
 };
 
 #define CORRUPT(img, ...) eroot_fail(&(img)->err, -EUCLEAN, __VA_ARGS__)
@@ -96,9 +127,14 @@ int validate_data_layout(struct eroot_image *img, const struct eroot_inode *ino)
 
 #endif
 
-/* Compressed inodes (zmap.c): read like data_read(). */
+/* Compressed inodes (zdata.c): read like data_read(). */
 ssize_t zdata_read(struct eroot_image *img, const struct eroot_inode *ino,
 		   void *buf, size_t len, uint64_t off);
+/* The extent of @ino holding @pos (< i_size), checked (zmap.c). */
+int zmap_extent(struct eroot_image *img, struct zstate *z, const struct eroot_inode *ino,
+		uint64_t pos, struct zext *e);
+/* Free what @z holds (image close). */
+void zstate_release(struct zstate *z);
 /* Superblock compression configurations (super.c). */
 int load_compr_cfgs(struct eroot_image *img, const struct erofs_sb *sb);
 

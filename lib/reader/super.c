@@ -250,10 +250,8 @@ void eroot_image_close(struct eroot_image *img)
 		return;
 	if (img->fd >= 0)
 		close(img->fd);
-	for (int i = 0; i < 2; i++) {
-		free(img->zs[i].map.ext);
-		free(img->zs[i].cache.buf);
-	}
+	for (int i = 0; i < 2; i++)
+		zstate_release(&img->zs[i]);
 	free(img);
 }
 

@@ -1,63 +1,121 @@
 // SPDX-License-Identifier: MIT
 /*
- * Compressed inodes: decode the lcluster indexes (full or compact) into a
- * list of physical clusters, check it as the kernel would read it, and
- * decompress one pcluster at a time (the last one stays cached).
+ * Compressed inodes: map one extent at a time, as the kernel's
+ * fs/erofs/zmap.c does.  The map header is read once per inode into a small
+ * struct zinode; each lookup then reads only the index entries it needs:
+ * the lcluster holding the position, back over NONHEAD entries to the
+ * extent's head, forward to the next head.  (-E48bit images may use extent
+ * records instead: read directly or found by binary search.)  Nothing is
+ * allocated here, and walks stop once an extent would decode to more than
+ * the kernel's limit, so no number in the image sizes the work or memory.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "reader.h"
 
-#define ZEXT_MAX_LEN	(16u << 20)	/* refuse absurd decompressed sizes */
+/* The kernel's limits on one extent (erofs_fs.h). */
+#define ZMAX_PLEN	Z_EROFS_PCLUSTER_MAX_SIZE	/* encoded */
+#define ZMAX_LLEN	(12u << 20)			/* Z_EROFS_PCLUSTER_MAX_DSIZE */
 
-struct zindex {
+/* Map header and index bits not in format.h (erofs_fs.h names). */
+#define Z_EROFS_ADVISE_EXTENTS		0x0001	/* full layout: extent records */
+#define Z_EROFS_LI_PARTIAL_REF		(1u << 15)
+#define Z_EROFS_EXTENT_PLEN_PARTIAL	(1u << 27)
+#define Z_EROFS_EXTENT_PLEN_FMT_BIT	28
+#define Z_EROFS_EXTENT_PLEN_MASK	((Z_EROFS_PCLUSTER_MAX_SIZE << 1) - 1)
+
+static int zbad(struct eroot_image *img, const struct zinode *zi, const char *why)
+{
+	return CORRUPT(img, "nid %llu: compressed data: %s", (unsigned long long)zi->nid, why);
+}
+
+static int zunsupported(struct eroot_image *img, const struct zinode *zi, const char *what)
+{
+	return eroot_fail(&img->err, -EOPNOTSUPP, "nid %llu: %s",
+			  (unsigned long long)zi->nid, what);
+}
+
+static int too_long(struct eroot_image *img, const struct zinode *zi)
+{
+	return zunsupported(img, zi, "an extent decompresses to more than 12 MiB");
+}
+
+/* One lcluster index entry, decoded (the kernel's z_erofs_maprecorder). */
+struct lcluster {
+	uint64_t lcn;
 	uint8_t type;
+	bool partial;
 	uint16_t clusterofs;
-	uint32_t blkaddr;	/* HEAD/PLAIN */
-	uint16_t d0, d1;	/* NONHEAD */
+	uint16_t delta[2];		/* NONHEAD: back to its head, on to the next */
+	uint32_t pblk;			/* heads */
+	uint32_t cblks;			/* NONHEAD with CBLKCNT: pcluster blocks */
+	uint64_t nextpackoff;		/* first byte after this entry's pack */
 };
 
-static void decode_full(const uint8_t *raw, uint64_t nidx, struct zindex *v)
+static bool is_head(uint8_t type)
 {
-	for (uint64_t l = 0; l < nidx; l++, raw += 8) {
-		v[l].type = get_le16(raw) & 3;
-		v[l].clusterofs = get_le16(raw + 2);
-		v[l].blkaddr = get_le32(raw + 4);
-		v[l].d0 = get_le16(raw + 4);
-		v[l].d1 = get_le16(raw + 6);
+	return type != Z_EROFS_LCLUSTER_TYPE_NONHEAD;
+}
+
+static int load_full(struct eroot_image *img, const struct zinode *zi, uint64_t lcn,
+		     struct lcluster *m)
+{
+	uint64_t pos = zi->ebase + lcn * 8;
+	uint8_t e[8];
+	uint16_t advise;
+	int err = img_read(img, pos, e, sizeof(e));
+
+	if (err)
+		return err;
+	advise = get_le16(e);
+	m->type = advise & 3;
+	m->nextpackoff = pos + 8;
+	if (m->type == Z_EROFS_LCLUSTER_TYPE_NONHEAD) {
+		m->delta[0] = get_le16(e + 4);
+		m->delta[1] = get_le16(e + 6);
+		if (m->delta[0] & Z_EROFS_LI_D0_CBLKCNT) {
+			if (!(zi->advise & (Z_EROFS_ADVISE_BIG_PCLUSTER_1 |
+					    Z_EROFS_ADVISE_BIG_PCLUSTER_2)))
+				return zbad(img, zi, "block count without big pclusters");
+			m->cblks = m->delta[0] & ~Z_EROFS_LI_D0_CBLKCNT;
+			m->delta[0] = 1;
+		}
+	} else {
+		m->partial = advise & Z_EROFS_LI_PARTIAL_REF;
+		m->clusterofs = get_le16(e + 2);
+		m->pblk = get_le32(e + 4);
 	}
+	return 0;
 }
 
+/* Compact packs: @vcnt entries of @bits bits, then the pack's le32 block. */
 struct pack {
-	const uint8_t *p;
-	unsigned int vcnt, bits, lcb;
-	bool big;
+	uint8_t raw[32 + 4];		/* +4: 32-bit reads at any entry */
+	unsigned int size, vcnt, bits, lobits;
 };
 
-static uint32_t slot(const struct pack *k, unsigned int i, uint8_t *type)
+static uint32_t pack_entry(const struct pack *k, int i, uint8_t *type)
 {
-	unsigned int pos = i * k->bits;
-	uint32_t v = (uint32_t)k->p[pos / 8] | (uint32_t)k->p[pos / 8 + 1] << 8 |
-		     (uint32_t)k->p[pos / 8 + 2] << 16;
+	unsigned int pos = (unsigned int)i * k->bits;
+	uint32_t v = get_le32(k->raw + pos / 8) >> (pos & 7);
 
-	v >>= pos & 7;
-	*type = (v >> k->lcb) & 3;
-	return v & ((1u << k->lcb) - 1);
+	*type = (v >> k->lobits) & 3;
+	return v & ((1u << k->lobits) - 1);
 }
 
-/* A head's block: the pack's base plus the pclusters counted before it. */
-static int pack_blkaddr(const struct pack *k, int i, uint32_t *blkaddr)
+/* Where a head's pcluster starts: the pack's block plus those before it. */
+static int pack_pblk(struct eroot_image *img, const struct zinode *zi,
+		     const struct pack *k, int i, uint32_t *pblk)
 {
-	uint32_t nblk = k->big ? 0 : 1;
+	bool big = zi->advise & Z_EROFS_ADVISE_BIG_PCLUSTER_1;
+	uint32_t nblk = big ? 0 : 1, lo;
 	uint8_t type;
 
 	while (i > 0) {
-		uint32_t lo = slot(k, (unsigned int)--i, &type);
-
+		lo = pack_entry(k, --i, &type);
 		if (type != Z_EROFS_LCLUSTER_TYPE_NONHEAD) {
 			nblk++;
-		} else if (!k->big) {
+		} else if (!big) {
 			i -= (int)lo;
 			if (i >= 0)
 				nblk++;
@@ -65,439 +123,596 @@ static int pack_blkaddr(const struct pack *k, int i, uint32_t *blkaddr)
 			i--;
 			nblk += lo & ~Z_EROFS_LI_D0_CBLKCNT;
 		} else if (lo <= 1) {
-			return -EUCLEAN;
+			return zbad(img, zi, "NONHEAD distance below 2 with big pclusters");
 		} else {
 			i -= (int)lo - 2;
 		}
 	}
-	*blkaddr = get_le32(k->p + (k->vcnt == 2 ? 8 : 32) - 4) + nblk;	/* pack's base */
+	*pblk = get_le32(k->raw + k->size - 4) + nblk;
 	return 0;
 }
 
-static int decode_pack(struct pack *k, uint64_t first, uint64_t nidx, struct zindex *v)
+static int load_compact(struct eroot_image *img, const struct zinode *zi, uint64_t lcn,
+			bool lookahead, struct lcluster *m)
 {
-	for (unsigned int i = 0; i < k->vcnt && first + i < nidx; i++) {
-		struct zindex *z = &v[first + i];
-		uint32_t lo = slot(k, i, &z->type);
+	/* 4-byte entries until 32-byte alignment, 2-byte packs, 4-byte again;
+	 * the regions count blocks, not lclusters, as the kernel does */
+	uint64_t initial4 = ((32 - zi->ebase % 32) / 4) & 7, twob = 0, pos = zi->ebase, l = lcn;
+	unsigned int shift = 2;
+	struct pack k = { .raw = { 0 } };
+	uint8_t type;
+	uint32_t lo;
+	int i, err;
 
-		if (z->type != Z_EROFS_LCLUSTER_TYPE_NONHEAD) {
-			z->clusterofs = (uint16_t)lo;
-			if (pack_blkaddr(k, (int)i, &z->blkaddr))
-				return -EUCLEAN;
-		} else if ((lo & Z_EROFS_LI_D0_CBLKCNT) || i + 1 < k->vcnt) {
-			z->d0 = (uint16_t)lo;
+	if ((zi->advise & Z_EROFS_ADVISE_COMPACTED_2B) && initial4 < zi->nblocks)
+		twob = (zi->nblocks - initial4) / 16 * 16;
+	if (l >= initial4) {
+		pos += initial4 * 4;
+		l -= initial4;
+		if (l < twob) {
+			shift = 1;
 		} else {
-			/* the last slot keeps delta[1]; delta[0] follows the slot before */
-			uint8_t t;
-			uint32_t prev = i ? slot(k, i - 1, &t) : 0;
-
-			if (!i || t != Z_EROFS_LCLUSTER_TYPE_NONHEAD)
-				prev = 0;
-			else if (prev & Z_EROFS_LI_D0_CBLKCNT)
-				prev = 1;
-			z->d0 = (uint16_t)(prev + 1);
-			z->d1 = (uint16_t)lo;
+			pos += twob * 2;
+			l -= twob;
 		}
 	}
-	return 0;
-}
+	pos += l << shift;
+	if (shift == 2 && zi->lclusterbits <= 14)
+		k.vcnt = 2;
+	else if (shift == 1 && zi->lclusterbits <= 12)
+		k.vcnt = 16;
+	else
+		return zunsupported(img, zi, "compact indexes for this lcluster size");
+	k.size = k.vcnt << shift;
+	k.bits = (k.size - 4) * 8 / k.vcnt;
+	k.lobits = zi->lclusterbits > 12 ? zi->lclusterbits : 12;	/* room for CBLKCNT */
+	err = img_read(img, pos & ~(uint64_t)(k.size - 1), k.raw, k.size);
+	if (err)
+		return err;
+	m->nextpackoff = (pos & ~(uint64_t)(k.size - 1)) + k.size;
+	i = (int)((pos & (k.size - 1)) >> shift);
+	lo = pack_entry(&k, i, &m->type);
+	if (is_head(m->type)) {
+		m->clusterofs = (uint16_t)lo;
+		return pack_pblk(img, zi, &k, i, &m->pblk);
+	}
+	if (lookahead) {
+		/* distance to the next head: count NONHEADs to the pack's end,
+		 * where the last entry holds the rest */
+		uint32_t d1 = 0;
+		int j = i;
 
-static int decode_compact(const uint8_t *raw, uint64_t ebase, uint64_t nidx,
-			  unsigned int lcb, bool big, bool twobyte, struct zindex *v)
-{
-	struct erofs_compact_layout g = erofs_compact_layout(ebase, nidx, twobyte);
-	struct pack k = { .p = raw, .lcb = lcb, .big = big };
-	uint64_t l = 0;
-
-	for (; l < nidx; ) {
-		bool two = l >= g.initial4 && l < g.initial4 + g.twobyte;
-
-		k.vcnt = two ? 16 : 2;
-		k.bits = two ? 14 : 16;
-		if (decode_pack(&k, l, nidx, v))
-			return -EUCLEAN;
-		k.p += two ? 32 : 8;
-		l += k.vcnt;
+		do {
+			lo = pack_entry(&k, j, &type);
+			if (is_head(type))
+				break;
+			d1++;
+		} while (++j < (int)k.vcnt);
+		if (j == (int)k.vcnt && !(lo & Z_EROFS_LI_D0_CBLKCNT))
+			d1 += lo - 1;
+		m->delta[1] = (uint16_t)d1;
+		lo = pack_entry(&k, i, &type);
+	}
+	if (lo & Z_EROFS_LI_D0_CBLKCNT) {
+		if (!(zi->advise & Z_EROFS_ADVISE_BIG_PCLUSTER_1))
+			return zbad(img, zi, "block count without big pclusters");
+		m->cblks = lo & ~Z_EROFS_LI_D0_CBLKCNT;
+		m->delta[0] = 1;
+	} else if (i + 1 < (int)k.vcnt) {
+		m->delta[0] = (uint16_t)lo;
+	} else {
+		/* the pack's last entry holds delta[1]; delta[0] follows
+		 * from the entry before it */
+		lo = i ? pack_entry(&k, i - 1, &type) : 0;
+		if (!i || is_head(type))
+			lo = 0;
+		else if (lo & Z_EROFS_LI_D0_CBLKCNT)
+			lo = 1;
+		m->delta[0] = (uint16_t)(lo + 1);
 	}
 	return 0;
 }
 
-#define ZCORRUPT(img, ino, why) \
-	CORRUPT(img, "nid %llu: compression indexes: %s", (unsigned long long)(ino)->nid, why)
-
-static int parse_header(struct eroot_image *img, struct zstate *z, const struct eroot_inode *ino,
-			uint64_t at, uint16_t *advise)
+static int load_lcluster(struct eroot_image *img, const struct zinode *zi, uint64_t lcn,
+			 bool lookahead, struct lcluster *m)
 {
-	uint8_t h[Z_EROFS_MAP_HEADER_SIZE];
-	int err = img_read(img, at, h, sizeof(h));
-	unsigned int alg;
+	int err;
+
+	if (lcn >= zi->nlc)
+		return zbad(img, zi, "index past the end of the file");
+	memset(m, 0, sizeof(*m));
+	m->lcn = lcn;
+	err = zi->compact ? load_compact(img, zi, lcn, lookahead, m) : load_full(img, zi, lcn, m);
+	if (err)
+		return err;
+	if (is_head(m->type) && m->clusterofs >> zi->lclusterbits)
+		return zbad(img, zi, "head offset out of range");
+	return 0;
+}
+
+/* Back from @m over NONHEAD entries to the head that @m's data belongs to. */
+static int lookback(struct eroot_image *img, const struct zinode *zi, struct lcluster *m,
+		    unsigned int distance)
+{
+	uint64_t from = m->lcn;
+	int err;
+
+	while (distance && m->lcn >= distance) {
+		uint64_t lcn = m->lcn - distance;
+
+		if (from - lcn > (ZMAX_LLEN >> zi->lclusterbits) + 1)
+			return too_long(img, zi);
+		err = load_lcluster(img, zi, lcn, false, m);
+		if (err)
+			return err;
+		if (is_head(m->type))
+			return 0;
+		distance = m->delta[0];
+	}
+	return zbad(img, zi, "NONHEAD distance does not lead to a head");
+}
+
+/* The head of the extent holding @pos (the kernel's first steps). */
+static int find_head(struct eroot_image *img, const struct zinode *zi, uint64_t pos,
+		     struct lcluster *m)
+{
+	uint64_t lcn = pos >> zi->lclusterbits;
+	int err = load_lcluster(img, zi, lcn, false, m);
 
 	if (err)
 		return err;
-	*advise = get_le16(h + 4);
-	alg = h[6] & 0xf;
-	z->map.idata_size = get_le16(h + 2);
-	z->map.frag_off = get_le32(h);
-	if (*advise & Z_EROFS_ADVISE_INTERLACED_PCLUSTER)
-		return eroot_fail(&img->err, -EOPNOTSUPP,
-				  "nid %llu: interlaced pclusters are not supported yet",
-				  (unsigned long long)ino->nid);
-	if (h[7] & 7)
-		return eroot_fail(&img->err, -EOPNOTSUPP,
-				  "nid %llu: logical clusters larger than a block",
-				  (unsigned long long)ino->nid);
-	if (alg >= Z_EROFS_COMPRESSION_MAX || !(img->available_algs & (1u << alg)))
-		return ZCORRUPT(img, ino, "algorithm not declared in the superblock");
-	z->map.alg = (uint8_t)alg;
-	return 0;
-}
-
-static int add_ext(struct eroot_image *img, struct zstate *z, struct zext *e, size_t *cap)
-{
-	if (z->map.n == *cap) {
-		size_t more = *cap ? *cap * 2 : 16;
-		struct zext *v = realloc(z->map.ext, more * sizeof(*v));
-
-		if (!v)
-			return eroot_fail(&img->err, -ENOMEM, "out of memory");
-		z->map.ext = v;
-		*cap = more;
+	if (is_head(m->type)) {
+		if ((pos & ((1ull << zi->lclusterbits) - 1)) >= m->clusterofs)
+			return 0;
+		if (!lcn)
+			return zbad(img, zi, "file starts inside a pcluster");
+		return lookback(img, zi, m, 1);
 	}
-	z->map.ext[z->map.n++] = *e;
-	return 0;
+	return lookback(img, zi, m, m->delta[0]);
 }
 
-/* Walk the indexes; every rule the kernel relies on is checked here. */
-static int parse_indexes(struct eroot_image *img, struct zstate *z, const struct eroot_inode *ino,
-			 const struct zindex *v, uint64_t nidx, bool big)
+/* Where the extent with head @h ends: the next head, or the end of file. */
+static int extent_end(struct eroot_image *img, const struct zinode *zi,
+		      const struct lcluster *h, uint64_t la, uint64_t *end)
 {
-	uint32_t blksz = 1u << img->blkszbits;
-	uint64_t head = 0;
-	size_t cap = 0;
+	unsigned int lcb = zi->lclusterbits;
+	uint64_t lcn = h->lcn;
+	struct lcluster m;
 	int err;
 
-	for (uint64_t l = 0; l < nidx; l++) {
-		struct zindex zi = v[l];
-		struct zext e = { 0 };
+	for (;;) {
+		if ((lcn << lcb) >= zi->size) {
+			*end = zi->size;
+			return 0;
+		}
+		if ((lcn << lcb) > la + ZMAX_LLEN)
+			return too_long(img, zi);
+		err = load_lcluster(img, zi, lcn, true, &m);
+		if (err)
+			return err;
+		if (is_head(m.type) && lcn != h->lcn)
+			break;
+		/* pre-1.0 mkfs wrote 0 here; the kernel steps one */
+		lcn += is_head(m.type) || !m.delta[1] ? 1 : m.delta[1];
+	}
+	*end = (lcn << lcb) + m.clusterofs;
+	return 0;
+}
 
-		if (zi.type == Z_EROFS_LCLUSTER_TYPE_HEAD2)
-			return eroot_fail(&img->err, -EOPNOTSUPP, "nid %llu: HEAD2 pclusters",
-					  (unsigned long long)ino->nid);
-		if (zi.type == Z_EROFS_LCLUSTER_TYPE_NONHEAD) {
-			bool cblk = zi.d0 & Z_EROFS_LI_D0_CBLKCNT;
+/* Blocks of the pcluster behind head @h (the kernel's compressedlen). */
+static int pcluster_blocks(struct eroot_image *img, const struct zinode *zi,
+			   const struct lcluster *h, uint32_t *blocks)
+{
+	bool big1 = zi->advise & Z_EROFS_ADVISE_BIG_PCLUSTER_1;
+	bool big2 = zi->advise & Z_EROFS_ADVISE_BIG_PCLUSTER_2;
+	struct lcluster m;
+	int err;
 
-			if (!l)
-				return ZCORRUPT(img, ino, "file starts inside a pcluster");
-			if (cblk ? (l != head + 1 || !big) : zi.d0 != l - head)
-				return ZCORRUPT(img, ino, "NONHEAD distance does not lead to its head");
-			if (cblk) {
-				struct zext *last = &z->map.ext[z->map.n - 1];
+	*blocks = 1;
+	if ((h->type == Z_EROFS_LCLUSTER_TYPE_HEAD1 && !big1) ||
+	    (h->type != Z_EROFS_LCLUSTER_TYPE_HEAD1 && !big2) ||
+	    ((h->lcn + 1) << zi->lclusterbits) >= zi->size)
+		return 0;
+	err = load_lcluster(img, zi, h->lcn + 1, false, &m);
+	if (err)
+		return err;
+	if (is_head(m.type))
+		return 0;
+	if (m.delta[0] != 1 || !m.cblks)
+		return zbad(img, zi, "no block count after a big pcluster's head");
+	*blocks = m.cblks;
+	return 0;
+}
 
-				last->blocks = zi.d0 & ~Z_EROFS_LI_D0_CBLKCNT;
-				if (last->plain || !last->blocks ||
-				    last->blocks > (Z_EROFS_PCLUSTER_MAX_SIZE >> img->blkszbits))
-					return ZCORRUPT(img, ino, "bad pcluster block count");
+/*
+ * The kernel maps a plain pcluster only up to the next head or the end of
+ * the lcluster being read, and refuses more than the pcluster holds: check
+ * the furthest such end, that of the extent's last byte.
+ */
+static bool plain_fits(const struct zinode *zi, const struct lcluster *h, uint64_t la,
+		       uint64_t end, uint64_t plen)
+{
+	unsigned int lcb = zi->lclusterbits;
+	uint64_t last = (end - 1) >> lcb, kend;
+
+	if (last == h->lcn) {
+		kend = (last + 1) << lcb;
+		if (zi->idata_size && kend > zi->size)
+			kend = zi->size;
+	} else if (end < zi->size && end >> lcb == last) {
+		kend = end;
+	} else {
+		kend = (last + 1) << lcb;
+	}
+	return kend - la <= plen;
+}
+
+static int map_lcluster(struct eroot_image *img, const struct zinode *zi, uint64_t pos,
+			struct zext *e)
+{
+	uint32_t blksz = 1u << img->blkszbits, blocks;
+	bool inline_tail = false;
+	struct lcluster h;
+	uint64_t end = 0;
+	int err;
+
+	if ((zi->advise & Z_EROFS_ADVISE_FRAGMENT_PCLUSTER) && !zi->tail_headlcn) {
+		*e = (struct zext){ .la = 0, .llen = zi->size, .kind = ZEXT_FRAGMENT,
+				    .pa = zi->fragment_off };
+		return 0;
+	}
+	err = find_head(img, zi, pos, &h);
+	if (err)
+		return err;
+	memset(e, 0, sizeof(*e));
+	e->la = (h.lcn << zi->lclusterbits) | h.clusterofs;
+	err = extent_end(img, zi, &h, e->la, &end);
+	if (err)
+		return err;
+	/* the head behind a NONHEAD must be that of the data at @pos */
+	if (end <= pos)
+		return zbad(img, zi, "NONHEAD distance does not lead to its head");
+	e->llen = end - e->la;
+	e->partial = h.partial;
+	if (zi->idata_size && h.lcn == zi->tail_headlcn) {
+		inline_tail = true;
+		e->pa = zi->idata_off;
+		e->plen = zi->idata_size;
+		if ((e->pa & (blksz - 1)) + e->plen > blksz)
+			return zbad(img, zi, "inline tail pcluster crosses a block");
+	} else if ((zi->advise & Z_EROFS_ADVISE_FRAGMENT_PCLUSTER) &&
+		   h.lcn == zi->tail_headlcn) {
+		if (h.type == Z_EROFS_LCLUSTER_TYPE_PLAIN)
+			return zbad(img, zi, "fragment behind a plain head");
+		e->kind = ZEXT_FRAGMENT;
+		e->pa = zi->fragment_off;
+		return 0;
+	} else {
+		err = pcluster_blocks(img, zi, &h, &blocks);
+		if (err)
+			return err;
+		if (!blocks)
+			return zbad(img, zi, "bad pcluster block count");
+		if (blocks > ZMAX_PLEN >> img->blkszbits)
+			return zunsupported(img, zi, "a pcluster larger than 1 MiB");
+		e->pa = (uint64_t)h.pblk << img->blkszbits;
+		e->plen = blocks << img->blkszbits;
+	}
+	if (h.type == Z_EROFS_LCLUSTER_TYPE_PLAIN) {
+		if (!plain_fits(zi, &h, e->la, end, e->plen))
+			return zbad(img, zi, "plain pcluster larger than the kernel maps");
+		e->kind = ZEXT_PLAIN;
+		e->interlaced = (zi->advise & Z_EROFS_ADVISE_INTERLACED_PCLUSTER) && !inline_tail;
+		return 0;
+	}
+	e->kind = ZEXT_COMPRESSED;
+	e->alg = zi->algs[h.type == Z_EROFS_LCLUSTER_TYPE_HEAD2];
+	return 0;
+}
+
+/* Extent records, 4 or 8 bytes: one per lcluster. */
+static int map_ext_lcluster(struct eroot_image *img, struct zinode *zi, uint64_t pos,
+			    struct zext *e)
+{
+	unsigned int lcb = zi->lclusterbits;
+	uint64_t lcn = pos >> lcb, at, pa;
+	uint8_t rec[256];
+	uint32_t plen = 0;
+	int err;
+
+	if (zi->recsz == 8) {
+		err = img_read(img, zi->ebase + lcn * 8, rec, 8);
+		if (err)
+			return err;
+		plen = get_le32(rec);
+		pa = get_le32(rec + 4);
+	} else {
+		/* 4 bytes: lengths only, each pcluster follows the one before */
+		if (lcn < zi->cur_lcn) {	/* backwards, or the first walk */
+			err = img_read(img, zi->ebase, rec, 8);
+			if (err)
+				return err;
+			zi->cur_lcn = 0;
+			zi->cur_pa = get_le64(rec);
+		}
+		at = zi->cur_lcn;
+		for (;;) {
+			size_t n = lcn - at + 1 < 64 ? (size_t)(lcn - at + 1) : 64;
+
+			err = img_read(img, zi->ebase + 8 + at * 4, rec, n * 4);
+			if (err)
+				return err;
+			for (size_t i = 0; i < n; i++, at++) {
+				plen = get_le32(rec + i * 4);
+				if (at == lcn)
+					break;
+				zi->cur_pa += plen & Z_EROFS_EXTENT_PLEN_MASK;
 			}
-			continue;
+			if (at == lcn)
+				break;
 		}
-		if (zi.clusterofs >= blksz || (!l && zi.clusterofs))
-			return ZCORRUPT(img, ino, "head offset out of range");
-		head = l;
-		e.la = (l << img->blkszbits) + zi.clusterofs;
-		e.blkaddr = zi.blkaddr;
-		e.blocks = 1;
-		e.plain = zi.type == Z_EROFS_LCLUSTER_TYPE_PLAIN;
-		err = add_ext(img, z, &e, &cap);
-		if (err)
-			return err;
+		zi->cur_lcn = lcn;
+		pa = zi->cur_pa;
 	}
-	return 0;
-}
-
-/* Lengths from the starts, then the checks that need them. */
-static int finish_extents(struct eroot_image *img, struct zstate *z, const struct eroot_inode *ino)
-{
-	uint32_t blksz = 1u << img->blkszbits;
-
-	/* a head at the end of the file maps nothing but bounds a plain
-	 * pcluster before it (see below) */
-	size_t n = z->map.n;
-	bool eof_head = n && z->map.ext[n - 1].la == ino->size;
-
-	z->map.n -= eof_head;
-	for (size_t i = 0; i < z->map.n; i++) {
-		struct zext *e = &z->map.ext[i];
-		uint64_t end = i + 1 < z->map.n ? z->map.ext[i + 1].la : ino->size;
-		uint64_t lcn_end = ((e->la >> img->blkszbits) + 1) << img->blkszbits;
-		bool bounded = i + 1 < n;	/* another head follows */
-
-		if (end <= e->la)
-			return ZCORRUPT(img, ino, "pcluster starts past the end of the file");
-		e->len = end - e->la;
-		if (e->fragment)
-			continue;
-		if (e->inline_tail) {
-			if (e->plain && e->len != z->map.idata_size)
-				return ZCORRUPT(img, ino, "inline plain tail of the wrong size");
-			continue;
-		}
-		if (e->blkaddr >= img->info.blocks || e->blocks > img->info.blocks - e->blkaddr)
-			return ZCORRUPT(img, ino, "pcluster beyond the image");
-		if (e->len > ZEXT_MAX_LEN)
-			return ZCORRUPT(img, ino, "pcluster decompresses to more than 16 MiB");
-		/* the kernel maps a plain pcluster up to the next head or the end
-		 * of the cluster being read, and wants no more than a block */
-		if (e->plain && (e->len > blksz ||
-				 (end > lcn_end && (!bounded || end >= lcn_end + blksz))))
-			return ZCORRUPT(img, ino, "plain pcluster larger than the kernel maps");
-	}
-	return 0;
-}
-
-/*
- * Tail packing: the last pcluster sits right after the indexes, in the
- * same block, and decodes the file's last logical cluster.
- */
-static int inline_tail(struct eroot_image *img, struct zstate *z, const struct eroot_inode *ino, uint64_t at)
-{
-	uint32_t blksz = 1u << img->blkszbits;
-	struct zext *last = z->map.n ? &z->map.ext[z->map.n - 1] : NULL;
-	uint16_t size = z->map.idata_size;
-
-	if (!last || !size || (at & (blksz - 1)) + size > blksz || at + size > img->image_bytes)
-		return ZCORRUPT(img, ino, "bad inline tail pcluster");
-	if ((last->la >> img->blkszbits) != (ino->size - 1) >> img->blkszbits)
-		return ZCORRUPT(img, ino, "inline tail pcluster is not in the last cluster");
-	last->inline_tail = true;
-	last->idata_off = at;
-	last->blkaddr = 0;
-	last->blocks = 0;
-	return 0;
-}
-
-/*
- * A whole file in the packed inode: the map header holds only the offset,
- * with its top bit set, and there are no indexes.  Returns 1 when the file
- * is not one of these.
- */
-static int whole_fragment(struct eroot_image *img, struct zstate *z,
-			  const struct eroot_inode *ino, uint64_t hdr)
-{
-	uint8_t h[Z_EROFS_MAP_HEADER_SIZE];
-	struct zext e = { .la = 0, .len = ino->size, .fragment = true };
-	size_t cap = 0;
-	int err = img_read(img, hdr, h, sizeof(h));
-
-	if (err)
-		return err;
-	if (!(h[7] & 0x80))
+	memset(e, 0, sizeof(*e));
+	e->la = lcn << lcb;
+	e->llen = ((lcn + 1) << lcb < zi->size ? (lcn + 1) << lcb : zi->size) - e->la;
+	if (lcn + 1 == zi->nlc && (zi->advise & Z_EROFS_ADVISE_FRAGMENT_PCLUSTER)) {
+		e->kind = ZEXT_FRAGMENT;
+		e->pa = plen | (zi->recsz == 8 ? pa << 32 : 0);
 		return 1;
-	if (!img->packed_nid || z == &img->zs[1])
-		return ZCORRUPT(img, ino, "fragment without a packed inode");
-	z->map.frag_off = get_le64(h) & ~(1ull << 63);
-	err = add_ext(img, z, &e, &cap);
-	if (err)
-		return err;
-	z->map.nid = ino->nid;
-	z->map.valid = true;
+	}
+	e->pa = pa;
+	e->plen = plen;
 	return 0;
 }
 
-static int zmap_load(struct eroot_image *img, struct zstate *z, const struct eroot_inode *ino)
+/* Extent records, 16 or 32 bytes: each with its logical start. */
+static int read_record(struct eroot_image *img, const struct zinode *zi, uint64_t i,
+		       uint64_t *la, uint64_t *pa, uint32_t *plen)
 {
-	uint64_t hdr = (inode_inline_off(img, ino) + 7) & ~7ull;
-	uint64_t nidx = (ino->size + (1u << img->blkszbits) - 1) >> img->blkszbits;
-	uint64_t ebase = hdr + Z_EROFS_MAP_HEADER_SIZE, bytes;
-	bool compact = ino->datalayout == EROFS_INODE_COMPRESSED_COMPACT;
-	struct erofs_compact_layout g;
-	struct zindex *v = NULL;
-	uint16_t advise;
-	uint8_t *raw = NULL;
-	int err;
+	uint8_t rec[20];
+	int err = img_read(img, zi->ebase + i * zi->recsz, rec, zi->recsz > 16 ? 20 : 16);
 
-	if (z->map.valid && z->map.nid == ino->nid)
-		return 0;
-	z->map.valid = false;
-	z->map.n = 0;
-	z->cache.valid = false;
-	err = whole_fragment(img, z, ino, hdr);
-	if (err <= 0)
-		return err;
-	err = parse_header(img, z, ino, hdr, &advise);
 	if (err)
 		return err;
-	if ((advise & Z_EROFS_ADVISE_FRAGMENT_PCLUSTER) && (!img->packed_nid || z == &img->zs[1]))
-		return ZCORRUPT(img, ino, "fragment without a packed inode");
-	if (compact && img->blkszbits > 12)
-		return eroot_fail(&img->err, -EOPNOTSUPP,
-				  "nid %llu: compact indexes with blocks over 4 KiB",
-				  (unsigned long long)ino->nid);
-	if (nidx > (img->image_bytes - hdr) / 2)
-		return ZCORRUPT(img, ino, "indexes run past the image end");
-	g = erofs_compact_layout(ebase, nidx, (advise & Z_EROFS_ADVISE_COMPACTED_2B) &&
-				 img->blkszbits == 12);
-	bytes = compact ? erofs_compact_size(&g) + 2 : nidx * 8;	/* +2: bit reads */
-	if (!compact)
-		ebase = hdr + 16;
-	raw = calloc(1, bytes ? bytes : 1);
-	v = calloc(nidx ? nidx : 1, sizeof(*v));
-	if (!raw || !v) {
-		err = eroot_fail(&img->err, -ENOMEM, "out of memory");
-		goto out;
-	}
-	err = img_read(img, ebase, raw, compact ? bytes - 2 : bytes);
-	if (err)
-		goto out;
-	if (!compact)
-		decode_full(raw, nidx, v);
-	else if (decode_compact(raw, ebase, nidx, img->blkszbits,
-				advise & Z_EROFS_ADVISE_BIG_PCLUSTER_1,
-				advise & Z_EROFS_ADVISE_COMPACTED_2B, v))
-		err = ZCORRUPT(img, ino, "bad compact index");
-	if (!err)
-		err = parse_indexes(img, z, ino, v, nidx, advise & Z_EROFS_ADVISE_BIG_PCLUSTER_1);
-	if (!err && (advise & Z_EROFS_ADVISE_FRAGMENT_PCLUSTER) && z->map.n) {
-		/* the last pcluster lives in the packed inode; with full
-		 * indexes its "block address" holds the offset's high half */
-		struct zext *last = &z->map.ext[z->map.n - 1];
-
-		if (!compact)
-			z->map.frag_off |= (uint64_t)last->blkaddr << 32;
-		if (last->plain)
-			return ZCORRUPT(img, ino, "fragment behind a plain head");
-		last->fragment = true;
-		last->blkaddr = 0;
-		last->blocks = 0;
-	} else if (!err && (advise & Z_EROFS_ADVISE_INLINE_PCLUSTER)) {
-		err = inline_tail(img, z, ino, ebase + (compact ? erofs_compact_size(&g) : nidx * 8));
-	}
-	if (!err)
-		err = finish_extents(img, z, ino);
-out:
-	free(raw);
-	free(v);
-	if (err)
-		return err;
-	z->map.nid = ino->nid;
-	z->map.valid = true;
+	*plen = get_le32(rec);
+	*pa = get_le32(rec + 4) | (uint64_t)get_le32(rec + 8) << 32;
+	*la = get_le32(rec + 12) | (zi->recsz > 16 ? (uint64_t)get_le32(rec + 16) << 32 : 0);
 	return 0;
 }
 
-/* @len bytes of the packed inode's data from @off. */
-static int read_fragment(struct eroot_image *img, const struct eroot_inode *ino,
-			 uint64_t off, uint8_t *buf, size_t len)
+static int map_ext_search(struct eroot_image *img, const struct zinode *zi, uint64_t pos,
+			  struct zext *e)
 {
-	struct eroot_inode packed;
-	ssize_t n;
-	int err = eroot_iget(img, img->packed_nid, &packed);
-
-	if (err)
-		return err;
-	if (!S_ISREG(packed.mode) || off > packed.size || len > packed.size - off)
-		return ZCORRUPT(img, ino, "fragment outside the packed inode");
-	n = data_read(img, &packed, buf, len, off);
-	if (n < 0)
-		return (int)n;
-	return (size_t)n == len ? 0 : ZCORRUPT(img, ino, "short fragment");
-}
-
-/* Decompress extent @i into the cache. */
-static int zcache_fill(struct eroot_image *img, struct zstate *z, const struct eroot_inode *ino, size_t i)
-{
-	const struct zext *e = &z->map.ext[i];
-	size_t plen = e->inline_tail ? z->map.idata_size :
-		      (size_t)e->blocks << img->blkszbits, pad = 0;
-	uint64_t at = e->inline_tail ? e->idata_off : (uint64_t)e->blkaddr << img->blkszbits;
-	uint8_t *src;
+	uint64_t lo = 0, hi = zi->nrec, la, pa, lend = zi->size;
+	uint32_t plen;
+	bool found = false;
 	int err;
 
-	if (z->cache.valid && z->cache.idx == i)
-		return 0;
-	z->cache.valid = false;
-	if (z->cache.cap < e->len) {
-		uint8_t *buf = realloc(z->cache.buf, e->len);
+	memset(e, 0, sizeof(*e));
+	while (lo < hi) {	/* the last record starting at or before @pos */
+		uint64_t mid = lo + (hi - lo) / 2;
 
-		if (!buf)
-			return eroot_fail(&img->err, -ENOMEM, "out of memory");
-		z->cache.buf = buf;
-		z->cache.cap = e->len;
-	}
-	if (e->fragment) {
-		err = read_fragment(img, ino, z->map.frag_off, z->cache.buf, e->len);
+		err = read_record(img, zi, mid, &la, &pa, &plen);
 		if (err)
 			return err;
-		z->cache.valid = true;
-		z->cache.idx = i;
-		return 0;
-	}
-	src = malloc(plen);
-	if (!src)
-		return eroot_fail(&img->err, -ENOMEM, "out of memory");
-	err = img_read(img, at, src, plen);
-	if (!err && e->plain) {
-		memcpy(z->cache.buf, src, e->len);
-	} else if (!err) {
-		/* the compressed stream is at the end, zeros before it */
-		while (pad < plen && !src[pad])
-			pad++;
-		if (pad >= (1u << img->blkszbits))
-			err = ZCORRUPT(img, ino, "pcluster holds no compressed data");
-		else
-			err = codec_decompress(z->map.alg, &img->cparams, src + pad, plen - pad,
-					       z->cache.buf, e->len);
-		if (err == -EUCLEAN)
-			err = CORRUPT(img, "nid %llu: pcluster at block %u does not decompress",
-				      (unsigned long long)ino->nid, e->blkaddr);
-		else if (err)
-			err = eroot_fail(&img->err, err, "nid %llu: decompression failed",
-					 (unsigned long long)ino->nid);
-	}
-	free(src);
-	if (err)
-		return err;
-	z->cache.valid = true;
-	z->cache.idx = i;
-	return 0;
-}
-
-static size_t find_extent(const struct zstate *z, uint64_t pos)
-{
-	size_t lo = 0, hi = z->map.n;
-
-	while (hi - lo > 1) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (z->map.ext[mid].la <= pos)
-			lo = mid;
-		else
+		if (la > pos) {
+			if (la > lend)
+				return zbad(img, zi, "extent records out of order");
+			lend = la;
 			hi = mid;
+		} else {
+			e->la = la;
+			e->pa = pa;
+			e->plen = plen;
+			found = true;
+			lo = mid + 1;
+		}
 	}
-	return lo;
+	if (!found) {		/* before the first record: unmapped */
+		*e = (struct zext){ .la = pos, .llen = lend - pos, .kind = ZEXT_HOLE };
+		return 2;
+	}
+	if (lend <= e->la)
+		return zbad(img, zi, "extent records out of order");
+	e->llen = lend - e->la;
+	if (lo == zi->nrec && (zi->advise & Z_EROFS_ADVISE_FRAGMENT_PCLUSTER)) {
+		e->kind = ZEXT_FRAGMENT;
+		e->pa = e->plen | e->pa << 32;
+		return 1;
+	}
+	return 0;
 }
 
-ssize_t zdata_read(struct eroot_image *img, const struct eroot_inode *ino,
-		   void *buf, size_t len, uint64_t off)
+static int map_extents(struct eroot_image *img, struct zinode *zi, uint64_t pos,
+		       struct zext *e)
 {
-	struct zstate *z = &img->zs[img->packed_nid && ino->nid == img->packed_nid];
-	uint8_t *p = buf;
-	size_t done = 0;
-	int err = zmap_load(img, z, ino);
+	uint32_t bmask = (1u << img->blkszbits) - 1, plen, fmt;
+	int err = zi->recsz <= 8 ? map_ext_lcluster(img, zi, pos, e) :
+		  map_ext_search(img, zi, pos, e);
+
+	if (err)
+		return err > 0 ? 0 : err;	/* a fragment or a hole */
+	plen = e->plen & Z_EROFS_EXTENT_PLEN_MASK;
+	fmt = e->plen >> Z_EROFS_EXTENT_PLEN_FMT_BIT;
+	e->partial = e->plen & Z_EROFS_EXTENT_PLEN_PARTIAL;
+	e->plen = plen;
+	if (!plen) {
+		e->kind = ZEXT_HOLE;
+		return 0;
+	}
+	if (plen > ZMAX_PLEN)
+		return zunsupported(img, zi, "a pcluster larger than 1 MiB");
+	if (fmt) {
+		e->kind = ZEXT_COMPRESSED;
+		e->alg = (uint8_t)(fmt - 1);
+		return 0;
+	}
+	if (e->llen > plen)
+		return zbad(img, zi, "plain extent longer than its pcluster");
+	e->kind = ZEXT_PLAIN;
+	e->interlaced = (zi->advise & Z_EROFS_ADVISE_INTERLACED_PCLUSTER) &&
+			!((e->pa | plen) & bmask);
+	return 0;
+}
+
+/* The last extent's head, and where an inline tail starts (FINDTAIL). */
+static int find_tail(struct eroot_image *img, struct zinode *zi)
+{
+	uint64_t pos = zi->size - 1;
+	struct lcluster m;
+	int err = load_lcluster(img, zi, pos >> zi->lclusterbits, false, &m);
 
 	if (err)
 		return err;
-	while (done < len) {
-		uint64_t pos = off + done;
-		size_t i = find_extent(z, pos), n;
-		const struct zext *e = &z->map.ext[i];
+	zi->idata_off = m.nextpackoff;
+	err = find_head(img, zi, pos, &m);
+	if (err)
+		return err;
+	zi->tail_headlcn = m.lcn;
+	/* full indexes keep the offset's high half in the head's block */
+	if ((zi->advise & Z_EROFS_ADVISE_FRAGMENT_PCLUSTER) && !zi->compact)
+		zi->fragment_off |= (uint64_t)m.pblk << 32;
+	return 0;
+}
 
-		err = zcache_fill(img, z, ino, i);
-		if (err)
-			return err;
-		n = (size_t)(e->la + e->len - pos);
-		if (n > len - done)
-			n = len - done;
-		memcpy(p + done, z->cache.buf + (pos - e->la), n);
-		done += n;
+/* Index area bounds, so that a size near 2^64 fails here, at once. */
+static int check_index_area(struct eroot_image *img, const struct zinode *zi)
+{
+	uint64_t room = img->image_bytes > zi->ebase ? img->image_bytes - zi->ebase : 0;
+	uint64_t need;
+
+	uint64_t ini = zi->nblocks < 8 ? zi->nblocks : 8, twob = 0, rest;
+
+	if (zi->extents && zi->recsz > 8) {
+		need = zi->nrec * zi->recsz;
+	} else if (zi->extents) {
+		need = zi->nlc * zi->recsz + (zi->recsz == 4 ? 8 : 0);
+	} else if (zi->compact) {
+		/* the layout of load_compact(), with 4-byte entries in pairs */
+		ini = ((32 - zi->ebase % 32) / 4) & 7;
+		if (ini > zi->nblocks)
+			ini = zi->nblocks;
+		if ((zi->advise & Z_EROFS_ADVISE_COMPACTED_2B) && ini < zi->nblocks)
+			twob = (zi->nblocks - ini) / 16 * 16;
+		rest = zi->nblocks - ini - twob;
+		need = ini * 4 + twob * 2 + (rest + (rest & 1)) * 4;
+	} else {
+		need = zi->nlc * 8;
 	}
-	return (ssize_t)done;
+	if (need > room)
+		return zbad(img, zi, "indexes run past the image end");
+	return 0;
+}
+
+static int parse_header(struct eroot_image *img, struct zinode *zi, const uint8_t *h)
+{
+	bool packed = img->packed_nid && zi->nid == img->packed_nid;
+
+	/* the top bit: the whole file is in the packed inode, no indexes */
+	if (h[7] & 0x80) {
+		zi->whole_fragment = true;
+		zi->fragment_off = get_le64(h) & ~(1ull << 63);
+		return !img->packed_nid || packed ?
+		       zbad(img, zi, "fragment without a packed inode") : 0;
+	}
+	zi->advise = get_le16(h + 4);
+	/* (in the 16/32-byte record form these bits count records) */
+	zi->lclusterbits = (uint8_t)(img->blkszbits + (h[7] & 15));
+	zi->nlc = (zi->size >> zi->lclusterbits) + !!(zi->size & ((1ull << zi->lclusterbits) - 1));
+	if (!zi->compact && (zi->advise & Z_EROFS_ADVISE_EXTENTS)) {
+		zi->extents = true;
+		zi->recsz = (uint8_t)(4 << ((zi->advise >> 1) & 3));
+		zi->ebase = (zi->ebase + zi->recsz - 1) & ~(uint64_t)(zi->recsz - 1);
+		zi->nrec = get_le32(h) | (uint64_t)get_le16(h + 6) << 32;
+		zi->cur_lcn = UINT64_MAX;
+		if ((zi->advise & Z_EROFS_ADVISE_FRAGMENT_PCLUSTER) && (!img->packed_nid || packed))
+			return zbad(img, zi, "fragment without a packed inode");
+		return 0;
+	}
+	zi->algs[0] = h[6] & 15;
+	zi->algs[1] = h[6] >> 4;
+	if (zi->algs[0] >= Z_EROFS_COMPRESSION_MAX || zi->algs[1] >= Z_EROFS_COMPRESSION_MAX)
+		return zunsupported(img, zi, "an unknown compression algorithm");
+	if (zi->advise & Z_EROFS_ADVISE_FRAGMENT_PCLUSTER) {
+		zi->fragment_off = get_le32(h);
+		if (!img->packed_nid || packed)
+			return zbad(img, zi, "fragment without a packed inode");
+	} else if (zi->advise & Z_EROFS_ADVISE_INLINE_PCLUSTER) {
+		zi->idata_size = get_le16(h + 2);
+	}
+	if ((zi->advise & (Z_EROFS_ADVISE_BIG_PCLUSTER_1 | Z_EROFS_ADVISE_BIG_PCLUSTER_2)) &&
+	    !(img->info.feature_incompat & EROFS_FEATURE_INCOMPAT_BIG_PCLUSTER))
+		return zbad(img, zi, "big pclusters without the superblock feature");
+	if (zi->compact && !(zi->advise & Z_EROFS_ADVISE_BIG_PCLUSTER_1) !=
+			   !(zi->advise & Z_EROFS_ADVISE_BIG_PCLUSTER_2))
+		return zbad(img, zi, "compact indexes with one kind of big pcluster");
+	if (!zi->compact)
+		zi->ebase += 8;		/* full indexes start 8 bytes later */
+	return 0;
+}
+
+/* Read the map header of @ino once (the kernel's z_erofs_fill_inode_lazy). */
+static int zinode_load(struct eroot_image *img, struct zstate *z, const struct eroot_inode *ino)
+{
+	struct zinode *zi = &z->zi;
+	uint64_t hdr = (inode_inline_off(img, ino) + 7) & ~7ull;
+	uint8_t h[Z_EROFS_MAP_HEADER_SIZE];
+	int err;
+
+	if (zi->valid && zi->nid == ino->nid)
+		return 0;
+	memset(zi, 0, sizeof(*zi));
+	z->ext_valid = false;
+	z->cache.valid = false;
+	zi->nid = ino->nid;
+	zi->size = ino->size;
+	zi->compact = ino->datalayout == EROFS_INODE_COMPRESSED_COMPACT;
+	zi->nblocks = (ino->size >> img->blkszbits) +
+		      !!(ino->size & ((1u << img->blkszbits) - 1));
+	zi->ebase = hdr + Z_EROFS_MAP_HEADER_SIZE;
+	err = img_read(img, hdr, h, sizeof(h));
+	if (!err)
+		err = parse_header(img, zi, h);
+	if (!err && !zi->whole_fragment)
+		err = check_index_area(img, zi);
+	if (!err && !zi->whole_fragment && !zi->extents && zi->size &&
+	    (zi->idata_size || (zi->advise & Z_EROFS_ADVISE_FRAGMENT_PCLUSTER)))
+		err = find_tail(img, zi);
+	if (err)
+		return err;
+	zi->valid = true;
+	return 0;
+}
+
+int zmap_extent(struct eroot_image *img, struct zstate *z, const struct eroot_inode *ino,
+		uint64_t pos, struct zext *e)
+{
+	struct zinode *zi = &z->zi;
+	int err = zinode_load(img, z, ino);
+
+	if (err)
+		return err;
+	if (zi->whole_fragment) {
+		*e = (struct zext){ .la = 0, .llen = zi->size, .kind = ZEXT_FRAGMENT,
+				    .pa = zi->fragment_off };
+		return 0;
+	}
+	err = zi->extents ? map_extents(img, zi, pos, e) : map_lcluster(img, zi, pos, e);
+	if (err)
+		return err;
+	if (e->kind == ZEXT_FRAGMENT || e->kind == ZEXT_HOLE)
+		return 0;
+	if (e->kind == ZEXT_COMPRESSED) {
+		if (e->alg >= Z_EROFS_COMPRESSION_MAX)
+			return zunsupported(img, zi, "an unknown compression algorithm");
+		if (!(img->available_algs & (1u << e->alg)))
+			return zbad(img, zi, "algorithm not declared in the superblock");
+		if (e->llen > ZMAX_LLEN)
+			return too_long(img, zi);
+	}
+	if (e->pa > img->image_bytes || e->plen > img->image_bytes - e->pa)
+		return zbad(img, zi, "pcluster beyond the image");
+	return 0;
 }
