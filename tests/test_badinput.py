@@ -75,6 +75,41 @@ def test_sources(t, base):
                [os.path.join(base, 'no-such-dir', 'img'), os.path.join(base,
                                                                       'src')],
                os.path.join(base, 'no-such-dir', 'img'))
+    # Disk images start with zeros, which tar takes for an empty archive:
+    # they must be refused, not built into an empty image.
+    made = os.path.join(base, 'made.erofs')
+    if E.must(t, E.eroot('mkfs', '-q', made, os.path.join(base, 'src')),
+              'mkfs: an image to give as SOURCE'):
+        for existing in (None, b'an older image'):
+            res = mkfs_fails(t, 'source is an EROFS image' +
+                             (' (over an existing target)' if existing else ''),
+                             ['-q', img, made], img, old=existing)
+            t.check(made.encode() in res.err, 'mkfs: an EROFS image as SOURCE: '
+                    'the message names it', res.describe())
+        if os.path.exists(img):
+            os.unlink(img)
+    ext4 = os.path.join(base, 'made.ext4')
+    with open(ext4, 'wb') as f:
+        f.truncate(4 << 20)
+    if E.run(['mke2fs', '-q', '-F', '-t', 'ext4', ext4]).rc == 0:
+        res = mkfs_fails(t, 'source is an ext4 image', ['-q', img, ext4], img)
+        t.check(ext4.encode() in res.err, 'mkfs: an ext4 image as SOURCE: the '
+                'message names it', res.describe())
+        res = E.run(['sh', '-c', 'exec "$0" mkfs -q "$1" - < "$2"', E.EROOT,
+                     img, ext4])
+        E.sane_failure(t, res, 'mkfs: an ext4 image on stdin', 1, command='mkfs')
+        t.check(not os.path.lexists(img), 'mkfs: an ext4 image on stdin: no '
+                'image')
+    else:
+        print('note: mke2fs failed; the ext4 SOURCE case not run')
+    # An empty tar (zeros only) is still an empty image.
+    ztar = os.path.join(base, 'empty.tar')
+    E.write_file(ztar, bytes(10240))
+    res = E.eroot('mkfs', '-q', img, ztar)
+    if E.must(t, res, 'mkfs: an empty tar (zeros only) builds'):
+        E.must(t, E.eroot('fsck', '-q', img), 'mkfs: the empty tar\'s image '
+               'passes fsck')
+        os.unlink(img)
     adir = os.path.join(out, 'existing-dir')
     os.mkdir(adir)
     res = E.eroot('mkfs', '-q', adir, os.path.join(base, 'src'))
