@@ -78,6 +78,8 @@ static int walk_node(struct walker *w, const struct eroot_inode *ino, uint64_t p
 {
 	int ret = w->ops->visit ? w->ops->visit(w->ctx, w->path, ino, parent) : 0;
 
+	if (ret == WALK_PRUNE)
+		return 0;
 	if (ret || !S_ISDIR(ino->mode))
 		return ret;
 	ret = walk_dir(w, ino, parent, depth);

@@ -9,9 +9,13 @@
 
 #include "eroot/eroot.h"
 
+/* Returned by visit for a directory: do not enter it (no leave_dir either). */
+#define WALK_PRUNE 1
+
 struct walk_ops {
 	/* Every inode, parents before children; path is "/" for the root,
-	 * @parent the nid of the directory holding it (UINT64_MAX at the start). */
+	 * @parent the nid of the directory holding it (UINT64_MAX at the start).
+	 * 0 goes on, WALK_PRUNE skips a directory's content, others stop. */
 	int (*visit)(void *ctx, const char *path, const struct eroot_inode *ino,
 		     uint64_t parent);
 	/* After a directory's children (optional). */
