@@ -3,7 +3,7 @@
 archives and a big streamed tar.  Each image is mounted by the kernel and its
 manifest compared with the expected tree; eroot fsck must accept it.
 
-    test_archive.py tar|cpio|initramfs|layers|bad|big-stream
+    test_archive.py tar|cpio|initramfs|layers|bad|crafted|big-stream
 
 tar          the edge tree through GNU tar (pax with xattrs, ACLs and sparse
              files; gnu), with and without -z lz4hc, from a file, from stdin,
@@ -30,6 +30,14 @@ bad          truncated and corrupt archives, ".." and over-long names, an
              stdin, usage errors: exit 1 (2 for usage), one "eroot mkfs:"
              line naming the entry or file, no image, no temporary left, an
              existing image untouched
+crafted      whiteouts of "." and "..", empty and over-long xattr names,
+             over-long xattr values and symlink targets, device numbers
+             EROFS cannot hold, hard links to directories, over-long
+             initramfs names, a truncated early archive: refused (exit 1,
+             one line naming archive and entry, nothing left); "d/.",
+             "a//b", the largest device number, value and target, an
+             initramfs device number over 32 bits and a name with a NUL
+             inside: built, and read back by fsck, liberoot and the kernel
 big-stream   a 3 GiB tar made on the fly and piped into eroot mkfs --tar -:
              peak RSS under 300 MiB, contents checked through the kernel
 """
@@ -1351,6 +1359,202 @@ def test_bad(t, base):
                 'bad: usage: %s: nothing written' % what, listing(out))
 
 
+# ------------------------------------------------------------ crafted input
+
+def crafted_tar(path, entries):
+    """A pax tar of @entries: dicts with name and optional type, data, link,
+    mode, pax (extra pax headers), major, minor."""
+    with tarfile.open(path, 'w', format=tarfile.PAX_FORMAT) as tf:
+        for e in entries:
+            ti = tarfile.TarInfo(e['name'])
+            ti.type = e.get('type', tarfile.REGTYPE)
+            data = e.get('data', b'')
+            ti.size = len(data) if ti.type == tarfile.REGTYPE else 0
+            ti.linkname = e.get('link', '')
+            ti.mode = e.get('mode', 0o755 if ti.type == tarfile.DIRTYPE
+                            else 0o644)
+            ti.mtime = 1_600_000_000
+            ti.pax_headers = e.get('pax', {})
+            ti.devmajor, ti.devminor = e.get('major', 0), e.get('minor', 0)
+            tf.addfile(ti, io.BytesIO(data) if ti.size else None)
+    return path
+
+
+def early_with_long_trailer():
+    """An early archive (microcode) whose TRAILER!!! declares a body that
+    runs past the end of the file."""
+    early = bytearray(M.newc([M.dirent('kernel'), M.dirent('kernel/x86'),
+                              M.reg('kernel/x86/microcode.bin', b'ucode' * 50)]))
+    head = early.rfind(b'TRAILER!!!') - 110
+    early[head + 6 + 8 * 6:head + 6 + 8 * 7] = b'%08X' % 0x10000  # filesize
+    return bytes(early)
+
+
+def test_crafted(t, base):
+    """Crafted archives either build an image that eroot fsck, liberoot and
+    the kernel read, or are refused with one line naming the archive and
+    the entry, leaving no image and no temporary file."""
+    src = os.path.join(base, 'inputs')
+    out = os.path.join(base, 'out')
+    mnt = os.path.join(base, 'mnt')
+    for d in (src, out):
+        os.mkdir(d)
+    image = os.path.join(out, 'image.erofs')
+    fresh = os.path.join(out, 'fresh.erofs')
+    ok_tar = crafted_tar(os.path.join(src, 'ok.tar'), [
+        {'name': 'a', 'type': tarfile.DIRTYPE}, {'name': 'a/f', 'data': b'f'}])
+    if mkfs(t, 'crafted: a good build first', ['--tar', ok_tar, image]).rc:
+        return
+    old = E.read_file(image)
+
+    def tar(name, *entries):
+        return crafted_tar(os.path.join(src, name), entries)
+
+    def raw(name, data):
+        p = os.path.join(src, name)
+        E.write_file(p, data)
+        return p
+
+    reg, lnk, sym = tarfile.REGTYPE, tarfile.LNKTYPE, tarfile.SYMTYPE
+    dir_, chr_ = tarfile.DIRTYPE, tarfile.CHRTYPE
+    long_xattr = 'SCHILY.xattr.user.' + 'x' * 256
+    refused = [
+        # what, args, strings the message must all contain
+        ('whiteout of "."', ['--tar', ok_tar, '--tar', tar(
+            'wh-dot.tar', {'name': 'a/.wh..'})], ['wh-dot.tar', 'a/.wh..']),
+        ('whiteout of ".."', ['--tar', ok_tar, '--tar', tar(
+            'wh-dotdot.tar', {'name': 'a/.wh...'})],
+         ['wh-dotdot.tar', 'a/.wh...']),
+        ('xattr "user." (empty name)', ['--tar', tar(
+            'xattr-empty.tar', {'name': 'f', 'pax': {
+                'SCHILY.xattr.user.': 'v'}})], ['xattr-empty.tar', ': f:']),
+        ('xattr name of 256 bytes', ['--tar', tar(
+            'xattr-long.tar', {'name': 'f', 'pax': {long_xattr: 'v'}})],
+         ['xattr-long.tar', ': f:']),
+        ('xattr value of 65536 bytes', ['--tar', tar(
+            'xattr-big.tar', {'name': 'f', 'pax': {
+                'SCHILY.xattr.user.big': 'v' * 65536}})],
+         ['xattr-big.tar', ': f:']),
+        ('symlink target of 4096 bytes', ['--tar', tar(
+            'link-long.tar', {'name': 'l', 'type': sym, 'link': 't' * 4096})],
+         ['link-long.tar', ': l:']),
+        ('empty symlink target', ['--tar', tar(
+            'link-empty.tar', {'name': 'l', 'type': sym, 'link': ''})],
+         ['link-empty.tar', ': l:']),
+        ('symlink target of 4096 bytes in cpio', ['--cpio', raw(
+            'link-long.cpio', M.newc([M.symlink('l', 't' * 4096)]))],
+         ['link-long.cpio', ': l:']),
+        ('device major over 12 bits', ['--tar', tar(
+            'major.tar', {'name': 'dev', 'type': chr_, 'major': 4096})],
+         ['major.tar', ': dev:']),
+        ('device minor over 20 bits', ['--tar', tar(
+            'minor.tar', {'name': 'dev', 'type': chr_, 'minor': 1 << 20})],
+         ['minor.tar', ': dev:']),
+        ('hard link to a directory', ['--tar', tar(
+            'link-dir.tar', {'name': 'd', 'type': dir_},
+            {'name': 'hl', 'type': lnk, 'link': 'd'})],
+         ['link-dir.tar', ': hl:']),
+        ('"d/." over a file', ['--tar', tar(
+            'dot-file.tar', {'name': 'd', 'type': dir_},
+            {'name': 'd/.', 'data': b'x'})], ['dot-file.tar', 'd/.']),
+        ('initramfs name of 256 bytes', ['--initramfs', raw(
+            'long-name.img', M.newc([M.reg('n' * 256, b'x')]))],
+         ['long-name.img', 'n' * 64]),
+        ('initramfs symlink target of 4096 bytes', ['--initramfs', raw(
+            'long-link.img', M.newc([M.symlink('l', 't' * 4096)]))],
+         ['long-link.img', ': l:']),
+        ('--keep-early, early archive truncated (trailer body past the end)',
+         ['--keep-early', '--initramfs', raw('early-cut.img',
+                                             early_with_long_trailer())],
+         ['early-cut.img']),
+    ]
+    for what, args, names in refused:
+        for target, existing in ((fresh, False), (image, True)):
+            if os.path.lexists(fresh):
+                os.unlink(fresh)
+            E.write_file(image, old)
+            before = listing(out)
+            res = E.eroot('mkfs', '-q', *(args + [target]), timeout=300)
+            label = 'crafted: %s%s' % (what, ' (over an existing image)'
+                                       if existing else '')
+            E.sane_failure(t, res, label, 1, command='mkfs')
+            err = res.err.decode(errors='replace')
+            t.check(all(n in err for n in names), '%s: the message names %s'
+                    % (label, ' and '.join(repr(n[:40]) for n in names)),
+                    res.describe())
+            t.check(b'early archives' not in res.out, '%s: no early length '
+                    'printed' % label, res.describe())
+            if existing:
+                t.check(E.read_file(image) == old, '%s: the existing image '
+                        'is untouched' % label)
+            else:
+                t.check(not os.path.lexists(fresh), '%s: no image' % label)
+            t.check(listing(out) == before, '%s: no temporary file left'
+                    % label, '%s -> %s' % (before, listing(out)))
+
+    def mode_of(m, rel):
+        return os.lstat(os.path.join(m, rel)).st_mode
+
+    def rdev_of(m, rel):
+        st = os.lstat(os.path.join(m, rel))
+        return (stat.S_ISCHR(st.st_mode), os.major(st.st_rdev),
+                os.minor(st.st_rdev))
+
+    accepted = [
+        # what, args, [(description, function of the mount, expected)]
+        ('"d/." applies to d, not to the root', ['--tar', tar(
+            'dot.tar', {'name': 'd', 'type': dir_, 'mode': 0o700},
+            {'name': 'd/.', 'type': dir_, 'mode': 0o711},
+            {'name': 'd/f', 'data': b'f\n'})],
+         [('d is 0711', lambda m: stat.S_IMODE(mode_of(m, 'd')), 0o711),
+          ('the root is 0755', lambda m: stat.S_IMODE(mode_of(m, '.')),
+           0o755),
+          ('d/f is kept', lambda m: E.read_file(os.path.join(m, 'd/f')),
+           b'f\n')]),
+        ('"a//b" is a/b', ['--tar', tar(
+            'slashes.tar', {'name': 'a//b', 'data': b'b'})],
+         [('a/b', lambda m: E.read_file(os.path.join(m, 'a/b')), b'b')]),
+        ('the largest device number', ['--tar', tar(
+            'dev-max.tar', {'name': 'dev', 'type': chr_, 'major': 4095,
+                            'minor': (1 << 20) - 1})],
+         [('dev is 4095:1048575', lambda m: rdev_of(m, 'dev'),
+           (True, 4095, (1 << 20) - 1))]),
+        ('xattr value of 65535 bytes', ['--tar', tar(
+            'xattr-max.tar', {'name': 'f', 'pax': {
+                'SCHILY.xattr.user.big': 'v' * 65535}})],
+         [('the value reads back', lambda m: os.getxattr(
+             os.path.join(m, 'f'), 'user.big'), b'v' * 65535)]),
+        ('symlink target of 4095 bytes', ['--tar', tar(
+            'link-max.tar', {'name': 'l', 'type': sym, 'link': 't' * 4095})],
+         [('the target reads back', lambda m: os.readlink(
+             os.path.join(m, 'l')), 't' * 4095)]),
+        ('initramfs device number over 32 bits, as the kernel\'s MKDEV',
+         ['--initramfs', raw('dev-wide.img', M.newc([
+             M.node('dev', stat.S_IFCHR, 0x1001, 0x200005)]))],
+         [('dev is 3:5 ((0x1001 << 20 | 0x200005) in 32 bits)',
+           lambda m: rdev_of(m, 'dev'), (True, 3, 5))]),
+        ('initramfs name with a NUL inside', ['--initramfs', raw(
+            'nul-name.img', M.newc([M.reg(b'nul\0inside', b'n')]))],
+         [('the name ends at the NUL', lambda m: listing(m), ['nul'])]),
+    ]
+    for what, args, checks in accepted:
+        if os.path.lexists(fresh):
+            os.unlink(fresh)
+        label = 'crafted: ' + what
+        if mkfs(t, label + ': builds', args + [fresh]).rc != 0:
+            continue
+        E.must(t, E.eroot('fsck', fresh, timeout=300), label + ': eroot fsck')
+        E.must(t, E.image_manifest(fresh)[0], label + ': liberoot reads it')
+        with E.try_mount(t, fresh, mnt, label + ': the kernel mounts it') as m:
+            for desc, fn, want in (checks if m else []):
+                try:
+                    got = fn(m)
+                except OSError as e:
+                    got = e
+                t.check(got == want, '%s: %s' % (label, desc),
+                        'got %r' % (got,) if len(repr(got)) < 200 else '')
+
+
 def gzip_bytes(data):
     return gzip.compress(data, mtime=0)
 
@@ -1536,7 +1740,7 @@ def test_big_stream(t, base):
 # ------------------------------------------------------------ main
 
 TESTS = {'tar': test_tar, 'cpio': test_cpio, 'initramfs': test_initramfs,
-         'layers': test_layers, 'bad': test_bad,
+         'layers': test_layers, 'bad': test_bad, 'crafted': test_crafted,
          'big-stream': test_big_stream}
 
 
