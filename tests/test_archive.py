@@ -1178,6 +1178,40 @@ def tar_bytes(entries, fmt=tarfile.PAX_FORMAT):
     return buf.getvalue()
 
 
+def refused_cleanly(t, what, args, names, image, old, fresh, data=None,
+                    every_name=False):
+    """mkfs ARGS fails, onto the new target @fresh and over @image (holding
+    @old): exit 1, one line naming any of @names (all with @every_name), no
+    early length printed, no image, @image untouched, no temporary left."""
+    out = os.path.dirname(image)
+    for target, existing in ((fresh, False), (image, True)):
+        # Each case on its own, whatever the one before left.
+        if os.path.lexists(fresh):
+            os.unlink(fresh)
+        E.write_file(image, old)
+        # SOURCE goes after IMAGE; --tar/--cpio/--initramfs before.
+        full = args + [target] if args[0].startswith('--') else [target] + args
+        before = listing(out)
+        res = E.eroot('mkfs', '-q', *full, stdin=None,
+                      input=data if data is not None else b'', timeout=300)
+        label = what + (' (over an existing image)' if existing else '')
+        E.sane_failure(t, res, label, 1, command='mkfs')
+        err = res.err.decode(errors='replace')
+        found = all if every_name else any
+        t.check(found(n in err for n in names), '%s: the message names %s' % (
+            label, (' and ' if every_name else ' or ').join(
+                repr(n[:70]) for n in names)), res.describe())
+        t.check(b'early archives' not in res.out, '%s: no early length '
+                'printed' % label, res.describe())
+        if existing:
+            t.check(E.read_file(image) == old, '%s: the existing image is '
+                    'untouched' % label)
+        else:
+            t.check(not os.path.lexists(fresh), '%s: no image' % label)
+        t.check(listing(out) == before, '%s: no temporary file left' % label,
+                '%s -> %s' % (before, listing(out)))
+
+
 def test_bad(t, base):
     src = os.path.join(base, 'inputs')
     out = os.path.join(base, 'out')
@@ -1295,34 +1329,8 @@ def test_bad(t, base):
          [os.path.join(src, 'text.txt')]),
     ]
     for what, args, data, names in cases:
-        for target, existing in ((fresh, False), (image, True)):
-            # Each case on its own, whatever the one before left.
-            if os.path.lexists(fresh):
-                os.unlink(fresh)
-            E.write_file(image, old)
-            # SOURCE goes after IMAGE; --tar/--cpio/--initramfs before.
-            if args[0].startswith('--'):
-                full = args + [target]
-            else:
-                full = [target] + args
-            before = listing(out)
-            res = E.eroot('mkfs', '-q', *full, stdin=None,
-                          input=data if data is not None else b'',
-                          timeout=300)
-            label = 'bad: %s%s' % (what, ' (over an existing image)'
-                                   if existing else '')
-            E.sane_failure(t, res, label, 1, command='mkfs')
-            err = res.err.decode(errors='replace')
-            t.check(any(n in err for n in names),
-                    '%s: the message names %s' % (label, ' or '.join(
-                        repr(n[:70]) for n in names)), res.describe())
-            if existing:
-                t.check(E.read_file(image) == old, '%s: the existing image '
-                        'is untouched' % label)
-            else:
-                t.check(not os.path.lexists(fresh), '%s: no image' % label)
-            t.check(listing(out) == before, '%s: no temporary file left'
-                    % label, '%s -> %s' % (before, listing(out)))
+        refused_cleanly(t, 'bad: ' + what, args, names, image, old, fresh,
+                        data=data)
 
     # Rules that are not errors: a leading "/" is stripped.
     abs_tar = inp('abs.tar', tar_bytes([('/abs', tarfile.REGTYPE,
@@ -1469,28 +1477,8 @@ def test_crafted(t, base):
          ['early-cut.img']),
     ]
     for what, args, names in refused:
-        for target, existing in ((fresh, False), (image, True)):
-            if os.path.lexists(fresh):
-                os.unlink(fresh)
-            E.write_file(image, old)
-            before = listing(out)
-            res = E.eroot('mkfs', '-q', *(args + [target]), timeout=300)
-            label = 'crafted: %s%s' % (what, ' (over an existing image)'
-                                       if existing else '')
-            E.sane_failure(t, res, label, 1, command='mkfs')
-            err = res.err.decode(errors='replace')
-            t.check(all(n in err for n in names), '%s: the message names %s'
-                    % (label, ' and '.join(repr(n[:40]) for n in names)),
-                    res.describe())
-            t.check(b'early archives' not in res.out, '%s: no early length '
-                    'printed' % label, res.describe())
-            if existing:
-                t.check(E.read_file(image) == old, '%s: the existing image '
-                        'is untouched' % label)
-            else:
-                t.check(not os.path.lexists(fresh), '%s: no image' % label)
-            t.check(listing(out) == before, '%s: no temporary file left'
-                    % label, '%s -> %s' % (before, listing(out)))
+        refused_cleanly(t, 'crafted: ' + what, args, names, image, old, fresh,
+                        every_name=True)
 
     def mode_of(m, rel):
         return os.lstat(os.path.join(m, rel)).st_mode
