@@ -109,7 +109,7 @@ static void rec_inode(struct walk *w, const struct eroot_inode *ino)
 	rec(w, "size", (int64_t)ino->size);
 	rec(w, "mtime", ino->mtime);
 	rec(w, "mtime_nsec", ino->mtime_nsec);
-	rec(w, "rdev", (int64_t)ino->rdev_major << 32 | ino->rdev_minor);
+	rec(w, "rdev", (int64_t)((uint64_t)ino->rdev_major << 32 | ino->rdev_minor));
 	rec(w, "ino", ino->ino);
 	rec(w, "extended", ino->extended);
 	rec(w, "datalayout", ino->datalayout);
@@ -202,6 +202,36 @@ static void reread(struct walk *w, const struct eroot_inode *ino, uint64_t cover
 	}
 }
 
+/* Holes must read as zeros, where the walk read them. */
+static void check_hole(struct walk *w, uint64_t from, uint64_t to, uint64_t covered)
+{
+	for (uint64_t p = from; p < to && p < covered; p++)
+		if (w->data[p])
+			__builtin_trap();
+}
+
+/* eroot_next_data(): runs of data in order, inside the file, holes between. */
+static void walk_extents(struct walk *w, const struct eroot_inode *ino, uint64_t covered)
+{
+	uint64_t pos = 0, start, len;
+	int err = 0;
+
+	for (int i = 0; i < WALK_MAX_EXTENTS && pos < ino->size; i++) {
+		err = (int)result(w, "next-data", eroot_next_data(w->img, ino, pos, &start, &len));
+		if (err)
+			break;
+		rec(w, "data-start", (int64_t)start);
+		rec(w, "data-len", (int64_t)len);
+		/* a run that goes back, is empty or leaves the file: a caller loops */
+		if (start < pos || start >= ino->size || !len || len > ino->size - start)
+			__builtin_trap();
+		check_hole(w, pos, start, covered);
+		pos = start + len;
+	}
+	if (err == -ENXIO)
+		check_hole(w, pos, ino->size, covered);
+}
+
 static void read_data(struct walk *w, const struct eroot_inode *ino)
 {
 	uint64_t limit = ino->size, off = 0;
@@ -230,6 +260,7 @@ static void read_data(struct walk *w, const struct eroot_inode *ino)
 	}
 	if (off)
 		reread(w, ino, off);
+	walk_extents(w, ino, off);
 	result(w, "pread-eof", eroot_pread(w->img, ino, w->again, 16, ino->size));
 	if (ino->size < UINT64_MAX - 4093)
 		result(w, "pread-past", eroot_pread(w->img, ino, w->again, 16, ino->size + 4093));
@@ -377,7 +408,7 @@ uint64_t walk_image(struct eroot_image *img, const char *label, struct walk_stat
 	rec(w, "blocks", (int64_t)sb->blocks);
 	rec(w, "root_nid", (int64_t)sb->root_nid);
 	rec(w, "inodes", (int64_t)sb->inodes);
-	rec(w, "features", (int64_t)sb->feature_compat << 32 | sb->feature_incompat);
+	rec(w, "features", (int64_t)((uint64_t)sb->feature_compat << 32 | sb->feature_incompat));
 	rec_bytes(w, "uuid", sb->uuid, sizeof(sb->uuid));
 	if (!result(w, "lookup-root", eroot_lookup(img, "/", &ino)))
 		rec(w, "root-nid", (int64_t)ino.nid);

@@ -18,6 +18,7 @@
 #define WALK_MAX_DIR_ENTRIES	1024	/* entries kept from one directory */
 #define WALK_MAX_DEPTH		48
 #define WALK_MAX_XATTRS		64	/* per inode */
+#define WALK_MAX_EXTENTS	64	/* eroot_next_data() calls per file */
 #define WALK_FILE_BYTES		(256u << 10)
 #define WALK_TOTAL_BYTES	(1u << 20)
 
