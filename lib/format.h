@@ -15,6 +15,7 @@
 #define EROFS_MAGIC			0xE0F5E1E2u
 #define EROFS_SUPER_OFFSET		1024	/* room for boot sectors */
 #define EROFS_SUPER_SIZE		128
+#define EROFS_SB_EXTSLOT_SIZE		16	/* each of sb_extslots after it */
 #define EROFS_ISLOT_SIZE		32	/* nid unit: inode slot size */
 #define EROFS_INODE_COMPACT_SIZE	32
 #define EROFS_INODE_EXTENDED_SIZE	64
@@ -32,6 +33,9 @@
 #define EROFS_FEATURE_COMPAT_SB_CHKSUM		0x00000001
 #define EROFS_FEATURE_COMPAT_MTIME		0x00000002
 #define EROFS_FEATURE_COMPAT_XATTR_FILTER	0x00000004
+#define EROFS_FEATURE_COMPAT_SHARED_EA_IN_METABOX	0x00000008
+#define EROFS_FEATURE_COMPAT_PLAIN_XATTR_PFX	0x00000010	/* prefixes in the raw image */
+#define EROFS_FEATURE_COMPAT_ISHARE_XATTRS	0x00000020	/* inode digests as xattrs */
 
 /* feature_incompat */
 #define EROFS_FEATURE_INCOMPAT_ZERO_PADDING	0x00000001
@@ -68,11 +72,14 @@ enum {
 /* What this reader understands. */
 #define EROOT_READER_INCOMPAT	(EROFS_FEATURE_INCOMPAT_CHUNKED_FILE)
 
-/* i_format: bit 0 inode version, bits 1..3 datalayout */
+/* i_format: bit 0 inode version, bits 1..3 datalayout, bit 4 by file type */
 #define EROFS_I_VERSION_BIT		0
 #define EROFS_I_DATALAYOUT_BIT		1
 #define EROFS_I_DATALAYOUT_MASK		0x7
-#define EROFS_I_ALL_BITS		0xF	/* any other bit is unknown */
+#define EROFS_I_NLINK_1_BIT		4	/* compact non-directory: nlink is 1,
+						 * i_nb holds the block address MSB */
+#define EROFS_I_DOT_OMITTED_BIT		4	/* directory: no "." dirent stored */
+#define EROFS_I_ALL_BITS		0x1F	/* any other bit is unknown */
 
 enum erofs_datalayout {
 	EROFS_INODE_FLAT_PLAIN = 0,
@@ -85,6 +92,7 @@ enum erofs_datalayout {
 /* Chunk-based inodes: i_u holds { le16 format; le16 reserved; } */
 #define EROFS_CHUNK_FORMAT_BLKBITS_MASK	0x001F
 #define EROFS_CHUNK_FORMAT_INDEXES	0x0020
+#define EROFS_CHUNK_FORMAT_48BIT	0x0040	/* indexes carry 48-bit addresses */
 #define EROFS_BLOCK_MAP_ENTRY_SIZE	4
 #define EROFS_CHUNK_INDEX_SIZE		8
 
@@ -112,13 +120,17 @@ enum erofs_xattr_index {
 	EROFS_XATTR_INDEX_SECURITY = 6,
 	EROFS_XATTR_INDEX_MAX
 };
-#define EROFS_XATTR_LONG_PREFIX		0x80
+#define EROFS_XATTR_LONG_PREFIX		0x80	/* low 7 bits: prefix table index */
+#define EROFS_XATTR_LONG_PREFIX_MASK	0x7f
 #define EROFS_XATTR_VALUE_MAX		65535	/* e_value_size is le16 */
 
 static inline uint32_t erofs_xattr_align(uint32_t size)
 {
 	return (size + 3) & ~3u;
 }
+
+/* Metabox images: a nid with this bit lives in the metabox inode's data. */
+#define EROFS_DIRENT_NID_METABOX_BIT	63
 
 /* Byte offset of the inode slot @nid. */
 static inline uint64_t erofs_nid_offset(uint32_t meta_blkaddr,

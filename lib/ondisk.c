@@ -34,6 +34,9 @@ void erofs_sb_encode(const struct erofs_sb *sb, uint8_t out[EROFS_SUPER_SIZE])
 	out[91] = sb->xattr_prefix_count;
 	put_le32(out + 92, sb->xattr_prefix_start);
 	put_le64(out + 96, sb->packed_nid);
+	out[105] = sb->ishare_xattr_prefix_id;
+	put_le32(out + 108, sb->mkfs_time);
+	put_le64(out + 112, sb->rootnid_8b);
 }
 
 void erofs_sb_decode(const uint8_t in[EROFS_SUPER_SIZE], struct erofs_sb *sb)
@@ -60,6 +63,15 @@ void erofs_sb_decode(const uint8_t in[EROFS_SUPER_SIZE], struct erofs_sb *sb)
 	sb->xattr_prefix_count = in[91];
 	sb->xattr_prefix_start = get_le32(in + 92);
 	sb->packed_nid = get_le64(in + 96);
+	sb->ishare_xattr_prefix_id = in[105];
+	sb->mkfs_time = get_le32(in + 108);
+	sb->rootnid_8b = get_le64(in + 112);
+	sb->metabox_nid = 0;
+}
+
+void erofs_sb_decode_ext1(const uint8_t in[EROFS_SB_EXTSLOT_SIZE], struct erofs_sb *sb)
+{
+	sb->metabox_nid = get_le64(in + 0);
 }
 
 size_t erofs_dinode_encode(const struct erofs_dinode *di, uint8_t *out)
@@ -107,6 +119,8 @@ size_t erofs_dinode_decode(const uint8_t *in, size_t avail,
 	if (format & ~EROFS_I_ALL_BITS)
 		return 0;
 	memset(di, 0, sizeof(*di));
+	di->format = format;
+	di->nb = get_le16(in + 6);
 	di->extended = format & 1;
 	di->datalayout = (format >> EROFS_I_DATALAYOUT_BIT) & EROFS_I_DATALAYOUT_MASK;
 	di->xattr_icount = get_le16(in + 2);
@@ -116,6 +130,7 @@ size_t erofs_dinode_decode(const uint8_t *in, size_t avail,
 	if (!di->extended) {
 		di->nlink = get_le16(in + 6);
 		di->size = get_le32(in + 8);
+		di->compact_mtime = get_le32(in + 12);
 		di->uid = get_le16(in + 24);
 		di->gid = get_le16(in + 26);
 		return EROFS_INODE_COMPACT_SIZE;

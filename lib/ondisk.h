@@ -56,11 +56,11 @@ struct erofs_sb {
 	uint32_t feature_compat;
 	uint8_t blkszbits;
 	uint8_t sb_extslots;
-	uint16_t root_nid;
+	uint16_t root_nid;		/* 48BIT with rootnid_8b: blocks MSB */
 	uint64_t inos;
-	uint64_t build_time;
-	uint32_t build_time_nsec;
-	uint32_t blocks;
+	uint64_t build_time;		/* the epoch compact inode times add to */
+	uint32_t build_time_nsec;	/* the nanoseconds of every compact inode */
+	uint32_t blocks;		/* LSB with 48BIT */
 	uint32_t meta_blkaddr;
 	uint32_t xattr_blkaddr;
 	uint8_t uuid[16];
@@ -73,10 +73,16 @@ struct erofs_sb {
 	uint8_t xattr_prefix_count;
 	uint32_t xattr_prefix_start;
 	uint64_t packed_nid;
+	uint8_t ishare_xattr_prefix_id;	/* ISHARE_XATTRS: the digest's prefix */
+	uint32_t mkfs_time;		/* 48BIT: build time, seconds after the epoch */
+	uint64_t rootnid_8b;		/* 48BIT: root nid when not 0 */
+	uint64_t metabox_nid;		/* METABOX: in extension slot 1 */
 };
 
 void erofs_sb_encode(const struct erofs_sb *sb, uint8_t out[EROFS_SUPER_SIZE]);
 void erofs_sb_decode(const uint8_t in[EROFS_SUPER_SIZE], struct erofs_sb *sb);
+/* The first extension slot, present when sb_extslots >= 1. */
+void erofs_sb_decode_ext1(const uint8_t in[EROFS_SB_EXTSLOT_SIZE], struct erofs_sb *sb);
 
 /*
  * The superblock checksum: CRC32C (seed ~0, no final inversion, as the
@@ -100,6 +106,10 @@ struct erofs_dinode {
 	uint32_t uid, gid;
 	uint64_t mtime;			/* extended only */
 	uint32_t mtime_nsec;		/* extended only */
+	/* Decoded only (the encoder writes the forms of old kernels): */
+	uint16_t format;		/* i_format as stored */
+	uint16_t nb;			/* i_nb: nlink, or the block address MSB */
+	uint32_t compact_mtime;		/* compact: seconds after the epoch */
 };
 
 /* Encodes 32 or 64 bytes; returns the size written. */

@@ -45,10 +45,22 @@ static uint64_t chunk_map_off(const struct eroot_image *img,
 	return (inode_inline_off(img, ino) + unit - 1) & ~(unit - 1);
 }
 
-/* Block address in one chunk map entry (EROFS_NULL_ADDR for a hole). */
-static uint32_t chunk_blkaddr(const uint8_t *entry, unsigned int unit)
+#define CHUNK_HOLE UINT64_MAX
+
+/* Block address in one chunk map entry, or CHUNK_HOLE.  48-bit indexes
+ * add bits 32..47 from the entry's first 16 bits; all 48 set is a hole. */
+static uint64_t chunk_blkaddr(const struct eroot_inode *ino, const uint8_t *entry,
+			      unsigned int unit)
 {
-	return unit == EROFS_CHUNK_INDEX_SIZE ? get_le32(entry + 4) : get_le32(entry);
+	uint64_t addr;
+
+	if (unit != EROFS_CHUNK_INDEX_SIZE)
+		return get_le32(entry) == EROFS_NULL_ADDR ? CHUNK_HOLE : get_le32(entry);
+	addr = get_le32(entry + 4);
+	if (!(ino->chunk_format & EROFS_CHUNK_FORMAT_48BIT))
+		return addr == EROFS_NULL_ADDR ? CHUNK_HOLE : addr;
+	addr |= (uint64_t)get_le16(entry) << 32;
+	return addr == (1ull << 48) - 1 ? CHUNK_HOLE : addr;
 }
 
 static uint64_t chunk_count(const struct eroot_image *img,
@@ -66,6 +78,8 @@ int validate_data_layout(struct eroot_image *img, const struct eroot_inode *ino)
 
 	switch (ino->datalayout) {
 	case EROFS_INODE_FLAT_PLAIN:
+		if (ino->raw_blkaddr == EROFS_NULL_ADDR)
+			return 0;	/* no blocks: all hole (mkfs.erofs 1.9) */
 		return check_extent(img, ino, ino->raw_blkaddr, nblocks);
 	case EROFS_INODE_FLAT_INLINE: {
 		uint64_t tail = nblocks ? ino->size - ((nblocks - 1) << img->blkszbits) : 0;
@@ -79,8 +93,8 @@ int validate_data_layout(struct eroot_image *img, const struct eroot_inode *ino)
 	case EROFS_INODE_CHUNK_BASED: {
 		uint64_t nchunks, end;
 
-		if (ino->chunk_format & ~(EROFS_CHUNK_FORMAT_BLKBITS_MASK |
-					  EROFS_CHUNK_FORMAT_INDEXES) || chunk_bits(img, ino) > 47)
+		if (ino->chunk_format & ~(EROFS_CHUNK_FORMAT_BLKBITS_MASK | EROFS_CHUNK_FORMAT_INDEXES |
+					  EROFS_CHUNK_FORMAT_48BIT) || chunk_bits(img, ino) > 47)
 			return CORRUPT(img, "nid %llu: bad chunk format 0x%x",
 				       (unsigned long long)ino->nid, ino->chunk_format);
 		nchunks = chunk_count(img, ino);
@@ -107,7 +121,7 @@ static int map_chunk(struct eroot_image *img, const struct eroot_inode *ino,
 	/* the last chunk ends at the file's end (no addition: it may wrap) */
 	uint64_t end = ino->size - start > (1ull << bits) ? start + (1ull << bits) : ino->size;
 	uint8_t entry[EROFS_CHUNK_INDEX_SIZE];
-	uint32_t blkaddr;
+	uint64_t blkaddr;
 	int err;
 
 	err = img_read(img, chunk_map_off(img, ino) + idx * unit, entry, unit);
@@ -117,9 +131,9 @@ static int map_chunk(struct eroot_image *img, const struct eroot_inode *ino,
 		return eroot_fail(&img->err, -EOPNOTSUPP,
 				  "nid %llu: chunk on another device",
 				  (unsigned long long)ino->nid);
-	blkaddr = chunk_blkaddr(entry, unit);
+	blkaddr = chunk_blkaddr(ino, entry, unit);
 	*len = end - pos;
-	if (blkaddr == EROFS_NULL_ADDR) {
+	if (blkaddr == CHUNK_HOLE) {
 		*phys = UNMAPPED;
 		return 0;
 	}
@@ -137,7 +151,7 @@ int map_data(struct eroot_image *img, const struct eroot_inode *ino,
 
 	switch (ino->datalayout) {
 	case EROFS_INODE_FLAT_PLAIN:
-		*phys = raw + pos;
+		*phys = ino->raw_blkaddr == EROFS_NULL_ADDR ? UNMAPPED : raw + pos;
 		*len = ino->size - pos;
 		return 0;
 	case EROFS_INODE_FLAT_INLINE: {
@@ -223,12 +237,12 @@ static int next_data_chunk(struct eroot_image *img, const struct eroot_inode *in
 		err = img_read(img, map + idx * unit, batch, n * unit);
 		if (err)
 			return err;
-		while (i < n && chunk_blkaddr(batch + i * unit, unit) == EROFS_NULL_ADDR)
+		while (i < n && chunk_blkaddr(ino, batch + i * unit, unit) == CHUNK_HOLE)
 			i++;
 		if (i < n) {
 			size_t j = i;
 
-			while (j < n && chunk_blkaddr(batch + j * unit, unit) != EROFS_NULL_ADDR)
+			while (j < n && chunk_blkaddr(ino, batch + j * unit, unit) != CHUNK_HOLE)
 				j++;
 			*first = idx + i;
 			*count = j - i;
@@ -250,7 +264,8 @@ int eroot_next_data(struct eroot_image *img, const struct eroot_inode *ino,
 		return eroot_fail(&img->err, -EISDIR, "is a directory");
 	if (!S_ISREG(ino->mode) && !S_ISLNK(ino->mode))
 		return eroot_fail(&img->err, -EINVAL, "not a regular file");
-	if (pos >= ino->size)
+	if (pos >= ino->size ||
+	    (ino->datalayout == EROFS_INODE_FLAT_PLAIN && ino->raw_blkaddr == EROFS_NULL_ADDR))
 		goto no_data;
 	if (ino->datalayout != EROFS_INODE_CHUNK_BASED) {
 		/* flat layouts have no holes; compressed ones are reported whole */

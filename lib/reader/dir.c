@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * Directories: blocks of { dirent[n], names } sorted by name.  Each block
- * is checked fully before any entry of it is handed out.
+ * is checked fully before any entry of it is handed out.  A directory with
+ * DOT_OMITTED in its i_format stores no "." entry; it is handed out first,
+ * as the kernel's readdir does.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,7 @@ struct dir_walk {
 	char prev[EROFS_NAME_LEN];
 	unsigned int prev_len;
 	bool have_prev;
+	bool dot_made;			/* "." was made up: none may be stored */
 };
 
 static int name_cmp(const char *a, unsigned int alen, const char *b, unsigned int blen)
@@ -71,6 +74,9 @@ static int walk_block(struct eroot_image *img, const struct eroot_inode *dir,
 		if (w->have_prev && name_cmp(w->prev, w->prev_len, out.name, out.name_len) >= 0)
 			return CORRUPT(img, "dir nid %llu: names out of order",
 				       (unsigned long long)dir->nid);
+		if (w->dot_made && out.name_len == 1 && out.name[0] == '.')
+			return CORRUPT(img, "dir nid %llu: a \".\" entry although omitted",
+				       (unsigned long long)dir->nid);
 		memcpy(w->prev, out.name, out.name_len);
 		w->prev_len = out.name_len;
 		w->have_prev = true;
@@ -79,6 +85,24 @@ static int walk_block(struct eroot_image *img, const struct eroot_inode *dir,
 			return ret;
 	}
 	return 0;
+}
+
+/* Hand out the "." that a DOT_OMITTED directory does not store. */
+static int make_dot(struct eroot_image *img, const struct eroot_inode *dir,
+		    struct dir_walk *w, eroot_dirent_fn fn, void *ctx)
+{
+	const struct eroot_dirent dot = {
+		.nid = dir->nid, .name = ".", .name_len = 1,
+		.file_type = erofs_ftype_to_dt(EROFS_FT_DIR),
+	};
+	uint8_t raw[2];
+	int err = img_read(img, erofs_nid_offset(img->info.meta_blkaddr, img->blkszbits,
+						 dir->nid), raw, sizeof(raw));
+
+	if (err || !(get_le16(raw) >> EROFS_I_DOT_OMITTED_BIT & 1))
+		return err;
+	w->dot_made = true;
+	return fn(ctx, &dot);
 }
 
 int eroot_readdir(struct eroot_image *img, const struct eroot_inode *dir,
@@ -92,6 +116,9 @@ int eroot_readdir(struct eroot_image *img, const struct eroot_inode *dir,
 
 	if (!S_ISDIR(dir->mode))
 		return eroot_fail(&img->err, -ENOTDIR, "not a directory");
+	err = make_dot(img, dir, &w, fn, ctx);
+	if (err)
+		return err;
 	blk = malloc(blksz);
 	if (!blk)
 		return eroot_fail(&img->err, -ENOMEM, "out of memory");

@@ -14,6 +14,34 @@ static bool mode_is_known(uint32_t mode)
 	return false;
 }
 
+/*
+ * The 16 bits at offset 6 (i_nb) hold the link count of a compact inode,
+ * unless a non-directory sets NLINK_1: then, as always in extended
+ * inodes, they are bits 32..47 of the block address or block count.
+ */
+static uint16_t addr_hi(const struct erofs_dinode *di)
+{
+	if (di->extended)
+		return di->nb;
+	if (!S_ISDIR(di->mode) && (di->format >> EROFS_I_NLINK_1_BIT & 1))
+		return di->nb;
+	return 0;
+}
+
+/* Does i_u (with i_nb) give a block address or count? */
+static bool has_blocks(const struct erofs_dinode *di)
+{
+	return (S_ISREG(di->mode) || S_ISDIR(di->mode) || S_ISLNK(di->mode)) &&
+	       di->datalayout != EROFS_INODE_CHUNK_BASED;
+}
+
+static uint32_t link_count(const struct erofs_dinode *di)
+{
+	if (!di->extended && !S_ISDIR(di->mode) && (di->format >> EROFS_I_NLINK_1_BIT & 1))
+		return 1;
+	return di->nlink;
+}
+
 static void fill_inode(struct eroot_image *img, uint64_t nid,
 		       const struct erofs_dinode *di, size_t disk_size,
 		       struct eroot_inode *ino)
@@ -23,7 +51,7 @@ static void fill_inode(struct eroot_image *img, uint64_t nid,
 	ino->mode = di->mode;
 	ino->uid = di->uid;
 	ino->gid = di->gid;
-	ino->nlink = di->nlink;
+	ino->nlink = link_count(di);
 	ino->size = di->size;
 	ino->ino = di->ino;
 	ino->extended = di->extended;
@@ -34,8 +62,9 @@ static void fill_inode(struct eroot_image *img, uint64_t nid,
 		ino->mtime = (int64_t)di->mtime;
 		ino->mtime_nsec = di->mtime_nsec;
 	} else {
-		/* compact inodes share the build time */
-		ino->mtime = img->info.build_time;
+		/* seconds after the superblock's epoch (0 in old images: the
+		 * build time); unsigned, so that it wraps as the kernel does */
+		ino->mtime = (int64_t)((uint64_t)img->info.build_time + di->compact_mtime);
 		ino->mtime_nsec = img->info.build_time_nsec;
 	}
 	if (S_ISCHR(di->mode) || S_ISBLK(di->mode))
@@ -76,6 +105,13 @@ int eroot_iget(struct eroot_image *img, uint64_t nid, struct eroot_inode *ino)
 		return CORRUPT(img, "nid %llu: bad mtime nanoseconds %u",
 			       (unsigned long long)nid, di.mtime_nsec);
 	fill_inode(img, nid, &di, disk_size, ino);
+	/* 2^48 - 1 is the 48-bit null address (no blocks), which the low
+	 * bits alone say as well */
+	if (addr_hi(&di) && has_blocks(&di) &&
+	    !(di.i_u == EROFS_NULL_ADDR && addr_hi(&di) == 0xFFFF))
+		return eroot_fail(&img->err, -EOPNOTSUPP,
+				  "nid %llu: block addresses past 2^32 (48-bit layout) are not supported",
+				  (unsigned long long)nid);
 	if (ino->isize > room)
 		return CORRUPT(img, "nid %llu: inode and xattrs run past the image end",
 			       (unsigned long long)nid);

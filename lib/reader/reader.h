@@ -75,6 +75,13 @@ struct zstate {
 	size_t in_cap;
 };
 
+/* A long xattr name prefix: a short prefix's index and what follows it. */
+struct xattr_long_prefix {
+	uint8_t base_index;		/* EROFS_XATTR_INDEX_* */
+	uint8_t infix_len;
+	char infix[EROFS_NAME_LEN];
+};
+
 struct eroot_image {
 	struct eroot_errmsg err;
 	/* backing store: a descriptor or a memory buffer */
@@ -89,6 +96,9 @@ struct eroot_image {
 	uint64_t meta_off;		/* byte offset of nid 0 */
 	uint64_t xattr_off;		/* byte offset of shared xattr id 0 */
 	uint64_t max_nid;		/* nids above this lie past the end */
+	/* the superblock's prefix table: at most 255 entries of 257 bytes */
+	struct xattr_long_prefix *xprefixes;
+	unsigned int nxprefixes;
 
 	/* compression */
 	uint16_t available_algs;	/* bitmap of Z_EROFS_COMPRESSION_* */
@@ -135,6 +145,8 @@ int zmap_extent(struct eroot_image *img, struct zstate *z, const struct eroot_in
 		uint64_t pos, struct zext *e);
 /* Free what @z holds (image close). */
 void zstate_release(struct zstate *z);
+/* The long xattr name prefix table, at open (xattr.c). */
+int load_xattr_prefixes(struct eroot_image *img, const struct erofs_sb *sb);
 /* Superblock compression configurations (super.c). */
 int load_compr_cfgs(struct eroot_image *img, const struct erofs_sb *sb);
 

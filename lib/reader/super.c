@@ -8,13 +8,39 @@
 #include "reader.h"
 
 /* Incompat bits that only concern compressed inodes: such images open, and
- * the layouts the reader lacks report -EOPNOTSUPP per inode. */
+ * the layouts the reader lacks report -EOPNOTSUPP per inode.  0x8 also
+ * means a device table, which extra_devices reveals. */
 #define COMPRESSION_ONLY_INCOMPAT \
 	(EROFS_FEATURE_INCOMPAT_ZERO_PADDING | EROFS_FEATURE_INCOMPAT_BIG_PCLUSTER | \
+	 EROFS_FEATURE_INCOMPAT_DEVICE_TABLE | \
 	 EROFS_FEATURE_INCOMPAT_ZTAILPACKING | EROFS_FEATURE_INCOMPAT_FRAGMENTS)
-/* Long xattr prefixes are refused per xattr, not per image. */
 #define KNOWN_INCOMPAT (EROOT_READER_INCOMPAT | COMPRESSION_ONLY_INCOMPAT | \
-			EROFS_FEATURE_INCOMPAT_XATTR_PREFIXES)
+			EROFS_FEATURE_INCOMPAT_XATTR_PREFIXES | \
+			EROFS_FEATURE_INCOMPAT_48BIT)
+
+/* So that "unsupported" names what the image needs. */
+static const char *incompat_name(uint32_t bit)
+{
+	switch (bit) {
+	case EROFS_FEATURE_INCOMPAT_METABOX:
+		return "metabox (compressed metadata, mkfs.erofs -m)";
+	default:
+		return NULL;
+	}
+}
+
+static int unsupported_features(struct eroot_image *img, uint32_t unknown)
+{
+	uint32_t bit = unknown & -unknown;	/* the lowest one */
+	const char *name = incompat_name(bit);
+
+	if (name && unknown == bit)
+		return eroot_fail(&img->err, -EOPNOTSUPP, "image uses an unsupported feature: %s",
+				  name);
+	return eroot_fail(&img->err, -EOPNOTSUPP,
+			  "image uses unsupported features (incompat 0x%x%s%s)", unknown,
+			  name ? ": " : "", name ? name : "");
+}
 
 static int check_checksum(struct eroot_image *img, const struct erofs_sb *sb)
 {
@@ -36,9 +62,25 @@ static int check_checksum(struct eroot_image *img, const struct erofs_sb *sb)
 	return err;
 }
 
+/* With 48BIT and a rootnid_8b, the old root nid field holds blocks MSB. */
+static bool wide_root(const struct erofs_sb *sb)
+{
+	return (sb->feature_incompat & EROFS_FEATURE_INCOMPAT_48BIT) && sb->rootnid_8b;
+}
+
+static uint64_t sb_blocks(const struct erofs_sb *sb)
+{
+	return sb->blocks | (wide_root(sb) ? (uint64_t)sb->root_nid << 32 : 0);
+}
+
+static uint64_t sb_root_nid(const struct erofs_sb *sb)
+{
+	return wide_root(sb) ? sb->rootnid_8b : sb->root_nid;
+}
+
 static int check_super(struct eroot_image *img, const struct erofs_sb *sb)
 {
-	uint64_t bytes;
+	uint64_t bytes, blocks = sb_blocks(sb);
 	uint32_t unknown;
 
 	if (sb->magic != EROFS_MAGIC)
@@ -48,8 +90,7 @@ static int check_super(struct eroot_image *img, const struct erofs_sb *sb)
 		return CORRUPT(img, "bad block size 2^%u", sb->blkszbits);
 	unknown = sb->feature_incompat & ~KNOWN_INCOMPAT;
 	if (unknown)
-		return eroot_fail(&img->err, -EOPNOTSUPP,
-				  "image uses unsupported features (incompat 0x%x)", unknown);
+		return unsupported_features(img, unknown);
 	if (sb->build_time_nsec >= 1000000000)
 		return CORRUPT(img, "bad build time nanoseconds %u", sb->build_time_nsec);
 	if (sb->dirblkbits)
@@ -59,16 +100,17 @@ static int check_super(struct eroot_image *img, const struct erofs_sb *sb)
 		return eroot_fail(&img->err, -EOPNOTSUPP, "multi-device images are not supported");
 
 	img->blkszbits = sb->blkszbits;
-	bytes = (uint64_t)sb->blocks << sb->blkszbits;
-	if (bytes > img->avail)
-		return CORRUPT(img, "image truncated: %llu bytes expected, %llu present",
-			       (unsigned long long)bytes, (unsigned long long)img->avail);
-	if (bytes < EROFS_SUPER_OFFSET + EROFS_SUPER_SIZE)
-		return CORRUPT(img, "block count %u too small", sb->blocks);
+	if (blocks > img->avail >> sb->blkszbits)	/* 48 bits: no shift overflow */
+		return CORRUPT(img, "image truncated: %llu blocks expected, %llu bytes present",
+			       (unsigned long long)blocks, (unsigned long long)img->avail);
+	bytes = blocks << sb->blkszbits;
+	if (bytes < EROFS_SUPER_OFFSET + EROFS_SUPER_SIZE +
+		    (uint64_t)sb->sb_extslots * EROFS_SB_EXTSLOT_SIZE)
+		return CORRUPT(img, "block count %llu too small", (unsigned long long)blocks);
 	img->image_bytes = bytes;
-	if (sb->meta_blkaddr >= sb->blocks)
-		return CORRUPT(img, "metadata start %u beyond %u blocks",
-			       sb->meta_blkaddr, sb->blocks);
+	if (sb->meta_blkaddr >= blocks)
+		return CORRUPT(img, "metadata start %u beyond %llu blocks",
+			       sb->meta_blkaddr, (unsigned long long)blocks);
 	img->meta_off = (uint64_t)sb->meta_blkaddr << sb->blkszbits;
 	img->xattr_off = (uint64_t)sb->xattr_blkaddr << sb->blkszbits;
 	img->max_nid = (bytes - img->meta_off) / EROFS_ISLOT_SIZE - 1;
@@ -80,6 +122,10 @@ static int check_super(struct eroot_image *img, const struct erofs_sb *sb)
 	}
 	if (sb->feature_incompat & EROFS_FEATURE_INCOMPAT_FRAGMENTS)
 		img->packed_nid = sb->packed_nid;
+	if ((sb->feature_compat & EROFS_FEATURE_COMPAT_ISHARE_XATTRS) &&
+	    sb->ishare_xattr_prefix_id >= sb->xattr_prefix_count)
+		return CORRUPT(img, "inode digest xattr prefix %u beyond %u prefixes",
+			       sb->ishare_xattr_prefix_id, sb->xattr_prefix_count);
 	return load_compr_cfgs(img, sb);
 }
 
@@ -131,8 +177,8 @@ static void fill_info(struct eroot_image *img, const struct erofs_sb *sb)
 	struct eroot_super_info *info = &img->info;
 
 	info->block_size = 1u << sb->blkszbits;
-	info->blocks = sb->blocks;
-	info->root_nid = sb->root_nid;
+	info->blocks = sb_blocks(sb);
+	info->root_nid = sb_root_nid(sb);
 	info->inodes = sb->inos;
 	info->build_time = (int64_t)sb->build_time;
 	info->build_time_nsec = sb->build_time_nsec;
@@ -168,12 +214,13 @@ static int open_common(struct eroot_image *img)
 	if (err)
 		return err;
 	fill_info(img, &sb);
-	err = eroot_iget(img, sb.root_nid, &root);
+	err = eroot_iget(img, img->info.root_nid, &root);
 	if (err)
 		return err;
 	if (!S_ISDIR(root.mode))
-		return CORRUPT(img, "root inode %u is not a directory", sb.root_nid);
-	return 0;
+		return CORRUPT(img, "root inode %llu is not a directory",
+			       (unsigned long long)img->info.root_nid);
+	return load_xattr_prefixes(img, &sb);
 }
 
 static struct eroot_image *image_alloc(void)
@@ -252,6 +299,7 @@ void eroot_image_close(struct eroot_image *img)
 		close(img->fd);
 	for (int i = 0; i < 2; i++)
 		zstate_release(&img->zs[i]);
+	free(img->xprefixes);
 	free(img);
 }
 

@@ -2,19 +2,23 @@
 /*
  * Extended attributes: inline entries after the inode, and shared entries
  * referenced by id from the inline header.  Names are rebuilt from the
- * one-byte prefix index and the stored suffix.
+ * one-byte prefix index and the stored suffix; with bit 7 of the index set,
+ * from an entry of the superblock's long prefix table (a short prefix and
+ * an infix) and the suffix.  The header's name filter only speeds up
+ * negative lookups: every entry is read anyway, so it is not consulted.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "reader.h"
 
-#define XATTR_NAME_MAX_FULL 256	/* prefix + 255-byte suffix + NUL */
+/* short prefix + long prefix infix + suffix + NUL */
+#define XATTR_NAME_MAX_FULL (32 + 2 * EROFS_NAME_LEN + 1)
 
 struct xattr_visit {
 	eroot_xattr_fn fn;
 	void *ctx;
-	char name[XATTR_NAME_MAX_FULL + 32];
+	char name[XATTR_NAME_MAX_FULL];
 	uint8_t *value;			/* EROFS_XATTR_VALUE_MAX bytes */
 };
 
@@ -25,7 +29,8 @@ static int visit_entry(struct eroot_image *img, const struct eroot_inode *ino,
 {
 	struct erofs_xattr_entry_disk e;
 	uint8_t hdr[EROFS_XATTR_ENTRY_SIZE];
-	const char *prefix;
+	unsigned int base = 0, infix_len = 0;
+	const char *prefix, *infix = "";
 	size_t plen;
 	int err;
 
@@ -40,21 +45,34 @@ static int visit_entry(struct eroot_image *img, const struct eroot_inode *ino,
 	if (limit - off < *size)
 		return CORRUPT(img, "nid %llu: xattr entry runs out of bounds",
 			       (unsigned long long)ino->nid);
-	if (e.name_index & EROFS_XATTR_LONG_PREFIX)
-		return eroot_fail(&img->err, -EOPNOTSUPP,
-				  "nid %llu: long xattr name prefixes are not supported",
-				  (unsigned long long)ino->nid);
-	prefix = erofs_xattr_prefix(e.name_index);
-	if (!prefix || e.name_index == EROFS_XATTR_INDEX_LUSTRE)
+	if (e.name_index & EROFS_XATTR_LONG_PREFIX) {
+		unsigned int id = e.name_index & EROFS_XATTR_LONG_PREFIX_MASK;
+
+		if (id >= img->nxprefixes)
+			return CORRUPT(img, "nid %llu: long xattr prefix %u of %u",
+				       (unsigned long long)ino->nid, id, img->nxprefixes);
+		base = img->xprefixes[id].base_index;
+		infix = img->xprefixes[id].infix;
+		infix_len = img->xprefixes[id].infix_len;
+		if (base == EROFS_XATTR_INDEX_NONE)
+			return 0;	/* in no namespace: the kernel lists none */
+	} else {
+		base = e.name_index;
+	}
+	prefix = erofs_xattr_prefix(base);
+	if (!prefix || base == EROFS_XATTR_INDEX_LUSTRE)
 		return CORRUPT(img, "nid %llu: unknown xattr name index %u",
-			       (unsigned long long)ino->nid, e.name_index);
+			       (unsigned long long)ino->nid, base);
 	plen = strlen(prefix);
-	bool acl = e.name_index == EROFS_XATTR_INDEX_POSIX_ACL_ACCESS ||
-		   e.name_index == EROFS_XATTR_INDEX_POSIX_ACL_DEFAULT;
-	if ((acl && e.name_len) || (!acl && !e.name_len))
+	bool acl = base == EROFS_XATTR_INDEX_POSIX_ACL_ACCESS ||
+		   base == EROFS_XATTR_INDEX_POSIX_ACL_DEFAULT;
+	bool empty = !infix_len && !e.name_len;
+	if (acl != empty)	/* ACL names are the bare prefix, others never */
 		return CORRUPT(img, "nid %llu: bad xattr name length %u",
 			       (unsigned long long)ino->nid, e.name_len);
 	memcpy(v->name, prefix, plen);
+	memcpy(v->name + plen, infix, infix_len);
+	plen += infix_len;
 	err = img_read(img, off + EROFS_XATTR_ENTRY_SIZE, v->name + plen, e.name_len);
 	if (err)
 		return err;
@@ -110,6 +128,80 @@ static int walk_xattrs(struct eroot_image *img, const struct eroot_inode *ino,
 		err = visit_entry(img, ino, at, img->image_bytes, v, &size);
 		if (err)
 			return err;
+	}
+	return 0;
+}
+
+/* Read @len bytes of the prefix table at @pos: in @holder's data or raw. */
+static int prefix_table_read(struct eroot_image *img, const struct eroot_inode *holder,
+			     uint64_t pos, void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (!holder)
+		return img_read(img, pos, buf, len);
+	n = data_read(img, holder, buf, len, pos);
+	if (n < 0)
+		return (int)n;
+	if ((size_t)n != len)
+		return CORRUPT(img, "xattr prefix table runs past the end of nid %llu",
+			       (unsigned long long)holder->nid);
+	return 0;
+}
+
+/*
+ * The table: xattr_prefix_count records, each 4-byte aligned, of a le16
+ * length then that many bytes (a short prefix index and the infix).  It
+ * lies at xattr_prefix_start * 4 in the packed inode's data, or in the raw
+ * image when the superblock says so or there is no packed inode.
+ */
+int load_xattr_prefixes(struct eroot_image *img, const struct erofs_sb *sb)
+{
+	uint64_t pos = (uint64_t)sb->xattr_prefix_start * 4;
+	struct eroot_inode packed, *holder = NULL;
+	int err;
+
+	if (!sb->xattr_prefix_count)
+		return 0;
+	if (!(sb->feature_compat & EROFS_FEATURE_COMPAT_PLAIN_XATTR_PFX) && sb->packed_nid) {
+		err = eroot_iget(img, sb->packed_nid, &packed);
+		if (err)
+			return err;
+		if (!S_ISREG(packed.mode))
+			return CORRUPT(img, "packed inode %llu is not a regular file",
+				       (unsigned long long)sb->packed_nid);
+		holder = &packed;
+	}
+	img->xprefixes = calloc(sb->xattr_prefix_count, sizeof(*img->xprefixes));
+	if (!img->xprefixes)
+		return eroot_fail(&img->err, -ENOMEM, "out of memory");
+	for (unsigned int i = 0; i < sb->xattr_prefix_count; i++) {
+		struct xattr_long_prefix *p = &img->xprefixes[i];
+		uint8_t raw[2 + 1 + EROFS_NAME_LEN];
+		unsigned int len;
+
+		pos = (pos + 3) & ~3ull;
+		err = prefix_table_read(img, holder, pos, raw, 2);
+		if (err)
+			return err;
+		len = get_le16(raw);
+		if (len < 1 || len > 1 + EROFS_NAME_LEN)
+			return CORRUPT(img, "xattr prefix %u: bad length %u", i, len);
+		err = prefix_table_read(img, holder, pos + 2, raw + 2, len);
+		if (err)
+			return err;
+		/* index 0: a name in no namespace, such as the reference tool's
+		 * "erofs.fingerprint.v1" (inode digests), which the kernel uses
+		 * itself but lists to no one; so does eroot */
+		p->base_index = raw[2];
+		if ((p->base_index != EROFS_XATTR_INDEX_NONE && !erofs_xattr_prefix(p->base_index)) ||
+		    p->base_index == EROFS_XATTR_INDEX_LUSTRE)
+			return CORRUPT(img, "xattr prefix %u: unknown short prefix %u",
+				       i, p->base_index);
+		p->infix_len = (uint8_t)(len - 1);
+		memcpy(p->infix, raw + 3, p->infix_len);
+		pos += 2 + len;
+		img->nxprefixes = i + 1;
 	}
 	return 0;
 }
