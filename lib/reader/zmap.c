@@ -271,9 +271,12 @@ static int find_head(struct eroot_image *img, const struct zinode *zi, uint64_t 
 	return lookback(img, zi, m, m->delta[0]);
 }
 
-/* Where the extent with head @h ends: the next head, or the end of file. */
+/*
+ * Where the extent with head @h ends: the next head (*@at_head; the
+ * reference mkfs may write one at the end of file), or the end of file.
+ */
 static int extent_end(struct eroot_image *img, const struct zinode *zi,
-		      const struct lcluster *h, uint64_t la, uint64_t *end)
+		      const struct lcluster *h, uint64_t la, uint64_t *end, bool *at_head)
 {
 	unsigned int lcb = zi->lclusterbits;
 	uint64_t lcn = h->lcn;
@@ -283,6 +286,7 @@ static int extent_end(struct eroot_image *img, const struct zinode *zi,
 	for (;;) {
 		if ((lcn << lcb) >= zi->size) {
 			*end = zi->size;
+			*at_head = false;
 			return 0;
 		}
 		if ((lcn << lcb) > la + ZMAX_LLEN)
@@ -296,6 +300,7 @@ static int extent_end(struct eroot_image *img, const struct zinode *zi,
 		lcn += is_head(m.type) || !m.delta[1] ? 1 : m.delta[1];
 	}
 	*end = (lcn << lcb) + m.clusterofs;
+	*at_head = true;
 	return 0;
 }
 
@@ -330,7 +335,7 @@ static int pcluster_blocks(struct eroot_image *img, const struct zinode *zi,
  * the furthest such end, that of the extent's last byte.
  */
 static bool plain_fits(const struct zinode *zi, const struct lcluster *h, uint64_t la,
-		       uint64_t end, uint64_t plen)
+		       uint64_t end, bool at_head, uint64_t plen)
 {
 	unsigned int lcb = zi->lclusterbits;
 	uint64_t last = (end - 1) >> lcb, kend;
@@ -339,7 +344,7 @@ static bool plain_fits(const struct zinode *zi, const struct lcluster *h, uint64
 		kend = (last + 1) << lcb;
 		if (zi->idata_size && kend > zi->size)
 			kend = zi->size;
-	} else if (end < zi->size && end >> lcb == last) {
+	} else if (at_head && end >> lcb == last) {
 		kend = end;
 	} else {
 		kend = (last + 1) << lcb;
@@ -351,7 +356,7 @@ static int map_lcluster(struct eroot_image *img, const struct zinode *zi, uint64
 			struct zext *e)
 {
 	uint32_t blksz = 1u << img->blkszbits, blocks;
-	bool inline_tail = false;
+	bool inline_tail = false, at_head;
 	struct lcluster h;
 	uint64_t end = 0;
 	int err;
@@ -366,7 +371,7 @@ static int map_lcluster(struct eroot_image *img, const struct zinode *zi, uint64
 		return err;
 	memset(e, 0, sizeof(*e));
 	e->la = (h.lcn << zi->lclusterbits) | h.clusterofs;
-	err = extent_end(img, zi, &h, e->la, &end);
+	err = extent_end(img, zi, &h, e->la, &end, &at_head);
 	if (err)
 		return err;
 	/* the head behind a NONHEAD must be that of the data at @pos */
@@ -399,7 +404,7 @@ static int map_lcluster(struct eroot_image *img, const struct zinode *zi, uint64
 		e->plen = blocks << img->blkszbits;
 	}
 	if (h.type == Z_EROFS_LCLUSTER_TYPE_PLAIN) {
-		if (!plain_fits(zi, &h, e->la, end, e->plen))
+		if (!plain_fits(zi, &h, e->la, end, at_head, e->plen))
 			return zbad(img, zi, "plain pcluster larger than the kernel maps");
 		e->kind = ZEXT_PLAIN;
 		e->interlaced = (zi->advise & Z_EROFS_ADVISE_INTERLACED_PCLUSTER) && !inline_tail;
