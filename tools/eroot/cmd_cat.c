@@ -23,7 +23,6 @@ struct output {
 	size_t size;
 	const char *zeros;	/* @size zero bytes, for holes written out */
 	bool sparse;		/* stdout is a regular file: seek over holes */
-	uint64_t end;		/* sparse: where this file ends in stdout */
 };
 
 static int write_all(const void *buf, size_t len)
@@ -110,6 +109,17 @@ static int write_data(struct eroot_image *img, const char *path, const struct er
 	return EXIT_OK;
 }
 
+/* Sparse output gets its length first, so that a file too large fails at once. */
+static int extend_stdout(uint64_t size, off_t *base)
+{
+	*base = lseek(STDOUT_FILENO, 0, SEEK_CUR);
+	if (*base < 0)
+		return -errno;
+	if ((uint64_t)(INT64_MAX - *base) < size)
+		return -EFBIG;
+	return ftruncate(STDOUT_FILENO, *base + (off_t)size) < 0 ? -errno : 0;
+}
+
 static int copy_file(struct eroot_image *img, const char *path, const struct eroot_inode *ino,
 		     struct output *o, int *werr)
 {
@@ -118,10 +128,8 @@ static int copy_file(struct eroot_image *img, const char *path, const struct ero
 	int err, ret;
 
 	o->sparse = can_seek_holes();
-	if (o->sparse)
-		base = lseek(STDOUT_FILENO, 0, SEEK_CUR);
-	if (o->sparse && (uint64_t)(INT64_MAX - base) < ino->size)
-		return (*werr = -EFBIG), EXIT_FAIL;
+	if (o->sparse && (*werr = extend_stdout(ino->size, &base)))
+		return EXIT_FAIL;
 	while ((err = eroot_next_data(img, ino, off, &start, &len)) == 0) {
 		if ((*werr = write_hole(o, start - off)))
 			return EXIT_FAIL;
@@ -134,9 +142,7 @@ static int copy_file(struct eroot_image *img, const char *path, const struct ero
 		return image_error(img, path, err);
 	if (!o->sparse)
 		return (*werr = write_hole(o, ino->size - off)) ? EXIT_FAIL : EXIT_OK;
-	/* holes and zero blocks at the end: give the file its length */
-	if (ftruncate(STDOUT_FILENO, base + (off_t)ino->size) < 0 ||
-	    lseek(STDOUT_FILENO, base + (off_t)ino->size, SEEK_SET) < 0)
+	if (lseek(STDOUT_FILENO, base + (off_t)ino->size, SEEK_SET) < 0)
 		*werr = -errno;
 	return *werr ? EXIT_FAIL : EXIT_OK;
 }
@@ -155,7 +161,7 @@ static int cat_one(struct eroot_image *img, const char *path, struct output *o)
 	}
 	ret = copy_file(img, path, &ino, o, &werr);
 	if (werr)
-		err_msg("writing stdout: %s", strerror(-werr));
+		err_msg("%s: writing stdout: %s", path, strerror(-werr));
 	return ret;
 }
 

@@ -269,10 +269,16 @@ static int make_node(struct extract *x, const char *path, const struct eroot_ino
 	return 0;
 }
 
+static bool is_symlink(int pfd, const char *name)
+{
+	struct stat st;
+
+	return !fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) && S_ISLNK(st.st_mode);
+}
+
 /* Made writable and opened; the real mode and times come in leave_dir(). */
 static int make_dir(struct extract *x, const char *path, int pfd, const char *name)
 {
-	struct stat st;
 	int fd;
 
 	if (x->ndirs == x->dirs_cap) {
@@ -286,16 +292,17 @@ static int make_dir(struct extract *x, const char *path, int pfd, const char *na
 	}
 	if (mkdirat(pfd, name, 0700) < 0) {
 		int e = errno;
-		bool link = e == EEXIST && !fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) &&
-			    S_ISLNK(st.st_mode);
 
-		target_fail(x, path, "mkdir", e, link ?
+		target_fail(x, path, "mkdir", e, e == EEXIST && is_symlink(pfd, name) ?
 			    " (a symbolic link is in the way: not followed)" SKIPPED : SKIPPED);
 		return WALK_PRUNE;
 	}
 	fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
-		target_fail(x, path, "open", errno, SKIPPED);
+		int e = errno;
+
+		target_fail(x, path, "open", e, is_symlink(pfd, name) ?
+			    " (replaced by a symbolic link: not followed)" SKIPPED : SKIPPED);
 		return WALK_PRUNE;
 	}
 	x->dirs[x->ndirs++] = fd;
