@@ -24,7 +24,7 @@ import time
 
 import eroottest as E
 
-ZBOUND_MIB = 40         # include/eroot/eroot.h, top comment
+ZBOUND_MIB = 48         # include/eroot/eroot.h, top comment
 TIMEOUT = 30
 BIG = 200 << 20
 # ASan keeps freed memory in quarantine; keep it small for the measured runs

@@ -15,14 +15,14 @@
  *  - Every byte read from an image is untrusted.  Offsets, sizes, nids and
  *    name lengths are checked before use; a hostile image yields -EUCLEAN,
  *    never an out-of-bounds access, and directory walks are bounded.
- *  - Memory: one open image uses at most 40 MiB, whatever the image says.
- *    Compressed files are mapped one extent at a time; their reads hold two
- *    decoded extents (a file's and the packed inode's, at most 12 MiB each,
- *    the kernel's limit: a larger extent is -EOPNOTSUPP), two compressed
- *    pclusters (at most 1 MiB each) and one decoder's working memory (at
- *    most 9 MiB: LZMA's dictionary is capped at 8 MiB, Zstandard's window
- *    at 1 MiB).  The rest of the reader works in buffers of a block or of
- *    one xattr value (64 KiB).
+ *  - Memory: one open image uses at most 48 MiB, whatever the image says.
+ *    Compressed files are mapped one extent at a time; their reads hold
+ *    three decoded extents (a file's, the packed inode's and the metabox's,
+ *    at most 12 MiB each, the kernel's limit: a larger extent is
+ *    -EOPNOTSUPP), three compressed pclusters (at most 1 MiB each) and one
+ *    decoder's working memory (at most 9 MiB: LZMA's dictionary is capped
+ *    at 8 MiB, Zstandard's window at 1 MiB).  The rest of the reader works
+ *    in buffers of a block or of one xattr value (64 KiB).
  */
 #ifndef EROOT_EROOT_H
 #define EROOT_EROOT_H
