@@ -21,7 +21,7 @@ static const char fsck_usage[] =
 "  -q, --quiet      print only problems\n"
 "  -h, --help       show this help\n"
 "\n"
-"Exit status: 0 clean, 3 corrupt, 1 unreadable, 2 usage.\n";
+"Exit status: 0 clean, 3 corrupt, 4 unsupported feature, 1 unreadable, 2 usage.\n";
 
 struct fsck {
 	struct eroot_image *img;
@@ -34,7 +34,10 @@ struct fsck {
 
 static void problem(struct fsck *f, const char *path, int err, const char *why)
 {
-	err_msg("%s: %s", path, why && *why ? why : strerror(-err));
+	char *shown = escaped(path);	/* an image's names may hold newlines */
+
+	err_msg("%s: %s", shown ? shown : path, why && *why ? why : strerror(-err));
+	free(shown);
 	if (err == -EUCLEAN)
 		f->corrupt++;
 	else if (err == -EOPNOTSUPP)
