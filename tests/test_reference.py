@@ -53,8 +53,12 @@ OPTION_SETS = {
         ('xattr-name-filter', ['-Exattr-name-filter'], None),
         ('inode-digest', ['--xattr-inode-digest'], None),
         ('inode-digest-named', ['--xattr-inode-digest=trusted.eroot.digest'], None),
-        ('metabox', ['-zlz4hc', '-m4096'], 'metabox'),
-        ('metabox-lzma-prefixes', ['-zlzma', '-m4096', '--xattr-prefix=user.k'], 'metabox'),
+        ('metabox', ['-zlz4hc', '-m4096'], None),
+        ('metabox-lzma-prefixes', ['-zlzma', '-m4096', '--xattr-prefix=user.k'], None),
+        ('metabox-zstd-fragments', ['-zzstd', '-m4096:lz4', '-Efragments',
+                                    '--xattr-inode-digest'], None),
+        ('xattr-prefixes-packed', ['-zlz4hc', '-Efragments', '--xattr-prefix=user.k',
+                                   '--xattr-prefix=trusted.'], None),
         ('extended-inodes', ['-Eforce-inode-extended'], None),
     ],
     'zip-algorithms': [
@@ -83,6 +87,49 @@ OPTION_SETS = {
 }
 
 
+# Sets the kernel misreads: Linux 6.18 reads the shared xattrs of an inode
+# whose inline xattrs lie in the metabox's first page from that page
+# instead of the image (its buffer keeps the page when it switches from the
+# metabox to the image at the same index), where mkfs.erofs 1.9.4 put them
+# (no SHARED_EA_IN_METABOX), and lists none of them.  There eroot must
+# read what the kernel reads plus only such xattrs, each in the source tree.
+KERNEL_MISREADS = {'metabox', 'metabox-lzma-prefixes', 'metabox-zstd-fragments'}
+
+
+def xattr_set(fields):
+    return set(x for x in fields.get('xattrs', '').split(',') if x)
+
+
+def beyond_kernel(kernel, ours, source):
+    """(paths where @ours has xattrs the kernel misses but the source tree
+    has, lines of @ours that differ from @kernel otherwise)."""
+    k = dict(E.parse_line(line) for line in kernel)
+    src = dict(E.parse_line(line) for line in source)
+    extra, bad = 0, []
+    for line in ours:
+        path, f = E.parse_line(line)
+        kf = k.pop(path, None)
+        if kf == f:
+            continue
+        more = xattr_set(f) - xattr_set(kf or {})
+        if (kf and xattr_set(kf) <= xattr_set(f) and more <= xattr_set(src.get(path, {})) and
+                dict(f, xattrs='') == dict(kf, xattrs='')):
+            extra += 1
+        else:
+            bad.append('+ ' + line)
+    bad += ['- ' + E.format_line(path, f) for path, f in k.items()]
+    return extra, bad
+
+
+def same_as_kernel(t, name, kernel, ours, source, what):
+    if name not in KERNEL_MISREADS:
+        return E.same_manifest(t, kernel, ours, what)
+    extra, bad = beyond_kernel(kernel, ours, source)
+    print('note: %s: %d path(s) with shared xattrs the kernel misses (see KERNEL_MISREADS)'
+          % (name, extra), flush=True)
+    return t.check(not bad, what + ' (but the xattrs it misses)', '\n'.join(bad[:20]))
+
+
 def reference_root():
     """The sid chroot with mkfs.erofs (tests/fixtures/reference-mkfs)."""
     cache = os.environ.get('EROOT_FIXTURES') or os.path.join(
@@ -108,8 +155,10 @@ def unsupported(t, res, what, feature):
     return ok
 
 
-def check_image(t, name, image, feature, base):
-    """The checks of one image; True when all passed."""
+def check_image(t, name, image, feature, base, source):
+    """The checks of one image against the kernel's view of it (and
+    @source, the tree's manifest, for KERNEL_MISREADS); True when all
+    passed."""
     before = len(t.failures)
     mnt = os.path.join(base, 'mnt')
     out = os.path.join(base, 'out')
@@ -129,12 +178,13 @@ def check_image(t, name, image, feature, base):
         shutil.rmtree(out, ignore_errors=True)
         return len(t.failures) == before
     if E.must(t, res, name + ': image-manifest reads the image') and kernel:
-        E.same_manifest(t, kernel, lines, name + ': liberoot reads what the kernel reads')
+        same_as_kernel(t, name, kernel, lines, source,
+                       name + ': liberoot reads what the kernel reads')
     E.must(t, E.eroot('fsck', image, timeout=600), name + ': eroot fsck accepts the image')
     res = E.eroot('extract', image, out, timeout=600)
     if E.must(t, res, name + ': eroot extract') and kernel:
-        E.same_manifest(t, kernel, E.manifest(out),
-                        name + ': eroot extract gives the kernel\'s tree')
+        same_as_kernel(t, name, kernel, E.manifest(out), source,
+                       name + ': eroot extract gives the kernel\'s tree')
     shutil.rmtree(out, ignore_errors=True)
     return len(t.failures) == before
 
@@ -161,6 +211,7 @@ def main():
         E.gentree(os.path.join(tree, 'edge'), 'edge', 1)
         E.gentree(os.path.join(tree, 'random'), 'random', 3)
         os.utime(tree, (0, 0))
+        source = E.manifest(tree)
         for name, args, feature in sets:
             image = os.path.join(base, name + '.erofs')
             # A clean environment: mkfs.erofs 1.9.4 crashes under meson's
@@ -174,7 +225,7 @@ def main():
             shutil.move(os.path.join(work, 'image.erofs'), image)
             print('%s: %d bytes (mkfs.erofs %s)' % (name, os.path.getsize(image),
                                                     ' '.join(args)), flush=True)
-            if check_image(t, name, image, feature, base):
+            if check_image(t, name, image, feature, base, source):
                 os.unlink(image)    # failed images stay in the scratch
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -22,6 +22,24 @@ int backing_size(int fd, uint64_t *size)
 	return 0;
 }
 
+/* Metadata in the metabox inode's (compressed) data, at @off there. */
+static int metabox_read(struct eroot_image *img, uint64_t off, void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (img->metabox_busy)	/* its own data mapped into itself: no end */
+		return CORRUPT(img, "the metabox inode refers to its own data");
+	img->metabox_busy = true;
+	n = data_read(img, &img->metabox, buf, len, off);
+	img->metabox_busy = false;
+
+	if (n >= 0 && (size_t)n != len)
+		return CORRUPT(img, "read of %zu bytes at %llu beyond the metabox (%llu bytes)",
+			       len, (unsigned long long)off,
+			       (unsigned long long)img->metabox.size);
+	return n < 0 ? (int)n : 0;
+}
+
 int img_read(struct eroot_image *img, uint64_t off, void *buf, size_t len)
 {
 	uint8_t *p = buf;
@@ -30,6 +48,12 @@ int img_read(struct eroot_image *img, uint64_t off, void *buf, size_t len)
 		return CORRUPT(img, "read of %zu bytes at %llu beyond the image end (%llu)",
 			       len, (unsigned long long)off,
 			       (unsigned long long)img->image_bytes);
+	if (img->metabox_base && off + len > img->metabox_base) {
+		if (off < img->metabox_base)
+			return CORRUPT(img, "read of %zu bytes at %llu across the image end",
+				       len, (unsigned long long)off);
+		return metabox_read(img, off - img->metabox_base, buf, len);
+	}
 	if (img->mem) {
 		memcpy(buf, img->mem + img->base + off, len);
 		return 0;

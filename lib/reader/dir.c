@@ -60,7 +60,7 @@ static int walk_block(struct eroot_image *img, const struct eroot_inode *dir,
 			return CORRUPT(img, "dir nid %llu block %llu: bad name bounds %u..%u",
 				       (unsigned long long)dir->nid,
 				       (unsigned long long)blkno, start, end);
-		if (de.file_type >= EROFS_FT_MAX || de.nid > img->max_nid)
+		if (de.file_type >= EROFS_FT_MAX || !nid_in_range(img, de.nid))
 			return CORRUPT(img, "dir nid %llu: bad entry (nid %llu, type %u)",
 				       (unsigned long long)dir->nid,
 				       (unsigned long long)de.nid, de.file_type);
@@ -96,8 +96,7 @@ static int make_dot(struct eroot_image *img, const struct eroot_inode *dir,
 		.file_type = erofs_ftype_to_dt(EROFS_FT_DIR),
 	};
 	uint8_t raw[2];
-	int err = img_read(img, erofs_nid_offset(img->info.meta_blkaddr, img->blkszbits,
-						 dir->nid), raw, sizeof(raw));
+	int err = img_read(img, inode_off(img, dir->nid), raw, sizeof(raw));
 
 	if (err || !(get_le16(raw) >> EROFS_I_DOT_OMITTED_BIT & 1))
 		return err;

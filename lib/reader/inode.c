@@ -82,14 +82,16 @@ int eroot_iget(struct eroot_image *img, uint64_t nid, struct eroot_inode *ino)
 {
 	uint8_t raw[EROFS_INODE_EXTENDED_SIZE];
 	struct erofs_dinode di;
-	uint64_t off, room;
+	uint64_t off, end, room;
 	size_t got, disk_size;
 	int err;
 
-	if (nid > img->max_nid)
+	if (!nid_in_range(img, nid))
 		return CORRUPT(img, "nid %llu out of range", (unsigned long long)nid);
-	off = erofs_nid_offset(img->info.meta_blkaddr, img->blkszbits, nid);
-	room = img->image_bytes - off;
+	off = inode_off(img, nid);
+	/* an inode and its inline parts lie in the image or in the metabox */
+	end = nid_in_metabox(nid) || !img->metabox_base ? img->image_bytes : img->metabox_base;
+	room = end - off;
 	got = room < sizeof(raw) ? (size_t)room : sizeof(raw);
 	err = img_read(img, off, raw, got);
 	if (err)

@@ -92,10 +92,16 @@ struct eroot_image {
 	/* decoded superblock */
 	struct eroot_super_info info;
 	unsigned int blkszbits;
-	uint64_t image_bytes;		/* blocks << blkszbits, <= avail */
+	uint64_t image_bytes;		/* blocks << blkszbits, <= avail; with a
+					 * metabox, its data follows (img_read) */
 	uint64_t meta_off;		/* byte offset of nid 0 */
 	uint64_t xattr_off;		/* byte offset of shared xattr id 0 */
 	uint64_t max_nid;		/* nids above this lie past the end */
+	/* METABOX: inodes whose nid has bit 63 live in this inode's data */
+	uint64_t metabox_nid;
+	struct eroot_inode metabox;
+	uint64_t metabox_base;		/* where img_read shows its data; 0: none */
+	bool metabox_busy;		/* reading it: it may not read itself */
 	/* the superblock's prefix table: at most 255 entries of 257 bytes */
 	struct xattr_long_prefix *xprefixes;
 	unsigned int nxprefixes;
@@ -105,23 +111,49 @@ struct eroot_image {
 	struct codec_params cparams;
 	uint64_t packed_nid;		/* fragments' packed inode, 0 if none */
 	/* compressed reads: [0] for files, [1] for the packed inode */
-	struct zstate zs[2];
+	struct zstate zs[3];		/* [2]: the metabox inode */
 };
 
 #define CORRUPT(img, ...) eroot_fail(&(img)->err, -EUCLEAN, __VA_ARGS__)
 
-/* Read @len bytes at image offset @off; -EUCLEAN past the image end. */
+/*
+ * Read @len bytes at image offset @off; -EUCLEAN past the image end.  In a
+ * metabox image, offsets from metabox_base on read the metabox inode's
+ * data, so that inline metadata is found the same way wherever it lives.
+ */
 int img_read(struct eroot_image *img, uint64_t off, void *buf, size_t len);
 
 /* Size of the backing store behind @fd (regular file or block device). */
 int backing_size(int fd, uint64_t *size);
 
-/* Image offset of the first byte of inline data (just after xattrs). */
+static inline bool nid_in_metabox(uint64_t nid)
+{
+	return nid >> EROFS_DIRENT_NID_METABOX_BIT;
+}
+
+/* Does inode slot @nid lie inside the metadata area or the metabox? */
+static inline bool nid_in_range(const struct eroot_image *img, uint64_t nid)
+{
+	if (!nid_in_metabox(nid))
+		return nid <= img->max_nid;
+	nid &= ~(1ull << EROFS_DIRENT_NID_METABOX_BIT);
+	return img->metabox_base && nid < img->metabox.size / EROFS_ISLOT_SIZE;
+}
+
+/* img_read offset of inode slot @nid (in range). */
+static inline uint64_t inode_off(const struct eroot_image *img, uint64_t nid)
+{
+	if (nid_in_metabox(nid))
+		return img->metabox_base +
+		       (nid & ~(1ull << EROFS_DIRENT_NID_METABOX_BIT)) * EROFS_ISLOT_SIZE;
+	return erofs_nid_offset(img->info.meta_blkaddr, img->blkszbits, nid);
+}
+
+/* img_read offset of the first byte of inline data (just after xattrs). */
 static inline uint64_t inode_inline_off(const struct eroot_image *img,
 					const struct eroot_inode *ino)
 {
-	return erofs_nid_offset(img->info.meta_blkaddr, img->blkszbits, ino->nid) +
-	       ino->isize;
+	return inode_off(img, ino->nid) + ino->isize;
 }
 
 /*

@@ -16,31 +16,7 @@
 	 EROFS_FEATURE_INCOMPAT_ZTAILPACKING | EROFS_FEATURE_INCOMPAT_FRAGMENTS)
 #define KNOWN_INCOMPAT (EROOT_READER_INCOMPAT | COMPRESSION_ONLY_INCOMPAT | \
 			EROFS_FEATURE_INCOMPAT_XATTR_PREFIXES | \
-			EROFS_FEATURE_INCOMPAT_48BIT)
-
-/* So that "unsupported" names what the image needs. */
-static const char *incompat_name(uint32_t bit)
-{
-	switch (bit) {
-	case EROFS_FEATURE_INCOMPAT_METABOX:
-		return "metabox (compressed metadata, mkfs.erofs -m)";
-	default:
-		return NULL;
-	}
-}
-
-static int unsupported_features(struct eroot_image *img, uint32_t unknown)
-{
-	uint32_t bit = unknown & -unknown;	/* the lowest one */
-	const char *name = incompat_name(bit);
-
-	if (name && unknown == bit)
-		return eroot_fail(&img->err, -EOPNOTSUPP, "image uses an unsupported feature: %s",
-				  name);
-	return eroot_fail(&img->err, -EOPNOTSUPP,
-			  "image uses unsupported features (incompat 0x%x%s%s)", unknown,
-			  name ? ": " : "", name ? name : "");
-}
+			EROFS_FEATURE_INCOMPAT_48BIT | EROFS_FEATURE_INCOMPAT_METABOX)
 
 static int check_checksum(struct eroot_image *img, const struct erofs_sb *sb)
 {
@@ -90,7 +66,8 @@ static int check_super(struct eroot_image *img, const struct erofs_sb *sb)
 		return CORRUPT(img, "bad block size 2^%u", sb->blkszbits);
 	unknown = sb->feature_incompat & ~KNOWN_INCOMPAT;
 	if (unknown)
-		return unsupported_features(img, unknown);
+		return eroot_fail(&img->err, -EOPNOTSUPP,
+				  "image uses unsupported features (incompat 0x%x)", unknown);
 	if (sb->build_time_nsec >= 1000000000)
 		return CORRUPT(img, "bad build time nanoseconds %u", sb->build_time_nsec);
 	if (sb->dirblkbits)
@@ -122,6 +99,9 @@ static int check_super(struct eroot_image *img, const struct erofs_sb *sb)
 	}
 	if (sb->feature_incompat & EROFS_FEATURE_INCOMPAT_FRAGMENTS)
 		img->packed_nid = sb->packed_nid;
+	if (nid_in_metabox(sb->packed_nid))
+		return CORRUPT(img, "packed inode %llu inside the metabox",
+			       (unsigned long long)sb->packed_nid);
 	if ((sb->feature_compat & EROFS_FEATURE_COMPAT_ISHARE_XATTRS) &&
 	    sb->ishare_xattr_prefix_id >= sb->xattr_prefix_count)
 		return CORRUPT(img, "inode digest xattr prefix %u beyond %u prefixes",
@@ -172,6 +152,37 @@ int load_compr_cfgs(struct eroot_image *img, const struct erofs_sb *sb)
 	return 0;
 }
 
+/*
+ * METABOX: the inodes whose nid has bit 63 set, with their inline parts
+ * (and the shared xattrs with SHARED_EA_IN_METABOX), are in the data of
+ * the metabox inode, itself an ordinary (compressed) inode.  img_read
+ * shows that data after the image's last byte.
+ */
+static int load_metabox(struct eroot_image *img, const struct erofs_sb *sb)
+{
+	struct eroot_inode *mb = &img->metabox;
+	int err;
+
+	if (!(sb->feature_incompat & EROFS_FEATURE_INCOMPAT_METABOX))
+		return 0;
+	if (sb->sb_extslots < 1)
+		return CORRUPT(img, "metabox image without a superblock extension");
+	if (nid_in_metabox(sb->metabox_nid))
+		return CORRUPT(img, "metabox nid %llu inside the metabox",
+			       (unsigned long long)sb->metabox_nid);
+	err = eroot_iget(img, sb->metabox_nid, mb);
+	if (err)
+		return err;
+	if (!S_ISREG(mb->mode) || mb->size > UINT64_MAX - img->image_bytes)
+		return CORRUPT(img, "bad metabox inode %llu", (unsigned long long)sb->metabox_nid);
+	img->metabox_nid = sb->metabox_nid;
+	img->metabox_base = img->image_bytes;
+	img->image_bytes += mb->size;
+	if (sb->feature_compat & EROFS_FEATURE_COMPAT_SHARED_EA_IN_METABOX)
+		img->xattr_off = img->metabox_base + ((uint64_t)sb->xattr_blkaddr << sb->blkszbits);
+	return 0;
+}
+
 static void fill_info(struct eroot_image *img, const struct erofs_sb *sb)
 {
 	struct eroot_super_info *info = &img->info;
@@ -210,10 +221,21 @@ static int open_common(struct eroot_image *img)
 	if (err)
 		return err;
 	erofs_sb_decode(raw, &sb);
+	if (sb.sb_extslots >= 1) {
+		uint8_t ext[EROFS_SB_EXTSLOT_SIZE];
+
+		err = img_read(img, EROFS_SUPER_OFFSET + EROFS_SUPER_SIZE, ext, sizeof(ext));
+		if (err)
+			return err;
+		erofs_sb_decode_ext1(ext, &sb);
+	}
 	err = check_super(img, &sb);
 	if (err)
 		return err;
 	fill_info(img, &sb);
+	err = load_metabox(img, &sb);
+	if (err)
+		return err;
 	err = eroot_iget(img, img->info.root_nid, &root);
 	if (err)
 		return err;
@@ -297,7 +319,7 @@ void eroot_image_close(struct eroot_image *img)
 		return;
 	if (img->fd >= 0)
 		close(img->fd);
-	for (int i = 0; i < 2; i++)
+	for (size_t i = 0; i < sizeof(img->zs) / sizeof(img->zs[0]); i++)
 		zstate_release(&img->zs[i]);
 	free(img->xprefixes);
 	free(img);

@@ -152,8 +152,8 @@ static int prefix_table_read(struct eroot_image *img, const struct eroot_inode *
 /*
  * The table: xattr_prefix_count records, each 4-byte aligned, of a le16
  * length then that many bytes (a short prefix index and the infix).  It
- * lies at xattr_prefix_start * 4 in the packed inode's data, or in the raw
- * image when the superblock says so or there is no packed inode.
+ * lies at xattr_prefix_start * 4 in the metabox or packed inode's data, or
+ * in the raw image when the superblock says so or neither inode exists.
  */
 int load_xattr_prefixes(struct eroot_image *img, const struct erofs_sb *sb)
 {
@@ -163,7 +163,9 @@ int load_xattr_prefixes(struct eroot_image *img, const struct erofs_sb *sb)
 
 	if (!sb->xattr_prefix_count)
 		return 0;
-	if (!(sb->feature_compat & EROFS_FEATURE_COMPAT_PLAIN_XATTR_PFX) && sb->packed_nid) {
+	if (!(sb->feature_compat & EROFS_FEATURE_COMPAT_PLAIN_XATTR_PFX) && img->metabox_base) {
+		holder = &img->metabox;
+	} else if (!(sb->feature_compat & EROFS_FEATURE_COMPAT_PLAIN_XATTR_PFX) && sb->packed_nid) {
 		err = eroot_iget(img, sb->packed_nid, &packed);
 		if (err)
 			return err;

@@ -115,7 +115,8 @@ static int decode(struct eroot_image *img, struct zstate *z, const struct eroot_
 ssize_t zdata_read(struct eroot_image *img, const struct eroot_inode *ino,
 		   void *buf, size_t len, uint64_t off)
 {
-	struct zstate *z = &img->zs[img->packed_nid && ino->nid == img->packed_nid];
+	struct zstate *z = &img->zs[img->metabox_base && ino->nid == img->metabox_nid ? 2 :
+				    img->packed_nid && ino->nid == img->packed_nid];
 	const struct zext *e = &z->ext;
 	uint8_t *p = buf;
 	size_t done = 0;

@@ -201,12 +201,14 @@ int cmd_fsck(int argc, char **argv)
 			problem(&f, "/", err, "walk stopped");
 		if (!f.corrupt && !f.unsupported && !f.io)
 			check_links(&f);
-		/* mkfs.erofs also counts its packed inode (incompat 0x20,
-		 * fragments), which no directory names; eroot mkfs does not */
-		uint64_t packed = !!(eroot_image_super(f.img)->feature_incompat & 0x20);
+		/* mkfs.erofs also counts its packed and metabox inodes (incompat
+		 * 0x20 fragments, 0x100 metabox), which no directory names;
+		 * eroot mkfs does not */
+		uint32_t incompat = eroot_image_super(f.img)->feature_incompat;
+		uint64_t unnamed = !!(incompat & 0x20) + !!(incompat & 0x100);
 		uint64_t counted = eroot_image_super(f.img)->inodes;
 
-		if (f.inodes != counted && f.inodes + packed != counted &&
+		if (f.inodes != counted && f.inodes + unnamed != counted &&
 		    !f.corrupt && !f.unsupported) {
 			char why[128];
 
