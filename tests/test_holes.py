@@ -36,6 +36,8 @@ def sparse_tree(src, rnd):
     files = {
         'sparse': ([(0, rnd.randbytes(4096)), (20 << 20 | 100, rnd.randbytes(4096)),
                     ((64 << 20) + 3 - 3, b'end')], (64 << 20) + 3),
+        # one run of data over many batches of chunk map entries
+        'dense-run': ([(100 << 10, rnd.randbytes(1400 << 10))], 16 << 20),
         'tail-hole': ([(0, rnd.randbytes(100))], 3 << 20),
         'all-hole': ([], 10 << 20),
         'plain': ([(0, rnd.randbytes(10000))], 10000),
