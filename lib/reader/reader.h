@@ -73,6 +73,7 @@ struct zstate {
 	} cache;
 	uint8_t *in;			/* one pcluster, at most 1 MiB */
 	size_t in_cap;
+	unsigned long decodes;		/* pclusters decompressed (for tests) */
 };
 
 /* A long xattr name prefix: a short prefix's index and what follows it. */

@@ -109,6 +109,7 @@ static int decode(struct eroot_image *img, struct zstate *z, const struct eroot_
 				  (unsigned long long)ino->nid);
 	z->cache.valid = true;
 	z->cache.la = e->la;
+	z->decodes++;
 	return 0;
 }
 

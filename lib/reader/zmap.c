@@ -133,7 +133,7 @@ static int pack_pblk(struct eroot_image *img, const struct zinode *zi,
 }
 
 static int load_compact(struct eroot_image *img, const struct zinode *zi, uint64_t lcn,
-			bool lookahead, struct lcluster *m)
+			struct lcluster *m)
 {
 	/* 4-byte entries until 32-byte alignment, 2-byte packs, 4-byte again;
 	 * the regions count blocks, not lclusters, as the kernel does */
@@ -176,23 +176,6 @@ static int load_compact(struct eroot_image *img, const struct zinode *zi, uint64
 		m->clusterofs = (uint16_t)lo;
 		return pack_pblk(img, zi, &k, i, &m->pblk);
 	}
-	if (lookahead) {
-		/* distance to the next head: count NONHEADs to the pack's end,
-		 * where the last entry holds the rest */
-		uint32_t d1 = 0;
-		int j = i;
-
-		do {
-			lo = pack_entry(&k, j, &type);
-			if (is_head(type))
-				break;
-			d1++;
-		} while (++j < (int)k.vcnt);
-		if (j == (int)k.vcnt && !(lo & Z_EROFS_LI_D0_CBLKCNT))
-			d1 += lo - 1;
-		m->delta[1] = (uint16_t)d1;
-		lo = pack_entry(&k, i, &type);
-	}
 	if (lo & Z_EROFS_LI_D0_CBLKCNT) {
 		if (!(zi->advise & Z_EROFS_ADVISE_BIG_PCLUSTER_1))
 			return zbad(img, zi, "block count without big pclusters");
@@ -214,7 +197,7 @@ static int load_compact(struct eroot_image *img, const struct zinode *zi, uint64
 }
 
 static int load_lcluster(struct eroot_image *img, const struct zinode *zi, uint64_t lcn,
-			 bool lookahead, struct lcluster *m)
+			 struct lcluster *m)
 {
 	int err;
 
@@ -222,7 +205,7 @@ static int load_lcluster(struct eroot_image *img, const struct zinode *zi, uint6
 		return zbad(img, zi, "index past the end of the file");
 	memset(m, 0, sizeof(*m));
 	m->lcn = lcn;
-	err = zi->compact ? load_compact(img, zi, lcn, lookahead, m) : load_full(img, zi, lcn, m);
+	err = zi->compact ? load_compact(img, zi, lcn, m) : load_full(img, zi, lcn, m);
 	if (err)
 		return err;
 	if (is_head(m->type) && m->clusterofs >> zi->lclusterbits)
@@ -242,7 +225,7 @@ static int lookback(struct eroot_image *img, const struct zinode *zi, struct lcl
 
 		if (from - lcn > (ZMAX_LLEN >> zi->lclusterbits) + 1)
 			return too_long(img, zi);
-		err = load_lcluster(img, zi, lcn, false, m);
+		err = load_lcluster(img, zi, lcn, m);
 		if (err)
 			return err;
 		if (is_head(m->type))
@@ -257,7 +240,7 @@ static int find_head(struct eroot_image *img, const struct zinode *zi, uint64_t 
 		     struct lcluster *m)
 {
 	uint64_t lcn = pos >> zi->lclusterbits;
-	int err = load_lcluster(img, zi, lcn, false, m);
+	int err = load_lcluster(img, zi, lcn, m);
 
 	if (err)
 		return err;
@@ -274,16 +257,19 @@ static int find_head(struct eroot_image *img, const struct zinode *zi, uint64_t 
 /*
  * Where the extent with head @h ends: the next head (*@at_head; the
  * reference mkfs may write one at the end of file), or the end of file.
+ * Every NONHEAD on the way must point back to @h, as the kernel will
+ * follow it when that lcluster is read first.  mkfs caps distances below
+ * CBLKCNT (compact packs may add one): those lead to an earlier NONHEAD.
  */
 static int extent_end(struct eroot_image *img, const struct zinode *zi,
 		      const struct lcluster *h, uint64_t la, uint64_t *end, bool *at_head)
 {
 	unsigned int lcb = zi->lclusterbits;
-	uint64_t lcn = h->lcn;
+	uint64_t lcn = h->lcn + 1, dist;
 	struct lcluster m;
 	int err;
 
-	for (;;) {
+	for (;; lcn++) {
 		if ((lcn << lcb) >= zi->size) {
 			*end = zi->size;
 			*at_head = false;
@@ -291,13 +277,15 @@ static int extent_end(struct eroot_image *img, const struct zinode *zi,
 		}
 		if ((lcn << lcb) > la + ZMAX_LLEN)
 			return too_long(img, zi);
-		err = load_lcluster(img, zi, lcn, true, &m);
+		err = load_lcluster(img, zi, lcn, &m);
 		if (err)
 			return err;
-		if (is_head(m.type) && lcn != h->lcn)
+		if (is_head(m.type))
 			break;
-		/* pre-1.0 mkfs wrote 0 here; the kernel steps one */
-		lcn += is_head(m.type) || !m.delta[1] ? 1 : m.delta[1];
+		dist = lcn - h->lcn;
+		if (m.cblks ? dist != 1 : m.delta[0] != dist &&
+		    (m.delta[0] < Z_EROFS_LI_D0_CBLKCNT - 1 || m.delta[0] > dist))
+			return zbad(img, zi, "NONHEAD distance does not lead to its head");
 	}
 	*end = (lcn << lcb) + m.clusterofs;
 	*at_head = true;
@@ -318,7 +306,7 @@ static int pcluster_blocks(struct eroot_image *img, const struct zinode *zi,
 	    (h->type != Z_EROFS_LCLUSTER_TYPE_HEAD1 && !big2) ||
 	    ((h->lcn + 1) << zi->lclusterbits) >= zi->size)
 		return 0;
-	err = load_lcluster(img, zi, h->lcn + 1, false, &m);
+	err = load_lcluster(img, zi, h->lcn + 1, &m);
 	if (err)
 		return err;
 	if (is_head(m.type))
@@ -567,7 +555,7 @@ static int find_tail(struct eroot_image *img, struct zinode *zi)
 {
 	uint64_t pos = zi->size - 1;
 	struct lcluster m;
-	int err = load_lcluster(img, zi, pos >> zi->lclusterbits, false, &m);
+	int err = load_lcluster(img, zi, pos >> zi->lclusterbits, &m);
 
 	if (err)
 		return err;
