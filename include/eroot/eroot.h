@@ -171,8 +171,9 @@ ssize_t eroot_pread(struct eroot_image *img, const struct eroot_inode *ino,
  * @data_len:   receives how many bytes of data follow from there (> 0),
  *              never past a hole or the end of file
  *
- * Holes are the unmapped chunks of chunk-based files; they read as zeros.
- * Flat files have none, and compressed files are reported as data whole.
+ * Holes are the unmapped chunks of chunk-based files (and the whole of a
+ * flat file with no blocks, as mkfs.erofs 1.9 writes); they read as zeros.
+ * Other flat files have none; compressed files are reported as data whole.
  * A run of data may come in several pieces: call again from
  * *@data_start + *@data_len.  Returns 0; -ENXIO when no data lies at or
  * after @pos (a file that ends in a hole, @pos at or past its end);

@@ -268,7 +268,7 @@ int eroot_next_data(struct eroot_image *img, const struct eroot_inode *ino,
 	    (ino->datalayout == EROFS_INODE_FLAT_PLAIN && ino->raw_blkaddr == EROFS_NULL_ADDR))
 		goto no_data;
 	if (ino->datalayout != EROFS_INODE_CHUNK_BASED) {
-		/* flat layouts have no holes; compressed ones are reported whole */
+		/* flat files with blocks have no holes; compressed ones: all data */
 		*data_start = pos;
 		*data_len = ino->size - pos;
 		return 0;
