@@ -83,6 +83,23 @@ OPTION_SETS = {
         ('legacy', ['-zlz4hc', '-Elegacy-compress'], None),
         ('legacy-b1024', ['-b1024', '-zlz4hc', '-Elegacy-compress'], None),
         ('48bit-zstd', ['-zzstd', '-E48bit'], None),
+        ('compressed-dirs', ['-zlz4hc', '--zD=1'], None),
+        ('metadata-zone', ['-zlz4hc', '--MZ'], None),
+        ('metabox-all', ['-zlzma', '-m4096', '--zD=1', '-E48bit,fragments,ztailpacking'], None),
+    ],
+    # The compressed layouts the kernel reads that eroot's builder never
+    # writes: compact indexes below 4 KiB blocks, interlaced plain pclusters,
+    # partial references, 48-bit extent records (4-, 8- and 16-byte forms,
+    # big lclusters), two algorithms, full indexes with fragments.
+    'zip-extents': [
+        ('b512-ztailpacking-fragments', ['-b512', '-zlz4hc', '-Eztailpacking,fragments'], None),
+        ('b1024-lzma-dedupe', ['-b1024', '-zlzma', '-C8192', '-Ededupe'], None),
+        ('b2048-deflate-all-fragments', ['-b2048', '-zdeflate', '-Eall-fragments'], None),
+        ('48bit-lclusters', ['-E48bit', '-zlz4hc', '-C65536'], None),
+        ('48bit-fragments', ['-E48bit', '-zlzma', '-Efragments'], None),
+        ('48bit-dedupe-b512', ['-b512', '-E48bit', '-zdeflate', '-Ededupe'], None),
+        ('two-algorithms', ['-zlz4hc:lzma', '-C32768', '-Eztailpacking'], None),
+        ('legacy-fragments', ['-zlz4', '-Elegacy-compress,ztailpacking,fragments'], None),
     ],
 }
 
