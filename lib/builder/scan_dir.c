@@ -182,15 +182,19 @@ static int read_symlink(struct scan *s, struct bnode *node, int fd, const struct
 	return node->link_target ? 0 : BFAIL(s->b, -ENOMEM, "out of memory");
 }
 
-/* @name in @dirfd, held as an O_PATH descriptor @fd and its @st. */
+/*
+ * A node for @name, held as the O_PATH descriptor @fd with status @st; *out
+ * is NULL when @name is another link to a node made already.
+ */
 static int add_node(struct scan *s, struct bnode *dir, const char *name, int fd,
-		    const struct stat *st)
+		    const struct stat *st, struct bnode **out)
 {
 	struct eroot_builder *b = s->b;
 	struct link_slot *slot = NULL;
 	struct bnode *node;
 	int err;
 
+	*out = NULL;
 	if (!S_ISDIR(st->st_mode) && st->st_nlink > 1) {
 		if (s->links.used * 2 >= s->links.cap && link_grow(&s->links))
 			return BFAIL(b, -ENOMEM, "out of memory");
@@ -206,6 +210,7 @@ static int add_node(struct scan *s, struct bnode *dir, const char *name, int fd,
 		*slot = (struct link_slot){ st->st_dev, st->st_ino, node };
 		s->links.used++;
 	}
+	*out = node;
 	err = tree_add_entry(b, dir, name, node);
 	if (!err)
 		err = read_xattrs(s, node, fd, st);
@@ -217,26 +222,18 @@ static int add_node(struct scan *s, struct bnode *dir, const char *name, int fd,
 		return node->src_path ? 0 : BFAIL(b, -ENOMEM, "out of memory");
 	case S_IFLNK:
 		return read_symlink(s, node, fd, st);
-	case S_IFDIR: {
-		int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-		if (dfd < 0)
-			return BFAIL(b, -errno, "%s: %s", s->path, strerror(errno));
-		node->parent = dir;
-		err = scan_tree(s, node, dfd);
-		close(dfd);
-		return err;
-	}
-	case S_IFCHR: case S_IFBLK: case S_IFIFO: case S_IFSOCK:
+	case S_IFDIR: case S_IFCHR: case S_IFBLK: case S_IFIFO: case S_IFSOCK:
 		return 0;
 	default:
 		return BFAIL(b, -EOPNOTSUPP, "%s: unsupported file type", s->path);
 	}
 }
 
+/* One descriptor per directory level is held while the tree is walked. */
 static int add_child(struct scan *s, struct bnode *dir, int dirfd, const char *name)
 {
-	int fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC), err;
+	int fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC), dfd = -1, err;
+	struct bnode *node;
 	struct stat st;
 
 	if (fd < 0 || fstat(fd, &st) < 0) {
@@ -245,8 +242,18 @@ static int add_child(struct scan *s, struct bnode *dir, int dirfd, const char *n
 			close(fd);
 		return err;
 	}
-	err = add_node(s, dir, name, fd, &st);
+	err = add_node(s, dir, name, fd, &st, &node);
+	if (!err && S_ISDIR(st.st_mode)) {
+		dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0)
+			err = BFAIL(s->b, -errno, "%s: %s", s->path, strerror(errno));
+	}
 	close(fd);
+	if (dfd < 0)
+		return err;
+	node->parent = dir;
+	err = scan_tree(s, node, dfd);
+	close(dfd);
 	return err;
 }
 
