@@ -17,6 +17,7 @@ message naming that feature: never 3, which would call a valid image
 corrupt.  Other sets must read fully.
 """
 import os
+import random
 import shutil
 import sys
 
@@ -111,6 +112,36 @@ OPTION_SETS = {
 # (no SHARED_EA_IN_METABOX), and lists none of them.  There eroot must
 # read what the kernel reads plus only such xattrs, each in the source tree.
 KERNEL_MISREADS = {'metabox', 'metabox-lzma-prefixes', 'metabox-zstd-fragments'}
+
+
+# Sets whose image is also damaged (never mounted): N copies with a few
+# random bytes flipped in the first 256 KiB (superblock, prefix table,
+# inodes, directories, the metabox's start), read by image-manifest: exit
+# 0, 3 or 4, no sanitizer report, no hang.
+DAMAGE = {'48bit': 12, 'dot-omitted': 12, 'xattr-prefixes': 12, 'inode-digest': 12,
+          'metabox': 16, 'metabox-zstd-fragments': 16, 'xattr-prefixes-packed': 12}
+
+
+def damage(t, name, image, base, variants):
+    good = E.read_file(image)
+    rng = random.Random(name)
+    bad = os.path.join(base, 'damaged.erofs')
+    codes = {}
+    for i in range(variants):
+        data = bytearray(good)
+        span = min(len(data), 256 << 10)
+        picks = sorted(rng.randrange(1024, span) for _ in range(rng.randint(1, 4)))
+        for off in picks:
+            data[off] ^= rng.randint(1, 255)
+        E.write_file(bad, data)
+        res, _ = E.image_manifest(bad, timeout=120)
+        codes[res.rc] = codes.get(res.rc, 0) + 1
+        if not E.must(t, res, '%s: damaged at %s: image-manifest' % (name, picks),
+                      (0, 3, 4)):
+            shutil.copyfile(bad, os.path.join(base, '%s-damaged-%d.erofs' % (name, i)))
+    os.unlink(bad)
+    print('%s: %d damaged copies, image-manifest exits %s' % (name, variants, codes),
+          flush=True)
 
 
 def xattr_set(fields):
@@ -242,7 +273,10 @@ def main():
             shutil.move(os.path.join(work, 'image.erofs'), image)
             print('%s: %d bytes (mkfs.erofs %s)' % (name, os.path.getsize(image),
                                                     ' '.join(args)), flush=True)
-            if check_image(t, name, image, feature, base, source):
+            ok = check_image(t, name, image, feature, base, source)
+            if name in DAMAGE:
+                damage(t, name, image, base, DAMAGE[name])
+            if ok:
                 os.unlink(image)    # failed images stay in the scratch
     finally:
         shutil.rmtree(work, ignore_errors=True)
