@@ -31,7 +31,8 @@ bad          truncated and corrupt archives, ".." and over-long names, an
              line naming the entry or file, no image, no temporary left, an
              existing image untouched
 crafted      whiteouts of "." and "..", empty and over-long xattr names,
-             over-long xattr values and symlink targets, device numbers
+             over-long xattr values and symlink targets, a raw ACL the
+             kernel cannot read, device numbers
              EROFS cannot hold, hard links to directories, over-long
              initramfs names, a truncated early archive: refused (exit 1,
              one line naming archive and entry, nothing left); "d/.",
@@ -47,6 +48,7 @@ import io
 import os
 import shutil
 import stat
+import struct
 import subprocess
 import sys
 import tarfile
@@ -1388,6 +1390,14 @@ def crafted_tar(path, entries):
     return path
 
 
+# user::rw- user:1000:r-- group::r-- mask::r-- other::r--, as the kernel
+# keeps it (version 2, then tag, perm, id records)
+RAW_ACL = struct.pack('<I', 2) + b''.join(
+    struct.pack('<HHI', tag, perm, uid) for tag, perm, uid in (
+        (1, 6, 0xFFFFFFFF), (2, 4, 1000), (4, 4, 0xFFFFFFFF),
+        (0x10, 4, 0xFFFFFFFF), (0x20, 4, 0xFFFFFFFF)))
+
+
 def early_with_long_trailer():
     """An early archive (microcode) whose TRAILER!!! declares a body that
     runs past the end of the file."""
@@ -1443,6 +1453,10 @@ def test_crafted(t, base):
             'xattr-big.tar', {'name': 'f', 'pax': {
                 'SCHILY.xattr.user.big': 'v' * 65536}})],
          ['xattr-big.tar', ': f:']),
+        ('raw ACL xattr the kernel cannot read', ['--tar', tar(
+            'acl-bad.tar', {'name': 'f', 'pax': {
+                'SCHILY.xattr.system.posix_acl_access': 'garbage!'}})],
+         ['acl-bad.tar', ': f:']),
         ('symlink target of 4096 bytes', ['--tar', tar(
             'link-long.tar', {'name': 'l', 'type': sym, 'link': 't' * 4096})],
          ['link-long.tar', ': l:']),
@@ -1512,6 +1526,12 @@ def test_crafted(t, base):
                 'SCHILY.xattr.user.big': 'v' * 65535}})],
          [('the value reads back', lambda m: os.getxattr(
              os.path.join(m, 'f'), 'user.big'), b'v' * 65535)]),
+        ('a raw ACL xattr', ['--tar', tar(
+            'acl-ok.tar', {'name': 'f', 'mode': 0o640, 'pax': {
+                'SCHILY.xattr.system.posix_acl_access': RAW_ACL.decode(
+                    'utf-8', 'surrogateescape')}})],
+         [('the ACL reads back', lambda m: os.getxattr(
+             os.path.join(m, 'f'), 'system.posix_acl_access'), RAW_ACL)]),
         ('symlink target of 4095 bytes', ['--tar', tar(
             'link-max.tar', {'name': 'l', 'type': sym, 'link': 't' * 4095})],
          [('the target reads back', lambda m: os.readlink(

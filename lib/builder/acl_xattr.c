@@ -77,9 +77,9 @@ static int qualifier(struct eroot_builder *b, bool user, int id, const char *nam
 		*out = (uint32_t)id;
 		return 0;
 	}
-	BFAIL(b, -EINVAL, "ACL names an unknown %s '%s'", user ? "user" : "group",
-	      name ? name : "");
-	return -EINVAL;
+	/* a refused entry, not a usage error */
+	return BFAIL(b, -ENOENT, "ACL names an unknown %s '%s'", user ? "user" : "group",
+		     name ? name : "");
 }
 
 /* One ACL type of @e as an xattr value; *@len 0 if it has only the
@@ -107,7 +107,7 @@ static int encode(struct eroot_builder *b, struct archive_entry *e, int type,
 		if ((tag == ACL_USER || tag == ACL_GROUP) &&
 		    qualifier(b, tag == ACL_USER, id, name, &recs[n].id)) {
 			free(recs);
-			return -EINVAL;
+			return -ENOENT;
 		}
 		if (tag == ACL_MASK)
 			*mask = recs[n].perm;
@@ -143,6 +143,27 @@ static int encode(struct eroot_builder *b, struct archive_entry *e, int type,
 	*len = 4 + 8 * n;
 	free(recs);
 	return 0;
+}
+
+/*
+ * A raw system.posix_acl_* value from an archive, checked as the kernel's
+ * posix_acl_from_xattr() reads it: the kernel fails every access to a file
+ * whose ACL it cannot read.
+ */
+bool acl_xattr_valid(const uint8_t *value, size_t len)
+{
+	if (len < 4 || (len - 4) % 8 || get_le32(value) != ACL_XATTR_VERSION)
+		return false;
+	for (size_t at = 4; at < len; at += 8) {
+		switch (get_le16(value + at)) {
+		case ACL_USER_OBJ: case ACL_USER: case ACL_GROUP_OBJ: case ACL_GROUP:
+		case ACL_MASK: case ACL_OTHER:
+			break;
+		default:
+			return false;
+		}
+	}
+	return true;
 }
 
 int acl_to_xattrs(struct eroot_builder *b, struct bnode *n, struct archive_entry *e,

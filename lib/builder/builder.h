@@ -269,6 +269,8 @@ struct archive_entry;
  * @store), and the mode's group bits from the ACL mask. */
 int acl_to_xattrs(struct eroot_builder *b, struct bnode *n, struct archive_entry *e,
 		  bool store);
+/* A raw ACL xattr value the kernel can read (version 2, known tags). */
+bool acl_xattr_valid(const uint8_t *value, size_t len);
 
 /* exclude.c */
 bool exclude_match(const struct eroot_builder *b, const char *relpath);

@@ -104,8 +104,12 @@ static int read_xattrs(struct asrc *s, struct bnode *n, struct archive_entry *e)
 
 	archive_entry_xattr_reset(e);
 	while (!err && archive_entry_xattr_next(e, &name, &value, &len) == ARCHIVE_OK) {
-		if (!strncmp(name, "system.posix_acl_", 17))
+		if (!strncmp(name, "system.posix_acl_", 17)) {
 			acl_in_xattrs = true;
+			if (!acl_xattr_valid(value, len))
+				return entry_fail(s, -EUCLEAN, "xattr system.posix_acl_*: not a "
+						  "POSIX ACL the kernel can read");
+		}
 		err = xattrs_add(b, n, name, value, len);
 	}
 	/* the same ACL may come both ways; the raw xattr is the exact one */
