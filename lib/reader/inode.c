@@ -64,7 +64,7 @@ static void fill_inode(struct eroot_image *img, uint64_t nid,
 	} else {
 		/* seconds after the superblock's epoch (0 in old images: the
 		 * build time); unsigned, so that it wraps as the kernel does */
-		ino->mtime = (int64_t)((uint64_t)img->info.build_time + di->compact_mtime);
+		ino->mtime = (int64_t)((uint64_t)img->epoch + di->compact_mtime);
 		ino->mtime_nsec = img->info.build_time_nsec;
 	}
 	if (S_ISCHR(di->mode) || S_ISBLK(di->mode))

@@ -98,6 +98,7 @@ struct eroot_image {
 	uint64_t meta_off;		/* byte offset of nid 0 */
 	uint64_t xattr_off;		/* byte offset of shared xattr id 0 */
 	uint64_t max_nid;		/* nids above this lie past the end */
+	int64_t epoch;			/* compact inode mtimes count from here */
 	/* METABOX: inodes whose nid has bit 63 live in this inode's data */
 	uint64_t metabox_nid;
 	struct eroot_inode metabox;

@@ -191,7 +191,9 @@ static void fill_info(struct eroot_image *img, const struct erofs_sb *sb)
 	info->blocks = sb_blocks(sb);
 	info->root_nid = sb_root_nid(sb);
 	info->inodes = sb->inos;
-	info->build_time = (int64_t)sb->build_time;
+	/* old images: the build time is the epoch; 48-bit ones add seconds */
+	img->epoch = (int64_t)sb->build_time;
+	info->build_time = (int64_t)(sb->build_time + sb->mkfs_time);
 	info->build_time_nsec = sb->build_time_nsec;
 	info->meta_blkaddr = sb->meta_blkaddr;
 	info->xattr_blkaddr = sb->xattr_blkaddr;
