@@ -158,12 +158,51 @@ static void test_dirent_xattr_dev(void)
 	CHECK_EQ(erofs_ftype_from_mode(0120777), EROFS_FT_SYMLINK);
 }
 
+/* The fields mkfs.erofs 1.9 added: 48-bit layout, metabox, inode digests. */
+static void test_new_fields(void)
+{
+	struct erofs_sb in = {
+		.magic = EROFS_MAGIC, .blkszbits = 12, .root_nid = 0x0102,
+		.feature_incompat = EROFS_FEATURE_INCOMPAT_48BIT, .ishare_xattr_prefix_id = 3,
+		.mkfs_time = 0x89abcdef, .rootnid_8b = 0x8000000000000002ull,
+	}, out;
+	uint8_t raw[EROFS_SUPER_SIZE], ext[EROFS_SB_EXTSLOT_SIZE] = { 0 }, ino[32] = { 0 };
+	struct erofs_dinode di;
+
+	erofs_sb_encode(&in, raw);
+	CHECK_EQ(raw[105], 3);
+	CHECK_EQ(get_le32(raw + 108), 0x89abcdef);
+	CHECK_EQ(get_le64(raw + 112), 0x8000000000000002ull);
+	erofs_sb_decode(raw, &out);
+	CHECK_EQ(out.root_nid, 0x0102);
+	CHECK_EQ(out.ishare_xattr_prefix_id, 3);
+	CHECK_EQ(out.mkfs_time, 0x89abcdef);
+	CHECK_EQ(out.rootnid_8b, 0x8000000000000002ull);
+	CHECK_EQ(out.metabox_nid, 0);
+	put_le64(ext, 109);
+	erofs_sb_decode_ext1(ext, &out);
+	CHECK_EQ(out.metabox_nid, 109);
+
+	/* a compact NLINK_1 file: i_nb is the block address MSB, then i_mtime */
+	put_le16(ino, 1 << EROFS_I_NLINK_1_BIT | EROFS_INODE_FLAT_PLAIN << 1);
+	put_le16(ino + 4, 0100644);
+	put_le16(ino + 6, 0x0007);
+	put_le32(ino + 12, 86400);
+	CHECK_EQ(erofs_dinode_decode(ino, 32, &di), 32);
+	CHECK_EQ(di.format, 0x10);
+	CHECK_EQ(di.nb, 7);
+	CHECK_EQ(di.compact_mtime, 86400);
+	put_le16(ino, 0x20);	/* bit 5 is still unknown */
+	CHECK_EQ(erofs_dinode_decode(ino, 32, &di), 0);
+}
+
 int main(void)
 {
 	test_crc32c();
 	test_crc32c_vector();
 	test_super();
 	test_inode();
+	test_new_fields();
 	test_dirent_xattr_dev();
 	return check_result("ondisk");
 }
