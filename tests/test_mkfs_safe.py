@@ -15,7 +15,9 @@ swap     between the scan and the write (EROOT_TEST_PAUSE_AFTER_SCAN, a
 signals  SIGINT, then SIGTERM, sent to a running build (-z lzma over
          ~100 MB, plain and -E all-fragments, whose packed data also waits
          next to the image): the target directory holds exactly what it
-         held before, and the existing image there is untouched.
+         held before, and the existing image there is untouched.  Also on
+         a FUSE mount (bindfs) without O_TMPFILE, where the image is built
+         under a temporary name that eroot's signal handler removes.
 """
 import os
 import signal
@@ -186,38 +188,65 @@ def make_big_tree(src):
                 f.write(block * 4 + os.urandom(3 << 14))
 
 
+def target_dirs(base):
+    """Where images are built: a directory with O_TMPFILE, and, when bindfs
+    is there, a FUSE mount of one without (a named temporary file, which
+    eroot's signal handler removes)."""
+    plain = os.path.join(base, 'out')
+    os.mkdir(plain)
+    dirs = [('', plain)]
+    under, mnt = os.path.join(base, 'fuse-under'), os.path.join(base, 'fuse')
+    os.mkdir(under)
+    os.mkdir(mnt)
+    res = E.run(['bindfs', under, mnt])
+    if res.rc == 0:
+        dirs.append((' (no O_TMPFILE: bindfs)', mnt))
+    else:
+        print('note: bindfs not available (%s); the named temporary file is '
+              'not tried' % res.err.decode(errors='replace').strip())
+    return dirs
+
+
 def test_signals(t, base):
     src = os.path.join(base, 'src')
-    out = os.path.join(base, 'out')
     make_big_tree(src)
-    os.mkdir(out)
-    image = os.path.join(out, 'image.erofs')
-    E.write_file(image, b'the image that was there before\n' * 100)
-    old = E.read_file(image)
-    before = listing(out)
-    for extra in ([], ['-E', 'all-fragments']):
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            label = 'signals: %s during mkfs %s' % (
-                signal.Signals(sig).name, ' '.join(['-z', 'lzma'] + extra))
-            p = start_mkfs(['-z', 'lzma,9', '--workers=2'] + extra +
-                           [image, src])
-            time.sleep(3)
-            running = p.poll() is None
-            if running:
-                p.send_signal(sig)
-            res = finish(p)
-            if not t.check(running, label + ': still running after 3 s (the '
-                           'signal arrives during the build)', res.describe()):
-                continue
-            t.check(res.rc == -sig, label + ': ended by the signal',
-                    res.describe())
-            t.check(not res.sanitizer(), label + ': no sanitizer report',
-                    res.describe())
-            t.check(listing(out) == before, label + ': the target directory '
-                    'holds what it held before', '%s -> %s' % (
-                        before, listing(out)))
-            t.check(E.read_file(image) == old, label + ': the existing image '
-                    'is untouched')
+    for where, out in target_dirs(base):
+        image = os.path.join(out, 'image.erofs')
+        E.write_file(image, b'the image that was there before\n' * 100)
+        old = E.read_file(image)
+        before = listing(out)
+        for extra in ([], ['-E', 'all-fragments']):
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                label = 'signals: %s during mkfs %s%s' % (
+                    signal.Signals(sig).name,
+                    ' '.join(['-z', 'lzma'] + extra), where)
+                p = start_mkfs(['-z', 'lzma,9', '--workers=2'] + extra +
+                               [image, src])
+                time.sleep(3)
+                running = p.poll() is None
+                if running:
+                    p.send_signal(sig)
+                res = finish(p)
+                if not t.check(running, label + ': still running after 3 s '
+                               '(the signal arrives during the build)',
+                               res.describe()):
+                    continue
+                t.check(res.rc == -sig, label + ': ended by the signal',
+                        res.describe())
+                t.check(not res.sanitizer(), label + ': no sanitizer report',
+                        res.describe())
+                t.check(listing(out) == before, label + ': the target '
+                        'directory holds what it held before', '%s -> %s' % (
+                            before, listing(out)))
+                t.check(E.read_file(image) == old, label + ': the existing '
+                        'image is untouched')
+        # and a build that is not interrupted still replaces the image
+        res = E.eroot('mkfs', '-q', '--exclude-regex=big[1-9]', image, src,
+                      timeout=600)
+        if E.must(t, res, 'signals: an uninterrupted build' + where):
+            t.check(listing(out) == before and E.read_file(image) != old,
+                    'signals: an uninterrupted build%s replaces the image and '
+                    'leaves nothing else' % where, listing(out))
 
 
 TESTS = {'swap': test_swap, 'signals': test_signals}

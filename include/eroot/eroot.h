@@ -279,7 +279,9 @@ int eroot_builder_exclude_regex(struct eroot_builder *b, const char *regex);
 
 /*
  * Add the tree under @dir as the image's root (file data is read later, in
- * eroot_builder_write()).  Errors name the offending path.
+ * eroot_builder_write(), from the very files the scan found: one replaced,
+ * moved or modified in between fails the write with -ESTALE, "changed
+ * during the build").  Errors name the offending path.
  */
 int eroot_builder_add_dir(struct eroot_builder *b, const char *dir);
 
@@ -313,12 +315,21 @@ int eroot_builder_add_initramfs(struct eroot_builder *b, const char *path,
 				uint64_t *early_bytes);
 
 /*
- * Write the image to @path: built in "@path.XXXXXX" next to it and renamed
- * into place only when complete, so a failure never leaves a partial image
- * under @path.  @stats may be NULL.
+ * Write the image to @path: built as an unnamed file (O_TMPFILE) next to it
+ * and linked into place only when complete, so neither a failure nor a
+ * signal leaves anything behind, and an existing @path is replaced in one
+ * step.  Where the filesystem has no O_TMPFILE, the file is "@path.XXXXXX"
+ * until renamed.  @stats may be NULL.
  */
 int eroot_builder_write(struct eroot_builder *b, const char *path,
 			struct eroot_build_stats *stats);
+
+/*
+ * The temporary name eroot_builder_write() is writing under, or "" while
+ * there is none (always, where O_TMPFILE works).  Async-signal-safe, for a
+ * handler that removes it before the process dies; valid until @b is freed.
+ */
+const char *eroot_builder_temp_path(const struct eroot_builder *b);
 
 #ifdef __cplusplus
 }

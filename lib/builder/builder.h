@@ -13,6 +13,7 @@
 #define EROOT_BUILDER_H
 
 #include <errno.h>
+#include <limits.h>
 #include <regex.h>
 #include <stdio.h>
 #include <string.h>
@@ -182,6 +183,8 @@ struct eroot_builder {
 	struct bnode *packed;		/* the packed inode, once added */
 
 	struct eroot_build_stats stats;
+	/* the output's temporary name, "" while it has none (image_file.c) */
+	char tmp_path[PATH_MAX];
 };
 
 #define BFAIL(b, code, ...) eroot_fail(&(b)->err, (code), __VA_ARGS__)
@@ -401,11 +404,11 @@ size_t compr_cfgs_encode(const struct eroot_builder *b, uint8_t *out);
 int unnamed_tmpfile(const char *dir);
 /* The directory part of @path ("." if none); NULL when out of memory. */
 char *image_dir(const char *path);
-/* The output, unnamed (*tmp_path NULL) or, where O_TMPFILE is missing,
- * under the temporary name *tmp_path (to free); committed or aborted. */
-int image_file_create(struct eroot_builder *b, const char *path, char **tmp_path, int *fd);
-int image_file_commit(struct eroot_builder *b, int fd, const char *tmp_path, const char *path);
-void image_file_abort(int fd, const char *tmp_path);
+/* The output, unnamed or, where O_TMPFILE is missing, under the temporary
+ * name b->tmp_path; then committed to @path, or aborted. */
+int image_file_create(struct eroot_builder *b, const char *path, int *fd);
+int image_file_commit(struct eroot_builder *b, int fd, const char *path);
+void image_file_abort(struct eroot_builder *b, int fd);
 int pwrite_all(struct eroot_builder *b, int fd, const void *buf, size_t len, uint64_t off);
 
 static inline uint32_t blksz_of(const struct eroot_builder *b)

@@ -3,11 +3,13 @@
  * The output file: built as an unnamed file (O_TMPFILE) in the target's
  * directory and linked into place only once complete and synced, so an
  * interrupted build (Ctrl-C, SIGTERM, a crash) leaves nothing behind.
- * Filesystems without O_TMPFILE get a named temporary file instead, which
- * only a failed build removes.  The builder's other temporary files are
+ * Filesystems without O_TMPFILE get a named temporary file instead, whose
+ * name stays readable in b->tmp_path for a signal handler to remove it
+ * (eroot_builder_temp_path()).  The builder's other temporary files are
  * unnamed too (unnamed_tmpfile()).
  */
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,13 +64,13 @@ char *image_dir(const char *path)
 	return strndup(path, (size_t)(slash - path));
 }
 
-int image_file_create(struct eroot_builder *b, const char *path, char **tmp_path, int *fd)
+int image_file_create(struct eroot_builder *b, const char *path, int *fd)
 {
 	size_t len = strlen(path);
-	char *dir = image_dir(path), *tmp;
+	char *dir = image_dir(path), tmp[sizeof(b->tmp_path)];
 	struct stat st;
 
-	*tmp_path = NULL;
+	b->tmp_path[0] = '\0';
 	/* the link or rename would replace whatever is there: only ever a file */
 	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
 		free(dir);
@@ -83,19 +85,24 @@ int image_file_create(struct eroot_builder *b, const char *path, char **tmp_path
 	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
 		return BFAIL(b, -errno, "%s: cannot create: %s", path, strerror(errno));
 	/* no O_TMPFILE on this filesystem: a named temporary file */
-	tmp = malloc(len + 8);
-	if (!tmp)
-		return BFAIL(b, -ENOMEM, "out of memory");
+	if (len + 8 > sizeof(tmp))
+		return BFAIL(b, -ENAMETOOLONG, "%s: path too long", path);
 	memcpy(tmp, path, len);
 	memcpy(tmp + len, ".XXXXXX", 8);
 	*fd = mkostemp(tmp, O_CLOEXEC);
-	if (*fd < 0) {
-		int err = BFAIL(b, -errno, "%s: cannot create: %s", path, strerror(errno));
-		free(tmp);
-		return err;
-	}
-	*tmp_path = tmp;
+	if (*fd < 0)
+		return BFAIL(b, -errno, "%s: cannot create: %s", path, strerror(errno));
+	/* a signal handler may read it at any time: the first byte, which
+	 * makes the name non-empty, goes last */
+	memcpy(b->tmp_path + 1, tmp + 1, len + 7);
+	atomic_signal_fence(memory_order_seq_cst);
+	b->tmp_path[0] = tmp[0];
 	return 0;
+}
+
+const char *eroot_builder_temp_path(const struct eroot_builder *b)
+{
+	return b->tmp_path;
 }
 
 /* The umask without changing it (umask() itself would race other threads). */
@@ -153,18 +160,19 @@ static int link_over(struct eroot_builder *b, int fd, const char *path)
 			   strerror(-err)) : 0;
 }
 
-int image_file_commit(struct eroot_builder *b, int fd, const char *tmp_path, const char *path)
+int image_file_commit(struct eroot_builder *b, int fd, const char *path)
 {
 	mode_t mask = current_umask();
 	int err;
 
 	/* made 0600; give it the usual mode for a new file */
 	if (fchmod(fd, 0644 & ~mask) < 0 || fsync(fd) < 0)
-		return BFAIL(b, -errno, "%s: %s", tmp_path ? tmp_path : path, strerror(errno));
-	if (tmp_path) {
-		if (rename(tmp_path, path) < 0)
+		return BFAIL(b, -errno, "%s: %s", path, strerror(errno));
+	if (b->tmp_path[0]) {
+		if (rename(b->tmp_path, path) < 0)
 			return BFAIL(b, -errno, "%s: cannot rename into place: %s", path,
 				     strerror(errno));
+		b->tmp_path[0] = '\0';
 		return 0;
 	}
 	err = link_unnamed(fd, path);
@@ -174,10 +182,11 @@ int image_file_commit(struct eroot_builder *b, int fd, const char *tmp_path, con
 			   strerror(-err)) : 0;
 }
 
-void image_file_abort(int fd, const char *tmp_path)
+void image_file_abort(struct eroot_builder *b, int fd)
 {
 	if (fd >= 0)
 		close(fd);
-	if (tmp_path)
-		unlink(tmp_path);
+	if (b->tmp_path[0])
+		unlink(b->tmp_path);
+	b->tmp_path[0] = '\0';
 }

@@ -265,7 +265,6 @@ out:
 int eroot_builder_write(struct eroot_builder *b, const char *path,
 			struct eroot_build_stats *stats)
 {
-	char *tmp = NULL;
 	int fd = -1, err;
 
 	if (!b->root)
@@ -276,19 +275,18 @@ int eroot_builder_write(struct eroot_builder *b, const char *path,
 	if (!err)
 		err = layout_prepare(b);
 	if (!err)
-		err = image_file_create(b, path, &tmp, &fd);
+		err = image_file_create(b, path, &fd);
 	if (!err)
 		err = build(b, fd, path);
 	if (!err)
-		err = image_file_commit(b, fd, tmp, path);
+		err = image_file_commit(b, fd, path);
 	if (err) {
-		image_file_abort(fd, tmp);
+		image_file_abort(b, fd);
 	} else {
 		close(fd);
 		count_stats(b);
 		if (stats)
 			*stats = b->stats;
 	}
-	free(tmp);
 	return err;
 }
