@@ -34,9 +34,12 @@
 #define FILE_SIZE_CAP	(8u << 20)
 
 static char dir[64], in_path[96], out_path[96];
+static bool keep;		/* EROOT_FUZZ_KEEP=1: leave the last image */
 
 static void remove_dir(void)
 {
+	if (keep)
+		return;
 	unlink(in_path);
 	unlink(out_path);
 	rmdir(dir);
@@ -60,6 +63,7 @@ static void setup(void)
 	}
 	snprintf(in_path, sizeof(in_path), "%s/in", dir);
 	snprintf(out_path, sizeof(out_path), "%s/out.erofs", dir);
+	keep = getenv("EROOT_FUZZ_KEEP") && !strcmp(getenv("EROOT_FUZZ_KEEP"), "1");
 	atexit(remove_dir);
 	/* writing past the cap fails with EFBIG instead of killing us */
 	signal(SIGXFSZ, SIG_IGN);
@@ -173,8 +177,12 @@ void build_and_walk(enum fuzz_source source, const uint8_t *data, size_t size)
 	if (!b)
 		abort();
 	if (!add_source(b, source, data[1], size - 2) &&
-	    !eroot_builder_write(b, out_path, NULL))
+	    !eroot_builder_write(b, out_path, NULL)) {
+		if (keep)
+			fprintf(stderr, "fuzz: the image is %s\n", out_path);
 		check_image();
+	}
 	eroot_builder_free(b);
-	unlink(out_path);
+	if (!keep)
+		unlink(out_path);
 }

@@ -366,6 +366,8 @@ static void visit(struct walk *w, uint64_t nid, unsigned int type, size_t path_l
 		return;
 	}
 	w->st.inodes++;
+	if (w->trace)
+		fprintf(stderr, "%s: path \"%s\"\n", w->label, w->path);
 	if (result(w, "iget", eroot_iget(w->img, nid, &ino)))
 		return;
 	rec_inode(w, &ino);
