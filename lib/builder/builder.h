@@ -231,9 +231,11 @@ int stage_write(struct eroot_builder *b, struct bnode *n, const void *data, size
 		uint64_t off);
 int stage_end(struct eroot_builder *b, struct bnode *n, uint64_t size);
 void stage_close(struct eroot_builder *b);
-/* Where @n's data is read from: a file descriptor and the offset of byte 0.
- * A source file is opened beneath the source's root without following any
- * symlink, and must still be the file the scan saw: -ESTALE otherwise. */
+
+/* source.c: where @n's data is read from: a descriptor and the offset of
+ * byte 0.  A source file is opened beneath the source's root without
+ * following any symlink, and must still be the file the scan saw: -ESTALE
+ * otherwise. */
 int source_open(const struct eroot_builder *b, const struct bnode *n, int *fd, uint64_t *base);
 void source_close(const struct eroot_builder *b, int fd);
 /* Words for a source_open() error. */

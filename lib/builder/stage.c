@@ -8,10 +8,8 @@
  * finds them with SEEK_DATA as it does in a source file.
  */
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "builder.h"
@@ -99,68 +97,4 @@ void stage_close(struct eroot_builder *b)
 	if (b->stage_fd >= 0)
 		close(b->stage_fd);
 	b->stage_fd = -1;
-}
-
-/*
- * @rel beneath @root, through no symlink at all: the scan walked real
- * directories, so a symlink on the way now means the tree changed.  Never
- * blocks on a FIFO or takes a terminal that was swapped in.
- */
-static int open_beneath(int root, const char *rel)
-{
-	struct open_how how = {
-		.flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-	};
-	int fd = (int)syscall(SYS_openat2, root, rel, &how, sizeof(how));
-
-	if (fd < 0 && errno == ENOSYS)	/* before Linux 5.6: the identity check alone */
-		fd = openat(root, rel, (int)how.flags);
-	return fd < 0 ? -errno : fd;
-}
-
-static bool same_file(const struct bnode *n, const struct stat *st)
-{
-	return S_ISREG(st->st_mode) && (uint64_t)st->st_dev == n->src_dev &&
-	       (uint64_t)st->st_ino == n->src_ino && (uint64_t)st->st_size == n->size &&
-	       st->st_mtim.tv_sec == n->src_mtime.tv_sec &&
-	       st->st_mtim.tv_nsec == n->src_mtime.tv_nsec;
-}
-
-const char *source_strerror(int err)
-{
-	return err == -ESTALE ? "changed during the build" : strerror(-err);
-}
-
-int source_open(const struct eroot_builder *b, const struct bnode *n, int *fd, uint64_t *base)
-{
-	struct stat st;
-
-	*base = 0;
-	if (n->staged) {
-		*fd = b->stage_fd;
-		*base = n->src_off;
-		return 0;
-	}
-	if (n->is_packed) {
-		*fd = b->packed_fd;
-		return 0;
-	}
-	*fd = open_beneath(b->src_root_fd, n->src_path + b->root_prefix_len);
-	if (*fd == -ELOOP || *fd == -EXDEV || *fd == -ENOENT || *fd == -ENOTDIR)
-		*fd = -ESTALE;		/* renamed, removed or replaced */
-	if (*fd < 0)
-		return *fd;
-	if (fstat(*fd, &st) < 0 || !same_file(n, &st)) {
-		close(*fd);
-		*fd = -1;
-		return -ESTALE;
-	}
-	return 0;
-}
-
-void source_close(const struct eroot_builder *b, int fd)
-{
-	if (fd >= 0 && fd != b->stage_fd && fd != b->packed_fd)
-		close(fd);
 }
