@@ -58,6 +58,9 @@ struct zinode {
 	uint64_t fragment_off;
 	uint64_t tail_headlcn;		/* the lcluster of the last extent's head */
 	uint64_t cur_lcn, cur_pa;	/* 4-byte records: where the last walk ended */
+	uint64_t win_off;		/* index bytes last read, at @win_off */
+	uint32_t win_len;
+	uint8_t win[512];
 };
 
 /* Per-image state of the compressed read path: [0] files, [1] packed inode. */

@@ -40,6 +40,31 @@ static int too_long(struct eroot_image *img, const struct zinode *zi)
 	return zunsupported(img, zi, "an extent decompresses to more than 12 MiB");
 }
 
+/*
+ * Index bytes, through a small window: the walks read neighbouring entries,
+ * and one read of the image (a system call for a descriptor) serves many.
+ */
+static int index_read(struct eroot_image *img, struct zinode *zi, uint64_t off,
+		      void *buf, size_t len)
+{
+	uint64_t start = off & ~31ull, n = sizeof(zi->win);
+	int err;
+
+	if (off < zi->win_off || off + len > zi->win_off + zi->win_len) {
+		if (start < img->image_bytes && n > img->image_bytes - start)
+			n = img->image_bytes - start;
+		if (start >= img->image_bytes || off + len > start + n)
+			return img_read(img, off, buf, len);	/* says what is wrong */
+		err = img_read(img, start, zi->win, n);
+		if (err)
+			return err;
+		zi->win_off = start;
+		zi->win_len = (uint32_t)n;
+	}
+	memcpy(buf, zi->win + (off - zi->win_off), len);
+	return 0;
+}
+
 /* One lcluster index entry, decoded (the kernel's z_erofs_maprecorder). */
 struct lcluster {
 	uint64_t lcn;
@@ -57,13 +82,13 @@ static bool is_head(uint8_t type)
 	return type != Z_EROFS_LCLUSTER_TYPE_NONHEAD;
 }
 
-static int load_full(struct eroot_image *img, const struct zinode *zi, uint64_t lcn,
+static int load_full(struct eroot_image *img, struct zinode *zi, uint64_t lcn,
 		     struct lcluster *m)
 {
 	uint64_t pos = zi->ebase + lcn * 8;
 	uint8_t e[8];
 	uint16_t advise;
-	int err = img_read(img, pos, e, sizeof(e));
+	int err = index_read(img, zi, pos, e, sizeof(e));
 
 	if (err)
 		return err;
@@ -104,7 +129,7 @@ static uint32_t pack_entry(const struct pack *k, int i, uint8_t *type)
 }
 
 /* Where a head's pcluster starts: the pack's block plus those before it. */
-static int pack_pblk(struct eroot_image *img, const struct zinode *zi,
+static int pack_pblk(struct eroot_image *img, struct zinode *zi,
 		     const struct pack *k, int i, uint32_t *pblk)
 {
 	bool big = zi->advise & Z_EROFS_ADVISE_BIG_PCLUSTER_1;
@@ -132,7 +157,7 @@ static int pack_pblk(struct eroot_image *img, const struct zinode *zi,
 	return 0;
 }
 
-static int load_compact(struct eroot_image *img, const struct zinode *zi, uint64_t lcn,
+static int load_compact(struct eroot_image *img, struct zinode *zi, uint64_t lcn,
 			struct lcluster *m)
 {
 	/* 4-byte entries until 32-byte alignment, 2-byte packs, 4-byte again;
@@ -166,7 +191,7 @@ static int load_compact(struct eroot_image *img, const struct zinode *zi, uint64
 	k.size = k.vcnt << shift;
 	k.bits = (k.size - 4) * 8 / k.vcnt;
 	k.lobits = zi->lclusterbits > 12 ? zi->lclusterbits : 12;	/* room for CBLKCNT */
-	err = img_read(img, pos & ~(uint64_t)(k.size - 1), k.raw, k.size);
+	err = index_read(img, zi, pos & ~(uint64_t)(k.size - 1), k.raw, k.size);
 	if (err)
 		return err;
 	m->nextpackoff = (pos & ~(uint64_t)(k.size - 1)) + k.size;
@@ -196,7 +221,7 @@ static int load_compact(struct eroot_image *img, const struct zinode *zi, uint64
 	return 0;
 }
 
-static int load_lcluster(struct eroot_image *img, const struct zinode *zi, uint64_t lcn,
+static int load_lcluster(struct eroot_image *img, struct zinode *zi, uint64_t lcn,
 			 struct lcluster *m)
 {
 	int err;
@@ -214,7 +239,7 @@ static int load_lcluster(struct eroot_image *img, const struct zinode *zi, uint6
 }
 
 /* Back from @m over NONHEAD entries to the head that @m's data belongs to. */
-static int lookback(struct eroot_image *img, const struct zinode *zi, struct lcluster *m,
+static int lookback(struct eroot_image *img, struct zinode *zi, struct lcluster *m,
 		    unsigned int distance)
 {
 	uint64_t from = m->lcn;
@@ -236,7 +261,7 @@ static int lookback(struct eroot_image *img, const struct zinode *zi, struct lcl
 }
 
 /* The head of the extent holding @pos (the kernel's first steps). */
-static int find_head(struct eroot_image *img, const struct zinode *zi, uint64_t pos,
+static int find_head(struct eroot_image *img, struct zinode *zi, uint64_t pos,
 		     struct lcluster *m)
 {
 	uint64_t lcn = pos >> zi->lclusterbits;
@@ -261,7 +286,7 @@ static int find_head(struct eroot_image *img, const struct zinode *zi, uint64_t 
  * follow it when that lcluster is read first.  mkfs caps distances below
  * CBLKCNT (compact packs may add one): those lead to an earlier NONHEAD.
  */
-static int extent_end(struct eroot_image *img, const struct zinode *zi,
+static int extent_end(struct eroot_image *img, struct zinode *zi,
 		      const struct lcluster *h, uint64_t la, uint64_t *end, bool *at_head)
 {
 	unsigned int lcb = zi->lclusterbits;
@@ -293,7 +318,7 @@ static int extent_end(struct eroot_image *img, const struct zinode *zi,
 }
 
 /* Blocks of the pcluster behind head @h (the kernel's compressedlen). */
-static int pcluster_blocks(struct eroot_image *img, const struct zinode *zi,
+static int pcluster_blocks(struct eroot_image *img, struct zinode *zi,
 			   const struct lcluster *h, uint32_t *blocks)
 {
 	bool big1 = zi->advise & Z_EROFS_ADVISE_BIG_PCLUSTER_1;
@@ -340,7 +365,7 @@ static bool plain_fits(const struct zinode *zi, const struct lcluster *h, uint64
 	return kend - la <= plen;
 }
 
-static int map_lcluster(struct eroot_image *img, const struct zinode *zi, uint64_t pos,
+static int map_lcluster(struct eroot_image *img, struct zinode *zi, uint64_t pos,
 			struct zext *e)
 {
 	uint32_t blksz = 1u << img->blkszbits, blocks;
@@ -414,7 +439,7 @@ static int map_ext_lcluster(struct eroot_image *img, struct zinode *zi, uint64_t
 	int err;
 
 	if (zi->recsz == 8) {
-		err = img_read(img, zi->ebase + lcn * 8, rec, 8);
+		err = index_read(img, zi, zi->ebase + lcn * 8, rec, 8);
 		if (err)
 			return err;
 		plen = get_le32(rec);
@@ -461,11 +486,11 @@ static int map_ext_lcluster(struct eroot_image *img, struct zinode *zi, uint64_t
 }
 
 /* Extent records, 16 or 32 bytes: each with its logical start. */
-static int read_record(struct eroot_image *img, const struct zinode *zi, uint64_t i,
+static int read_record(struct eroot_image *img, struct zinode *zi, uint64_t i,
 		       uint64_t *la, uint64_t *pa, uint32_t *plen)
 {
 	uint8_t rec[20];
-	int err = img_read(img, zi->ebase + i * zi->recsz, rec, zi->recsz > 16 ? 20 : 16);
+	int err = index_read(img, zi, zi->ebase + i * zi->recsz, rec, zi->recsz > 16 ? 20 : 16);
 
 	if (err)
 		return err;
@@ -475,7 +500,7 @@ static int read_record(struct eroot_image *img, const struct zinode *zi, uint64_
 	return 0;
 }
 
-static int map_ext_search(struct eroot_image *img, const struct zinode *zi, uint64_t pos,
+static int map_ext_search(struct eroot_image *img, struct zinode *zi, uint64_t pos,
 			  struct zext *e)
 {
 	uint64_t lo = 0, hi = zi->nrec, la, pa, lend = zi->size;
