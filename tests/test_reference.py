@@ -121,7 +121,8 @@ NO_MOUNT = {'blobdev'}
 # metabox to the image at the same index), where mkfs.erofs 1.9.4 put them
 # (no SHARED_EA_IN_METABOX), and lists none of them.  There eroot must
 # read what the kernel reads plus only such xattrs, each in the source tree.
-KERNEL_MISREADS = {'metabox', 'metabox-lzma-prefixes', 'metabox-zstd-fragments'}
+KERNEL_MISREADS = {'metabox', 'metabox-lzma-prefixes', 'metabox-zstd-fragments',
+                   'metabox-all'}
 
 
 # Sets whose image is also damaged (never mounted): N copies with a few
