@@ -40,6 +40,14 @@ static int too_long(struct eroot_image *img, const struct zinode *zi)
 	return zunsupported(img, zi, "an extent decompresses to more than 12 MiB");
 }
 
+/* The end of the part of the image @off is in: the image proper, or the
+ * metabox's metadata that img_read() shows after it. */
+static uint64_t region_end(const struct eroot_image *img, uint64_t off)
+{
+	return img->metabox_base && off < img->metabox_base ? img->metabox_base :
+	       img->image_bytes;
+}
+
 /*
  * Index bytes, through a small window: the walks read neighbouring entries,
  * and one read of the image (a system call for a descriptor) serves many.
@@ -47,13 +55,13 @@ static int too_long(struct eroot_image *img, const struct zinode *zi)
 static int index_read(struct eroot_image *img, struct zinode *zi, uint64_t off,
 		      void *buf, size_t len)
 {
-	uint64_t start = off & ~31ull, n = sizeof(zi->win);
+	uint64_t start = off & ~31ull, n = sizeof(zi->win), end = region_end(img, start);
 	int err;
 
 	if (off < zi->win_off || off + len > zi->win_off + zi->win_len) {
-		if (start < img->image_bytes && n > img->image_bytes - start)
-			n = img->image_bytes - start;
-		if (start >= img->image_bytes || off + len > start + n)
+		if (start < end && n > end - start)
+			n = end - start;
+		if (start >= end || off + len > start + n)
 			return img_read(img, off, buf, len);	/* says what is wrong */
 		err = img_read(img, start, zi->win, n);
 		if (err)
@@ -598,7 +606,8 @@ static int find_tail(struct eroot_image *img, struct zinode *zi)
 /* Index area bounds, so that a size near 2^64 fails here, at once. */
 static int check_index_area(struct eroot_image *img, const struct zinode *zi)
 {
-	uint64_t room = img->image_bytes > zi->ebase ? img->image_bytes - zi->ebase : 0;
+	uint64_t room = region_end(img, zi->ebase) > zi->ebase ?
+			region_end(img, zi->ebase) - zi->ebase : 0;
 	uint64_t need;
 
 	uint64_t ini = zi->nblocks < 8 ? zi->nblocks : 8, twob = 0, rest;
@@ -708,6 +717,7 @@ int zmap_extent(struct eroot_image *img, struct zstate *z, const struct eroot_in
 		uint64_t pos, struct zext *e)
 {
 	struct zinode *zi = &z->zi;
+	uint64_t limit;
 	int err = zinode_load(img, z, ino);
 
 	if (err)
@@ -730,7 +740,9 @@ int zmap_extent(struct eroot_image *img, struct zstate *z, const struct eroot_in
 		if (e->llen > ZMAX_LLEN)
 			return too_long(img, zi);
 	}
-	if (e->pa > img->image_bytes || e->plen > img->image_bytes - e->pa)
+	/* data lies in the image proper, never in the metabox's metadata */
+	limit = region_end(img, 0);
+	if (e->pa > limit || e->plen > limit - e->pa)
 		return zbad(img, zi, "pcluster beyond the image");
 	return 0;
 }
