@@ -14,18 +14,20 @@ static bool mode_is_known(uint32_t mode)
 	return false;
 }
 
+/* A compact non-directory with NLINK_1 has one link and no nlink field. */
+static bool nlink_1(const struct erofs_dinode *di)
+{
+	return !di->extended && !S_ISDIR(di->mode) && (di->format >> EROFS_I_NLINK_1_BIT & 1);
+}
+
 /*
  * The 16 bits at offset 6 (i_nb) hold the link count of a compact inode,
- * unless a non-directory sets NLINK_1: then, as always in extended
- * inodes, they are bits 32..47 of the block address or block count.
+ * unless NLINK_1 frees them: then, as always in extended inodes, they are
+ * bits 32..47 of the block address or block count.
  */
 static uint16_t addr_hi(const struct erofs_dinode *di)
 {
-	if (di->extended)
-		return di->nb;
-	if (!S_ISDIR(di->mode) && (di->format >> EROFS_I_NLINK_1_BIT & 1))
-		return di->nb;
-	return 0;
+	return di->extended || nlink_1(di) ? di->nb : 0;
 }
 
 /* Does i_u (with i_nb) give a block address or count? */
@@ -33,13 +35,6 @@ static bool has_blocks(const struct erofs_dinode *di)
 {
 	return (S_ISREG(di->mode) || S_ISDIR(di->mode) || S_ISLNK(di->mode)) &&
 	       di->datalayout != EROFS_INODE_CHUNK_BASED;
-}
-
-static uint32_t link_count(const struct erofs_dinode *di)
-{
-	if (!di->extended && !S_ISDIR(di->mode) && (di->format >> EROFS_I_NLINK_1_BIT & 1))
-		return 1;
-	return di->nlink;
 }
 
 static void fill_inode(struct eroot_image *img, uint64_t nid,
@@ -51,7 +46,7 @@ static void fill_inode(struct eroot_image *img, uint64_t nid,
 	ino->mode = di->mode;
 	ino->uid = di->uid;
 	ino->gid = di->gid;
-	ino->nlink = link_count(di);
+	ino->nlink = nlink_1(di) ? 1 : di->nlink;
 	ino->size = di->size;
 	ino->ino = di->ino;
 	ino->extended = di->extended;
