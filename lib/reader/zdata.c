@@ -103,7 +103,9 @@ static int decode(struct eroot_image *img, struct zstate *z, const struct eroot_
 	if (err == -EOPNOTSUPP)
 		return eroot_fail(&img->err, err, "nid %llu: pcluster at byte %llu: %s",
 				  (unsigned long long)ino->nid, (unsigned long long)e->pa,
-				  "a Zstandard window over 1 MiB");
+				  e->alg == Z_EROFS_COMPRESSION_ZSTD ?
+				  "a Zstandard window over 1 MiB (the kernel's limit)" :
+				  "a stream this reader cannot decode");
 	if (err)
 		return eroot_fail(&img->err, err, "nid %llu: decompression failed",
 				  (unsigned long long)ino->nid);
