@@ -155,8 +155,8 @@ static void check_image(void)
 	walk_image(img, "built", &st);
 	if (st.bad || st.mismatches) {
 		fprintf(stderr, "fuzz: the built image reads back with %lu errors and %lu"
-			" contradictions; last message: %s (EROOT_FUZZ_TRACE=1 shows them)\n",
-			st.bad, st.mismatches, eroot_image_errmsg(img));
+			" contradictions, first %s (EROOT_FUZZ_TRACE=1 shows them)\n",
+			st.bad, st.mismatches, st.first_bad);
 		__builtin_trap();
 	}
 	eroot_image_close(img);

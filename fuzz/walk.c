@@ -66,14 +66,23 @@ static void rec_bytes(struct walk *w, const char *what, const void *p, size_t n)
 			(unsigned long long)h);
 }
 
+static void note_first(struct walk *w, const char *what, const char *msg)
+{
+	if (!w->st.first_bad[0])
+		snprintf(w->st.first_bad, sizeof(w->st.first_bad), "%s at \"%s\": %s",
+			 what, w->path, msg);
+}
+
 /* An API call's result: counted and recorded. */
 static long result(struct walk *w, const char *what, long r)
 {
 	w->st.calls++;
 	if (r < 0) {
 		w->st.errors++;
-		if (r == -EUCLEAN || r == -EOPNOTSUPP || r == -EIO)
+		if (r == -EUCLEAN || r == -EOPNOTSUPP || r == -EIO) {
 			w->st.bad++;
+			note_first(w, what, eroot_image_errmsg(w->img));
+		}
 	}
 	rec(w, what, r);
 	return r;
@@ -82,6 +91,7 @@ static long result(struct walk *w, const char *what, long r)
 static void mismatch(struct walk *w, const char *what)
 {
 	w->st.mismatches++;
+	note_first(w, what, "a contradiction");
 	rec(w, what, -1);
 }
 

@@ -31,6 +31,7 @@ struct walk_stats {
 	 * inode, a dirent type that is not the inode's, "." or ".." pointing
 	 * elsewhere, getxattr disagreeing with listxattr. */
 	unsigned long mismatches;
+	char first_bad[200];		/* the first of either: call, path, message */
 	unsigned long inodes;
 	uint64_t bytes;			/* file bytes read */
 };
