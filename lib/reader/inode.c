@@ -105,10 +105,17 @@ int eroot_iget(struct eroot_image *img, uint64_t nid, struct eroot_inode *ino)
 	/* 2^48 - 1 is the 48-bit null address (no blocks), which the low
 	 * bits alone say as well */
 	if (addr_hi(&di) && has_blocks(&di) &&
-	    !(di.i_u == EROFS_NULL_ADDR && addr_hi(&di) == 0xFFFF))
+	    !(di.i_u == EROFS_NULL_ADDR && addr_hi(&di) == 0xFFFF)) {
+		uint64_t wide = di.i_u | (uint64_t)addr_hi(&di) << 32;
+
+		if (wide >= img->info.blocks)
+			return CORRUPT(img, "nid %llu: block address or count %llu beyond %llu blocks",
+				       (unsigned long long)nid, (unsigned long long)wide,
+				       (unsigned long long)img->info.blocks);
 		return eroot_fail(&img->err, -EOPNOTSUPP,
 				  "nid %llu: block addresses past 2^32 (48-bit layout) are not supported",
 				  (unsigned long long)nid);
+	}
 	if (ino->isize > room)
 		return CORRUPT(img, "nid %llu: inode and xattrs run past the image end",
 			       (unsigned long long)nid);
