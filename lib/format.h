@@ -122,6 +122,10 @@ enum erofs_xattr_index {
 };
 #define EROFS_XATTR_LONG_PREFIX		0x80	/* low 7 bits: prefix table index */
 #define EROFS_XATTR_LONG_PREFIX_MASK	0x7f
+/* h_name_filter: bit xxh32(name after the short prefix, seed + index) % 32
+ * set means "no such name here" (COMPAT_XATTR_FILTER) */
+#define EROFS_XATTR_FILTER_BITS		32
+#define EROFS_XATTR_FILTER_SEED		0x25BBE08Fu
 #define EROFS_XATTR_VALUE_MAX		65535	/* e_value_size is le16 */
 
 static inline uint32_t erofs_xattr_align(uint32_t size)

@@ -34,6 +34,7 @@ void erofs_sb_encode(const struct erofs_sb *sb, uint8_t out[EROFS_SUPER_SIZE])
 	out[91] = sb->xattr_prefix_count;
 	put_le32(out + 92, sb->xattr_prefix_start);
 	put_le64(out + 96, sb->packed_nid);
+	out[104] = sb->xattr_filter_reserved;
 	out[105] = sb->ishare_xattr_prefix_id;
 	put_le32(out + 108, sb->mkfs_time);
 	put_le64(out + 112, sb->rootnid_8b);
@@ -63,6 +64,7 @@ void erofs_sb_decode(const uint8_t in[EROFS_SUPER_SIZE], struct erofs_sb *sb)
 	sb->xattr_prefix_count = in[91];
 	sb->xattr_prefix_start = get_le32(in + 92);
 	sb->packed_nid = get_le64(in + 96);
+	sb->xattr_filter_reserved = in[104];
 	sb->ishare_xattr_prefix_id = in[105];
 	sb->mkfs_time = get_le32(in + 108);
 	sb->rootnid_8b = get_le64(in + 112);

@@ -73,6 +73,7 @@ struct erofs_sb {
 	uint8_t xattr_prefix_count;
 	uint32_t xattr_prefix_start;
 	uint64_t packed_nid;
+	uint8_t xattr_filter_reserved;	/* not 0: name filters of another kind */
 	uint8_t ishare_xattr_prefix_id;	/* ISHARE_XATTRS: the digest's prefix */
 	uint32_t mkfs_time;		/* 48BIT: build time, seconds after the epoch */
 	uint64_t rootnid_8b;		/* 48BIT: root nid when not 0 */

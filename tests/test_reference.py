@@ -16,9 +16,11 @@ it lacks) must instead make image-manifest, fsck and extract exit 4 with a
 message naming that feature: never 3, which would call a valid image
 corrupt.  Other sets must read fully.
 """
+import json
 import os
 import random
 import shutil
+import struct
 import sys
 
 import eroottest as E
@@ -153,6 +155,28 @@ def damage(t, name, image, base, variants):
     os.unlink(bad)
     print('%s: %d damaged copies, image-manifest exits %s' % (name, variants, codes),
           flush=True)
+
+
+def filter_excludes(t, image, base):
+    """An inode whose xattr name filter excludes its own names (all 32
+    bits set) is corrupt: the kernel's getxattr would deny what listxattr
+    shows.  Never mounted."""
+    res = E.eroot('stat', '--json', image, '/edge/xattrs/trusted')
+    if not E.must(t, res, 'name filter: eroot stat /edge/xattrs/trusted'):
+        return
+    st = json.loads(res.out)
+    data = bytearray(E.read_file(image))
+    fs = E.Erofs(bytes(data))
+    off = fs.inode_offset(st['nid']) + (64 if st['inode_form'] == 'extended' else 32)
+    t.check(struct.unpack_from('<I', data, off)[0] != 0xFFFFFFFF,
+            'name filter: mkfs.erofs set some bits free', hex(off))
+    struct.pack_into('<I', data, off, 0xFFFFFFFF)
+    bad = os.path.join(base, 'filtered.erofs')
+    E.write_file(bad, data)
+    res, _ = E.image_manifest(bad)
+    E.must(t, res, 'name filter excluding its own names: image-manifest', (3,))
+    t.check(b'name filter' in res.err, 'name filter: the message says so', res.describe())
+    os.unlink(bad)
 
 
 def xattr_set(fields):
@@ -295,6 +319,8 @@ def main():
             ok = check_image(t, name, image, feature, base, source)
             if name in DAMAGE:
                 damage(t, name, image, base, DAMAGE[name])
+            if name == 'xattr-name-filter':
+                filter_excludes(t, image, base)
             if ok:
                 os.unlink(image)    # failed images stay in the scratch
     finally:

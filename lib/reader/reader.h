@@ -107,6 +107,7 @@ struct eroot_image {
 	struct eroot_inode metabox;
 	uint64_t metabox_base;		/* where img_read shows its data; 0: none */
 	bool metabox_busy;		/* reading it: it may not read itself */
+	bool xattr_filter;		/* inodes' name filters are to be obeyed */
 	/* the superblock's prefix table: at most 255 entries of 257 bytes */
 	struct xattr_long_prefix *xprefixes;
 	unsigned int nxprefixes;

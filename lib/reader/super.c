@@ -99,6 +99,8 @@ static int check_super(struct eroot_image *img, const struct erofs_sb *sb)
 	}
 	if (sb->feature_incompat & EROFS_FEATURE_INCOMPAT_FRAGMENTS)
 		img->packed_nid = sb->packed_nid;
+	img->xattr_filter = (sb->feature_compat & EROFS_FEATURE_COMPAT_XATTR_FILTER) &&
+			    !sb->xattr_filter_reserved;
 	if (nid_in_metabox(sb->packed_nid))
 		return CORRUPT(img, "packed inode %llu inside the metabox",
 			       (unsigned long long)sb->packed_nid);

@@ -4,11 +4,13 @@
  * referenced by id from the inline header.  Names are rebuilt from the
  * one-byte prefix index and the stored suffix; with bit 7 of the index set,
  * from an entry of the superblock's long prefix table (a short prefix and
- * an infix) and the suffix.  The header's name filter only speeds up
- * negative lookups: every entry is read anyway, so it is not consulted.
+ * an infix) and the suffix.  The header's name filter lets the kernel's
+ * getxattr answer "no such name" at once, so a name it excludes would be
+ * listed but not found: such an entry is corruption.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "reader.h"
 
@@ -20,7 +22,18 @@ struct xattr_visit {
 	void *ctx;
 	char name[XATTR_NAME_MAX_FULL];
 	uint8_t *value;			/* EROFS_XATTR_VALUE_MAX bytes */
+	uint32_t name_filter;		/* the inode's, 0 when not obeyed */
 };
+
+/* Does the inode's name filter say @name (after short prefix @base) is absent? */
+static bool filtered_out(const struct xattr_visit *v, unsigned int base,
+			 const char *name, size_t len)
+{
+	uint32_t bit = XXH32(name, len, EROFS_XATTR_FILTER_SEED + base) %
+		       EROFS_XATTR_FILTER_BITS;
+
+	return v->name_filter >> bit & 1;
+}
 
 /* Read and report the entry at image offset @off; *@size gets its size. */
 static int visit_entry(struct eroot_image *img, const struct eroot_inode *ino,
@@ -79,6 +92,9 @@ static int visit_entry(struct eroot_image *img, const struct eroot_inode *ino,
 	v->name[plen + e.name_len] = '\0';
 	if (strlen(v->name) != plen + e.name_len)
 		return CORRUPT(img, "nid %llu: NUL in xattr name", (unsigned long long)ino->nid);
+	if (filtered_out(v, base, v->name + strlen(prefix), plen + e.name_len - strlen(prefix)))
+		return CORRUPT(img, "nid %llu: xattr %s excluded by the inode's name filter",
+			       (unsigned long long)ino->nid, v->name);
 	err = img_read(img, off + EROFS_XATTR_ENTRY_SIZE + e.name_len, v->value, e.value_size);
 	if (err)
 		return err;
@@ -100,6 +116,7 @@ static int walk_xattrs(struct eroot_image *img, const struct eroot_inode *ino,
 	err = img_read(img, start, hdr, sizeof(hdr));
 	if (err)
 		return err;
+	v->name_filter = img->xattr_filter ? get_le32(hdr) : 0;
 	shared = hdr[4];
 	off = start + EROFS_XATTR_IBODY_HEADER_SIZE + 4ull * shared;
 	if (off > end)

@@ -165,16 +165,19 @@ static void test_new_fields(void)
 		.magic = EROFS_MAGIC, .blkszbits = 12, .root_nid = 0x0102,
 		.feature_incompat = EROFS_FEATURE_INCOMPAT_48BIT, .ishare_xattr_prefix_id = 3,
 		.mkfs_time = 0x89abcdef, .rootnid_8b = 0x8000000000000002ull,
+		.xattr_filter_reserved = 1,
 	}, out;
 	uint8_t raw[EROFS_SUPER_SIZE], ext[EROFS_SB_EXTSLOT_SIZE] = { 0 }, ino[32] = { 0 };
 	struct erofs_dinode di;
 
 	erofs_sb_encode(&in, raw);
+	CHECK_EQ(raw[104], 1);
 	CHECK_EQ(raw[105], 3);
 	CHECK_EQ(get_le32(raw + 108), 0x89abcdef);
 	CHECK_EQ(get_le64(raw + 112), 0x8000000000000002ull);
 	erofs_sb_decode(raw, &out);
 	CHECK_EQ(out.root_nid, 0x0102);
+	CHECK_EQ(out.xattr_filter_reserved, 1);
 	CHECK_EQ(out.ishare_xattr_prefix_id, 3);
 	CHECK_EQ(out.mkfs_time, 0x89abcdef);
 	CHECK_EQ(out.rootnid_8b, 0x8000000000000002ull);
