@@ -32,7 +32,7 @@ bad          truncated and corrupt archives, ".." and over-long names, an
              existing image untouched
 crafted      whiteouts of "." and "..", empty and over-long xattr names,
              over-long xattr values and symlink targets, a raw ACL the
-             kernel cannot read, device numbers
+             kernel cannot read, a cpio link of another type carrying data, device numbers
              EROFS cannot hold, hard links to directories, over-long
              initramfs names, a truncated early archive: refused (exit 1,
              one line naming archive and entry, nothing left); "d/.",
@@ -1398,6 +1398,18 @@ RAW_ACL = struct.pack('<I', 2) + b''.join(
         (0x10, 4, 0xFFFFFFFF), (0x20, 4, 0xFFFFFFFF)))
 
 
+def odc(entries):
+    """An odc cpio archive (070707) of (name, mode, ino, nlink, data): the
+    format libarchive links by inode number, whatever each entry's type."""
+    out = b''
+    for name, mode, ino, nlink, data in entries + [('TRAILER!!!', 0, 0, 1,
+                                                    b'')]:
+        n = name.encode() + b'\0'
+        out += b'070707%06o%06o%06o%06o%06o%06o%06o%011o%06o%011o' % (
+            0, ino, mode, 0, 0, nlink, 0, 0, len(n), len(data)) + n + data
+    return out
+
+
 def early_with_long_trailer():
     """An early archive (microcode) whose TRAILER!!! declares a body that
     runs past the end of the file."""
@@ -1476,6 +1488,16 @@ def test_crafted(t, base):
             'link-dir.tar', {'name': 'd', 'type': dir_},
             {'name': 'hl', 'type': lnk, 'link': 'd'})],
          ['link-dir.tar', ': hl:']),
+        ('a socket entry linked to a file, carrying data', ['--cpio', raw(
+            'link-socket.cpio', odc([('d', 0o40755, 1, 2, b''),
+                                     ('d/f', 0o100644, 8, 2, b'ab'),
+                                     ('d/s', 0o140644, 8, 2, b'xyz')]))],
+         ['link-socket.cpio', ': d/s:']),
+        ('a directory entry linked to a file (itself), carrying data',
+         ['--cpio', raw('link-self-dir.cpio', odc([
+             ('d', 0o40755, 1, 2, b''), ('d/f', 0o100644, 8, 2, b'ab'),
+             ('d/f', 0o40755, 8, 2, b'xyz')]))],
+         ['link-self-dir.cpio', ': d/f:']),
         ('"d/." over a file', ['--tar', tar(
             'dot-file.tar', {'name': 'd', 'type': dir_},
             {'name': 'd/.', 'data': b'x'})], ['dot-file.tar', 'd/.']),
@@ -1541,6 +1563,15 @@ def test_crafted(t, base):
              M.node('dev', stat.S_IFCHR, 0x1001, 0x200005)]))],
          [('dev is 3:5 ((0x1001 << 20 | 0x200005) in 32 bits)',
            lambda m: rdev_of(m, 'dev'), (True, 3, 5))]),
+        ('cpio data on the last link replaces the content of all',
+         ['--cpio', raw('link-data.cpio', odc([
+             ('d', 0o40755, 1, 2, b''), ('d/f', 0o100644, 8, 2, b''),
+             ('d/g', 0o100600, 8, 2, b'data')]))],
+         [('d/f reads the data', lambda m: E.read_file(os.path.join(m, 'd/f')),
+           b'data'),
+          ('d/f and d/g are one inode', lambda m: os.lstat(os.path.join(
+              m, 'd/f')).st_ino == os.lstat(os.path.join(m, 'd/g')).st_ino,
+           True)]),
         ('initramfs name with a NUL inside', ['--initramfs', raw(
             'nul-name.img', M.newc([M.reg(b'nul\0inside', b'n')]))],
          [('the name ends at the NUL', lambda m: listing(m), ['nul'])]),

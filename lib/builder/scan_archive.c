@@ -253,9 +253,12 @@ static int hard_link(struct asrc *s, struct pt_where *w, struct archive_entry *e
 		if (err)
 			return err;
 	}
-	/* cpio keeps the data with the last link: it replaces the content */
+	/* cpio keeps the data with the last link: it replaces the content,
+	 * never the type of the file */
 	if (archive_entry_size_is_set(e) && archive_entry_size(e) > 0 &&
 	    S_ISREG(t.node->mode)) {
+		if (archive_entry_filetype(e) != AE_IFREG)
+			return entry_fail(s, -EUCLEAN, "hard link of another file type, with data");
 		fill_attrs(t.node, e);
 		return read_data(s, t.node, e);
 	}
