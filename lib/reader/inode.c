@@ -91,10 +91,18 @@ int eroot_iget(struct eroot_image *img, uint64_t nid, struct eroot_inode *ino)
 	err = img_read(img, off, raw, got);
 	if (err)
 		return err;
+	/* unknown format bits and data layouts are the kernel's EOPNOTSUPP:
+	 * a newer format, not necessarily damage */
+	if (got >= 2 && (get_le16(raw) & ~EROFS_I_ALL_BITS))
+		return eroot_fail(&img->err, -EOPNOTSUPP, "nid %llu: unknown inode format bits 0x%04x",
+				  (unsigned long long)nid, get_le16(raw));
 	disk_size = erofs_dinode_decode(raw, got, &di);
 	if (!disk_size)
 		return CORRUPT(img, "nid %llu: bad inode format 0x%04x",
 			       (unsigned long long)nid, get_le16(raw));
+	if (di.datalayout > EROFS_INODE_CHUNK_BASED)
+		return eroot_fail(&img->err, -EOPNOTSUPP, "nid %llu: unknown data layout %u",
+				  (unsigned long long)nid, di.datalayout);
 	if (!mode_is_known(di.mode))
 		return CORRUPT(img, "nid %llu: bad file type in mode 0%o",
 			       (unsigned long long)nid, di.mode);
