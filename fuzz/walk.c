@@ -2,9 +2,10 @@
 /*
  * The walk behind every harness: from the root, each directory's entries,
  * each inode's fields and xattrs, lookups of the names found, symlink
- * targets and file bytes read in odd-sized pieces, then again at
- * scattered offsets.  Inodes are visited once (hard links and directory
- * cycles end there) and the caps in walk.h bound the work.
+ * targets, file bytes read in odd-sized pieces, then again at scattered
+ * offsets, and the runs of data eroot_next_data() reports.  Inodes are
+ * visited once (hard links and directory cycles end there) and the caps in
+ * walk.h bound the work.
  */
 #include <errno.h>
 #include <stdbool.h>

@@ -41,8 +41,11 @@ struct walk_stats {
  * EROOT_FUZZ_TRACE=1 in the environment, every record is printed to
  * stderr, so two traces that disagree can be diffed.  Returns the digest;
  * @stats (may be NULL) receives the counts.  Traps (a finding) only when
- * the image contradicts itself inside one walk: a read of bytes already
- * read gives different bytes, or a read returns more than asked.
+ * the API breaks its own contract inside one walk: bytes read twice
+ * differ, a read returns more than asked or stops short before the end of
+ * file, eroot_next_data() goes backwards or leaves the file, or a hole it
+ * reports reads as non-zero.  One walk at a time: the buffers are reused
+ * (the harnesses are single-threaded).
  */
 uint64_t walk_image(struct eroot_image *img, const char *label, struct walk_stats *stats);
 
