@@ -1410,6 +1410,14 @@ def odc(entries):
     return out
 
 
+def lzma_4g_dictionary():
+    """An initramfs whose one LZMA member declares a dictionary of 4080 MiB
+    (0xFF000000: its first byte stays 0, part of the kernel's magic)."""
+    member = bytearray(M.compress(M.newc([M.reg('f', b'f' * 1000)]), 'lzma'))
+    member[1:5] = b'\x00\x00\x00\xff'   # after the properties byte
+    return bytes(member)
+
+
 def early_with_long_trailer():
     """An early archive (microcode) whose TRAILER!!! declares a body that
     runs past the end of the file."""
@@ -1507,6 +1515,9 @@ def test_crafted(t, base):
         ('initramfs symlink target of 4096 bytes', ['--initramfs', raw(
             'long-link.img', M.newc([M.symlink('l', 't' * 4096)]))],
          ['long-link.img', ': l:']),
+        ('initramfs LZMA member declaring a 4080 MiB dictionary',
+         ['--initramfs', raw('lzma-4g.img', lzma_4g_dictionary())],
+         ['lzma-4g.img', 'over 1 GiB']),
         ('--keep-early, early archive truncated (trailer body past the end)',
          ['--keep-early', '--initramfs', raw('early-cut.img',
                                              early_with_long_trailer())],

@@ -115,12 +115,19 @@ static int bzip2_member(const uint8_t *in, size_t len, struct unpack_out *o, uin
 	return err;
 }
 
+/*
+ * The decoder's memory is mostly the dictionary its header declares (up to
+ * 4 GiB, whatever the data): past 1 GiB, as libarchive's xz filter also
+ * limits it, the member is refused rather than allocated.
+ */
+#define LZMA_MEMLIMIT (1ull << 30)
+
 static int lzma_member(const uint8_t *in, size_t len, struct unpack_out *o, uint8_t *buf,
 		       bool xz)
 {
 	lzma_stream z = LZMA_STREAM_INIT;
-	lzma_ret r = xz ? lzma_stream_decoder(&z, UINT64_MAX, 0) :
-			  lzma_alone_decoder(&z, UINT64_MAX);
+	lzma_ret r = xz ? lzma_stream_decoder(&z, LZMA_MEMLIMIT, 0) :
+			  lzma_alone_decoder(&z, LZMA_MEMLIMIT);
 	int err = 0;
 
 	if (r != LZMA_OK)
@@ -133,6 +140,7 @@ static int lzma_member(const uint8_t *in, size_t len, struct unpack_out *o, uint
 		r = lzma_code(&z, LZMA_FINISH);
 		if (r != LZMA_OK && r != LZMA_STREAM_END) {
 			err = bad(o, r == LZMA_BUF_ERROR ? "xz/lzma data is truncated" :
+				  r == LZMA_MEMLIMIT_ERROR ? "xz/lzma dictionary over 1 GiB" :
 				  "xz/lzma data is corrupt");
 			break;
 		}
