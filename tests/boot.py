@@ -40,7 +40,7 @@ read -r up _ </proc/uptime
 # user (an eroot initrd's image, through systemd's switch-root): memory is
 # measured once that is done (loopwait: tenths of a second it took).
 loopwait=0
-while grep -qs /eroot/ /sys/block/loop*/loop/backing_file && [ $loopwait -lt 100 ]; do
+while grep -qs /eroot/ /sys/block/loop*/loop/backing_file && [ $loopwait -lt 300 ]; do
 	sleep 0.1
 	loopwait=$((loopwait + 1))
 done
