@@ -18,6 +18,8 @@ signals  SIGINT, then SIGTERM, sent to a running build (-z lzma over
          held before, and the existing image there is untouched.  Also on
          a FUSE mount (bindfs) without O_TMPFILE, where the image is built
          under a temporary name that eroot's signal handler removes.
+         The same for eroot initrd, whose output and image wait under
+         temporary names for the whole run.
 """
 import os
 import signal
@@ -36,10 +38,10 @@ def listing(d):
     return sorted(os.listdir(d))
 
 
-def start_mkfs(args, env=None):
+def start_mkfs(args, env=None, command='mkfs'):
     full_env = dict(os.environ)
     full_env.update(env or {})
-    return subprocess.Popen([E.EROOT, 'mkfs', '-q'] + list(args),
+    return subprocess.Popen([E.EROOT, command, '-q'] + list(args),
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=full_env)
 
@@ -181,6 +183,11 @@ def make_big_tree(src):
     """About 100 MB that lzma compresses slowly: random bytes, each 4 KiB
     block repeated a few times so there is something to find."""
     os.makedirs(src)
+    # a module tree, so that eroot initrd takes the same tree
+    kmods = os.path.join(src, 'lib', 'modules', '0.0.0-test')
+    os.makedirs(kmods)
+    for name in ('modules.dep', 'modules.alias', 'modules.builtin', 'modules.softdep'):
+        E.write_file(os.path.join(kmods, name), b'')
     for i in range(BIG_FILES):
         with open(os.path.join(src, 'big%d' % i), 'wb') as f:
             for _ in range(BIG_FILE_SIZE // (1 << 16)):
@@ -240,6 +247,27 @@ def test_signals(t, base):
                             before, listing(out)))
                 t.check(E.read_file(image) == old, label + ': the existing '
                         'image is untouched')
+        # eroot initrd holds two named temporaries (its output and the
+        # image) for the whole run: the same signals remove both.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            label = 'signals: %s during initrd%s' % (signal.Signals(sig).name, where)
+            p = start_mkfs(['-z', 'lzma,9', '--modules-dir', src, image, src],
+                           command='initrd')
+            time.sleep(3)
+            running = p.poll() is None
+            if running:
+                p.send_signal(sig)
+            res = finish(p)
+            if not t.check(running, label + ': still running after 3 s',
+                           res.describe()):
+                continue
+            t.check(res.rc == -sig and not res.sanitizer(),
+                    label + ': ended by the signal, no sanitizer report',
+                    res.describe())
+            t.check(listing(out) == before, label + ': the target directory '
+                    'holds what it held before', '%s -> %s' % (before, listing(out)))
+            t.check(E.read_file(image) == old, label + ': the existing file '
+                    'is untouched')
         # and a build that is not interrupted still replaces the image
         res = E.eroot('mkfs', '-q', '--exclude-regex=big[1-9]', image, src,
                       timeout=600)

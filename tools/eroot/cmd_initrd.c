@@ -188,8 +188,11 @@ static int build_image(struct initrd *r)
 		err = eroot_builder_add_dir(b, r->input);
 	else
 		err = eroot_builder_add_initramfs(b, r->input, &r->early);
-	if (!err)
+	if (!err) {
+		remove_on_fatal_signals(b, r->tmp_out, r->tmp_image);
 		err = eroot_builder_write(b, r->tmp_image, NULL);
+		remove_on_fatal_signals(NULL, r->tmp_out, r->tmp_image);
+	}
 	if (opts.progress)
 		fputc('\n', stderr);
 	if (err)
@@ -410,6 +413,7 @@ int cmd_initrd(int argc, char **argv)
 		goto out;
 	}
 	close(mkstemp(r.tmp_image));	/* reserve the name; the builder replaces it */
+	remove_on_fatal_signals(NULL, r.tmp_out, r.tmp_image);
 	err = build_image(&r);
 	if (!err)
 		err = write_initrd(&r, fd);
@@ -424,6 +428,7 @@ int cmd_initrd(int argc, char **argv)
 		printf("%s: initrd of %s for kernel %s, image %s\n", r.output, r.input,
 		       r.kver ? r.kver : "?", r.compressor ? r.compressor : "uncompressed");
 	unlink(r.tmp_image);
+	remove_on_fatal_signals(NULL, NULL, NULL);
 out:
 	if (fd >= 0)
 		close(fd);

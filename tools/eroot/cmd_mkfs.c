@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,38 +166,6 @@ static int add_source(struct eroot_builder *b, const struct source *src, bool ke
 	if (strcmp(src->path, "-") && stat(src->path, &st) == 0 && S_ISDIR(st.st_mode))
 		return eroot_builder_add_dir(b, src->path);
 	return eroot_builder_add_archive(b, src->path, EROOT_ARCHIVE_AUTO);
-}
-
-/*
- * A signal that ends the process during the write first removes the
- * image's temporary name, where the filesystem made one (no O_TMPFILE).
- */
-static struct eroot_builder *volatile building;
-
-static void remove_temp_and_die(int sig)
-{
-	const char *tmp = building ? eroot_builder_temp_path(building) : "";
-
-	if (*tmp)
-		unlink(tmp);
-	raise(sig);	/* the default action, once this handler returns */
-}
-
-static void on_fatal_signals(struct eroot_builder *b)
-{
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
-	struct sigaction sa = { .sa_handler = remove_temp_and_die,
-				.sa_flags = (int)SA_RESETHAND };
-
-	building = b;
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
-		struct sigaction old;
-
-		/* a signal ignored (nohup) stays ignored */
-		if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
-			sigaction(sigs[i], b ? &sa : &(struct sigaction){ .sa_handler = SIG_DFL },
-				  NULL);
-	}
 }
 
 /*
@@ -399,9 +366,9 @@ int cmd_mkfs(int argc, char **argv)
 	if (!err)
 		test_pause_after_scan();
 	if (!err) {
-		on_fatal_signals(b);
+		remove_on_fatal_signals(b, NULL, NULL);
 		err = eroot_builder_write(b, argv[optind], &stats);
-		on_fatal_signals(NULL);
+		remove_on_fatal_signals(NULL, NULL, NULL);
 	}
 	if (prog_state.shown)
 		fputc('\n', stderr);

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common.h"
 
@@ -34,6 +36,40 @@ int image_error(struct eroot_image *img, const char *what, int err)
 
 	err_msg("%s: %s", what, *why ? why : strerror(-err));
 	return exit_code(err);
+}
+
+static struct eroot_builder *volatile doomed_builder;
+static const char *volatile doomed[2];
+
+static void remove_temps_and_die(int sig)
+{
+	const char *tmp = doomed_builder ? eroot_builder_temp_path(doomed_builder) : "";
+
+	if (*tmp)
+		unlink(tmp);
+	for (size_t i = 0; i < 2; i++)
+		if (doomed[i])
+			unlink(doomed[i]);
+	raise(sig);	/* the default action, once this handler returns */
+}
+
+void remove_on_fatal_signals(struct eroot_builder *building, const char *name1,
+			     const char *name2)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+	bool any = building || name1 || name2;
+	struct sigaction sa = { .sa_handler = any ? remove_temps_and_die : SIG_DFL,
+				.sa_flags = any ? (int)SA_RESETHAND : 0 };
+
+	doomed_builder = building;
+	doomed[0] = name1;
+	doomed[1] = name2;
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		struct sigaction old;
+
+		if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+			sigaction(sigs[i], &sa, NULL);
+	}
 }
 
 bool parse_u64(const char *s, uint64_t *out)

@@ -36,6 +36,17 @@ int exit_code(int err);
 /* Report a failed liberoot call on @img about @what; returns the exit code. */
 int image_error(struct eroot_image *img, const char *what, int err);
 
+/*
+ * Temporary names to remove if SIGINT, SIGTERM, SIGHUP or SIGQUIT ends the
+ * process: @name1, @name2 and the temporary name of @building, the builder
+ * now writing (it has one only where the filesystem lacks O_TMPFILE).  Any
+ * may be NULL; all NULL restores the default actions.  Signals ignored at
+ * start (nohup) stay ignored.
+ */
+struct eroot_builder;
+void remove_on_fatal_signals(struct eroot_builder *building, const char *name1,
+			     const char *name2);
+
 /* Parse a byte count ("4096", "1k" is not accepted: plain decimal). */
 bool parse_u64(const char *s, uint64_t *out);
 
