@@ -44,14 +44,29 @@ while grep -qs /eroot/ /sys/block/loop*/loop/backing_file && [ $loopwait -lt 300
 	sleep 0.1
 	loopwait=$((loopwait + 1))
 done
-while read -r key value _; do
-	case $key in
-	MemAvailable:) avail=$value ;;
-	MemFree:) free=$value ;;
-	Shmem:) shmem=$value ;;
-	esac
-done </proc/meminfo
-echo "EROOT-ROOT-OK uptime=$up memavail=$avail memfree=$free shmem=$shmem loopwait=$loopwait" >/dev/ttyS1
+meminfo() {
+	while read -r key value _; do
+		case $key in
+		MemAvailable:) avail=$value ;;
+		MemFree:) free=$value ;;
+		Shmem:) shmem=$value ;;
+		esac
+	done </proc/meminfo
+}
+# The file itself is freed a moment after the loop device drops it (a
+# deferred fput), longer on a slow guest: measure once MemAvailable has
+# stopped rising (by less than 1 MiB a 0.2 s sample, three samples in a
+# row; settle: samples it took, at most 50).
+meminfo
+settle=0 still=0
+while [ $settle -lt 50 ] && [ $still -lt 3 ]; do
+	last=$avail
+	sleep 0.2
+	meminfo
+	settle=$((settle + 1))
+	if [ $avail -lt $((last + 1024)) ]; then still=$((still + 1)); else still=0; fi
+done
+echo "EROOT-ROOT-OK uptime=$up memavail=$avail memfree=$free shmem=$shmem loopwait=$loopwait settle=$settle" >/dev/ttyS1
 sync
 echo o >/proc/sysrq-trigger
 while :; do sleep 60; done
