@@ -205,14 +205,22 @@ ssize_t data_read(struct eroot_image *img, const struct eroot_inode *ino,
 	return (ssize_t)done;
 }
 
-ssize_t eroot_pread(struct eroot_image *img, const struct eroot_inode *ino,
-		    void *buf, size_t len, uint64_t off)
+/* The public data calls serve regular files and symlinks only. */
+static int check_has_data(struct eroot_image *img, const struct eroot_inode *ino)
 {
 	if (S_ISDIR(ino->mode))
 		return eroot_fail(&img->err, -EISDIR, "is a directory");
 	if (!S_ISREG(ino->mode) && !S_ISLNK(ino->mode))
 		return eroot_fail(&img->err, -EINVAL, "not a regular file");
-	return data_read(img, ino, buf, len, off);
+	return 0;
+}
+
+ssize_t eroot_pread(struct eroot_image *img, const struct eroot_inode *ino,
+		    void *buf, size_t len, uint64_t off)
+{
+	int err = check_has_data(img, ino);
+
+	return err ? err : data_read(img, ino, buf, len, off);
 }
 
 /*
@@ -258,12 +266,10 @@ int eroot_next_data(struct eroot_image *img, const struct eroot_inode *ino,
 {
 	uint64_t first, count, end;
 	unsigned int bits;
-	int err;
+	int err = check_has_data(img, ino);
 
-	if (S_ISDIR(ino->mode))
-		return eroot_fail(&img->err, -EISDIR, "is a directory");
-	if (!S_ISREG(ino->mode) && !S_ISLNK(ino->mode))
-		return eroot_fail(&img->err, -EINVAL, "not a regular file");
+	if (err)
+		return err;
 	if (pos >= ino->size ||
 	    (ino->datalayout == EROFS_INODE_FLAT_PLAIN && ino->raw_blkaddr == EROFS_NULL_ADDR))
 		goto no_data;
