@@ -11,8 +11,8 @@
 #include <string.h>
 #include <openssl/evp.h>
 
-#include "builder.h"
-
+#include "builder/builder.h"
+#include "builder/place/place.h"
 struct dedupe_slot {
 	uint8_t digest[32];
 	struct bnode *n;

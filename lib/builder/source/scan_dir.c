@@ -19,8 +19,9 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "builder.h"
-
+#include "builder/builder.h"
+#include "builder/tree/tree.h"
+#include "builder/source/source.h"
 /* Files with several links, found by (dev, ino), so each becomes one inode. */
 struct link_map {
 	struct link_slot { dev_t dev; ino_t ino; struct bnode *node; } *slots;

@@ -7,10 +7,13 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "builder/builder.h"
+#include "builder/tree/tree.h"
+
 #define XXH_STATIC_LINKING_ONLY /* state on the stack */
 #include <xxhash.h>
 
-#include "builder.h"
 
 static uint64_t pair_hash(unsigned int index, const char *suffix, size_t slen,
 			  const void *value, size_t vlen)

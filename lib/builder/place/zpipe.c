@@ -12,8 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "builder.h"
-
+#include "builder/builder.h"
+#include "builder/place/place.h"
 enum { SEG_FREE, SEG_PENDING, SEG_CLAIMED, SEG_DONE };
 
 struct zpipe {

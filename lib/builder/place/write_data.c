@@ -13,8 +13,11 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-#include "builder.h"
-
+#include "builder/builder.h"
+#include "builder/source/source.h"
+#include "builder/plan/plan.h"
+#include "builder/place/place.h"
+#include "builder/write/write.h"
 #define COPY_BUF (1u << 20)
 
 int read_source(struct copy *c, uint64_t off, void *buf, size_t len)
@@ -67,19 +70,6 @@ static int copy_range(struct copy *c, uint64_t off, uint64_t len, uint64_t to)
 		progress(c, n);
 	}
 	return 0;
-}
-
-/*
- * Zero the rest of the block that ends at image byte @end.  The area may
- * hold bytes of a file that dedupe gave back; readers must never see them
- * (the kernel reads a directory's last name up to the end of its block).
- */
-int zero_block_tail(struct eroot_builder *b, int fd, uint64_t end)
-{
-	static const uint8_t zeros[1u << EROFS_MAX_BLKSZBITS];
-	uint32_t rem = (uint32_t)(end & (blksz_of(b) - 1));
-
-	return rem ? pwrite_all(b, fd, zeros, blksz_of(b) - rem, end) : 0;
 }
 
 int copy_flat(struct copy *c, struct bnode *n)

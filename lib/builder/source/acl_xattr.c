@@ -11,8 +11,9 @@
 #include <pwd.h>
 #include <stdlib.h>
 
-#include "builder.h"
-
+#include "builder/builder.h"
+#include "builder/tree/tree.h"
+#include "builder/source/source.h"
 #define ACL_XATTR_VERSION 2
 #define ACL_UNDEFINED_ID 0xffffffffu
 

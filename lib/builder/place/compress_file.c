@@ -21,9 +21,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "builder/builder.h"
+#include "builder/source/source.h"
+#include "builder/plan/plan.h"
+#include "builder/place/place.h"
 #include <openssl/sha.h>
 
-#include "builder.h"
 
 static int seg_fail(struct zseg *s, int err, const char *what)
 {

@@ -9,10 +9,14 @@
  */
 #include <stdlib.h>
 #include <string.h>
+
+#include "builder/builder.h"
+#include "builder/tree/tree.h"
+#include "builder/source/source.h"
+
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-#include "builder.h"
 
 #define MAX_SYMLINK_HOPS 40
 

@@ -12,8 +12,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "builder.h"
-
+#include "builder/builder.h"
+#include "builder/source/source.h"
 /*
  * @rel beneath @root, through no symlink at all: the scan walked real
  * directories, so a symlink on the way now means the tree changed.  Never

@@ -13,13 +13,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "builder.h"
-
-bool uses_fragments(const struct eroot_builder *b)
-{
-	return b->opts.fragments || b->opts.all_fragments;
-}
-
+#include "builder/builder.h"
+#include "builder/tree/tree.h"
+#include "builder/plan/plan.h"
+#include "builder/place/place.h"
+#include "builder/write/write.h"
 /*
  * The packed data can be as large as the tree (all-fragments), so it waits
  * next to @image, not in /tmp, which may be memory; in an unnamed file, so

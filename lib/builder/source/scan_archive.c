@@ -18,8 +18,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "builder.h"
-
+#include "builder/builder.h"
+#include "builder/tree/tree.h"
+#include "builder/source/source.h"
 #define WH_PREFIX ".wh."
 #define WH_OPAQUE ".wh..wh..opq"
 /* its own message stands in for gzip's (see archive_fail) */

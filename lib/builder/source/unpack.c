@@ -16,7 +16,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
-#include "initramfs.h"
+#include "builder/source/initramfs.h"
 #include "ondisk.h"
 
 #define OUT_CHUNK (1u << 20)

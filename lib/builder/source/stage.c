@@ -12,8 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "builder.h"
-
+#include "builder/builder.h"
+#include "builder/source/source.h"
+#include "builder/write/write.h"
 #define SPARSE_ALIGN (1ull << 20)
 
 static int stage_open(struct eroot_builder *b)

@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "builder.h"
-
+#include "builder/builder.h"
+#include "builder/plan/plan.h"
 struct zentry {
 	uint8_t type;
 	uint16_t ofs;		/* HEAD/PLAIN: clusterofs */

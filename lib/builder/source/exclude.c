@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "builder.h"
-
+#include "builder/builder.h"
+#include "builder/source/source.h"
 static char *strip_slashes(const char *path)
 {
 	size_t len;

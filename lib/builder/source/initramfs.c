@@ -24,9 +24,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "builder.h"
-#include "initramfs.h"
-
+#include "builder/builder.h"
+#include "builder/tree/tree.h"
+#include "builder/source/source.h"
+#include "builder/source/initramfs.h"
 #define NEWC_HEADER 110
 #define N_ALIGN(len) ((((len) + 1) & ~3ull) + 2)	/* header + name stay 4-aligned */
 

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "builder.h"
-
+#include "builder/builder.h"
+#include "builder/tree/tree.h"
 struct bnode *tree_new_node(struct eroot_builder *b)
 {
 	struct bnode *node;

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "builder.h"
-
+#include "builder/builder.h"
+#include "builder/plan/plan.h"
 #define MAX_ALGS 4
 
 struct zhint {
@@ -226,4 +226,10 @@ void zconfig_free(struct eroot_builder *b)
 		regfree(&b->hints[i].re);
 	free(b->hints);
 	free(b->profiles);
+}
+
+/* -E fragments or all-fragments: some data goes to the packed inode */
+bool uses_fragments(const struct eroot_builder *b)
+{
+	return b->opts.fragments || b->opts.all_fragments;
 }
