@@ -1,11 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * The loader's configuration, written by eroot initrd, one item a line:
- *   image PATH SHA256|-      the content image, then layers bottom to top
- *   module PATH [optional]   kernel modules, in load order
- *   digest sha256|none       the build-time policy
- *   run-init PATH            klibc's run-init inside the image (see switch.c)
- * and the kernel command line's eroot.* options (docs/boot.md).
+ * The loader's configuration, /eroot/config, as eroot initrd wrote it (the
+ * format, its version and its limits: lib/boot/loader-config.h), and the
+ * kernel command line's eroot.* options (docs/boot.md).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,9 +51,77 @@ static void parse_cmdline(struct config *c)
 	}
 }
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define WORD "%" STR(LOADER_MAX_WORD) "s"
+
+/* The first line: "version N", N the one this loader was built with. */
+static void check_version(struct config *c, const char *what, int n, const char *key,
+			  const char *value)
+{
+	char *end;
+	long v;
+
+	if (n != 2 || strcmp(key, LOADER_KEY_VERSION))
+		fail(c, what, "no version line first: a configuration older than this loader");
+	v = strtol(value, &end, 10);
+	if (*end || v != LOADER_CONFIG_VERSION)
+		fail(c, what, "version %s: this loader reads version %d (a --loader from another "
+		     "eroot build?)", value, LOADER_CONFIG_VERSION);
+}
+
+void config_parse(struct config *c, FILE *f, const char *path)
+{
+	char line[LOADER_MAX_LINE + 1], what[LOADER_MAX_WORD + 16];
+	char a[LOADER_MAX_WORD + 1], b[LOADER_MAX_WORD + 1], d[LOADER_MAX_WORD + 1];
+	bool versioned = false;
+
+	snprintf(what, sizeof(what), "reading %s", path);
+	while (fgets(line, sizeof(line), f)) {
+		int n;
+
+		if (!strchr(line, '\n') && !feof(f))
+			fail(c, what, "a line over %d bytes", LOADER_MAX_LINE - 1);
+		n = sscanf(line, WORD " " WORD " " WORD, a, b, d);
+		if (n <= 0 || a[0] == '#')
+			continue;
+		if (!versioned) {
+			check_version(c, what, n, a, b);
+			versioned = true;
+		} else if (n >= 2 && !strcmp(a, LOADER_KEY_IMAGE)) {
+			struct image *img = &c->images[c->nimages];
+
+			if (c->nimages == LOADER_MAX_IMAGES)
+				fail(c, what, "more than %d images", LOADER_MAX_IMAGES);
+			snprintf(img->path, sizeof(img->path), "%s", b);
+			if (n == 3 && strlen(d) == LOADER_SHA256_HEX_LEN)
+				memcpy(img->sha256, d, sizeof(img->sha256));
+			snprintf(img->mnt, sizeof(img->mnt), EROOT_DIR "/lower%d", c->nimages);
+			c->nimages++;
+		} else if (n >= 2 && !strcmp(a, LOADER_KEY_MODULE)) {
+			if (c->nmodules == LOADER_MAX_MODULES)
+				fail(c, what, "more than %d modules", LOADER_MAX_MODULES);
+			c->module_optional[c->nmodules] = n == 3 && !strcmp(d, LOADER_MODULE_OPTIONAL);
+			snprintf(c->modules[c->nmodules++], sizeof(c->modules[0]), "%s", b);
+		} else if (n == 2 && !strcmp(a, LOADER_KEY_DIGEST)) {
+			if (strcmp(b, LOADER_DIGEST_SHA256) && strcmp(b, LOADER_DIGEST_NONE))
+				fail(c, what, "digest %s: " LOADER_DIGEST_SHA256 " or "
+				     LOADER_DIGEST_NONE, b);
+			c->verify = !strcmp(b, LOADER_DIGEST_SHA256);
+		} else if (n == 2 && !strcmp(a, LOADER_KEY_RUN_INIT)) {
+			snprintf(c->run_init, sizeof(c->run_init), "%s", b);
+		} else {
+			fail(c, what, "unknown line: %.*s", (int)strcspn(line, "\n"), line);
+		}
+	}
+	if (!versioned)
+		fail(c, what, "empty");
+	if (!c->nimages)
+		fail(c, what, "no image named");
+}
+
 void config_load(struct config *c)
 {
-	char line[800], a[256], b[256], d[256];
 	FILE *f;
 
 	memset(c, 0, sizeof(*c));
@@ -65,30 +130,6 @@ void config_load(struct config *c)
 	f = fopen(CONFIG_PATH, "r");
 	if (!f)
 		fail(c, "reading " CONFIG_PATH, "%m");
-	while (fgets(line, sizeof(line), f)) {
-		int n = sscanf(line, "%255s %255s %255s", a, b, d);
-
-		if (n >= 2 && !strcmp(a, "image") && c->nimages < MAX_IMAGES) {
-			struct image *img = &c->images[c->nimages];
-
-			snprintf(img->path, sizeof(img->path), "%s", b);
-			if (n == 3 && strlen(d) == 64)
-				memcpy(img->sha256, d, 65);
-			snprintf(img->mnt, sizeof(img->mnt), EROOT_DIR "/lower%d", c->nimages);
-			c->nimages++;
-		} else if (n >= 2 && !strcmp(a, "module") && c->nmodules < MAX_MODULES) {
-			c->module_optional[c->nmodules] = n == 3 && !strcmp(d, "optional");
-			snprintf(c->modules[c->nmodules++], sizeof(c->modules[0]), "%s", b);
-		} else if (n >= 2 && !strcmp(a, "digest")) {
-			c->verify = !strcmp(b, "sha256");
-		} else if (n >= 2 && !strcmp(a, "run-init")) {
-			snprintf(c->run_init, sizeof(c->run_init), "%s", b);
-		} else if (n > 0 && a[0] != '#') {
-			fclose(f);
-			fail(c, "reading " CONFIG_PATH, "unknown line: %s", line);
-		}
-	}
+	config_parse(c, f, CONFIG_PATH);
 	fclose(f);
-	if (!c->nimages)
-		fail(c, "reading " CONFIG_PATH, "no image named");
 }

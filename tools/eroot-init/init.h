@@ -11,27 +11,29 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
-#define EROOT_DIR "/eroot"
-#define CONFIG_PATH EROOT_DIR "/config"
+/* The configuration's format, shared with eroot initrd's writer. */
+#include "loader-config.h"
+
+#define EROOT_DIR LOADER_DIR
+#define CONFIG_PATH LOADER_CONFIG_PATH
 #define NEWROOT EROOT_DIR "/root"
-#define MAX_IMAGES 16
-#define MAX_MODULES 64
 
 struct image {
-	char path[256];
-	char sha256[65];		/* lowercase hex; "" when not recorded */
+	char path[LOADER_MAX_WORD + 1];
+	char sha256[LOADER_SHA256_HEX_LEN + 1];	/* lowercase hex; "" when not recorded */
 	char mnt[64];
 };
 
 struct config {
-	struct image images[MAX_IMAGES];	/* [0] the content, then --layer ones */
+	struct image images[LOADER_MAX_IMAGES];	/* [0] the content, then --layer ones */
 	int nimages;
-	char modules[MAX_MODULES][256];
-	bool module_optional[MAX_MODULES];	/* a soft dependency */
+	char modules[LOADER_MAX_MODULES][LOADER_MAX_WORD + 1];
+	bool module_optional[LOADER_MAX_MODULES];	/* a soft dependency */
 	int nmodules;
 	bool verify;			/* digest policy sha256 (else none) */
-	char run_init[256];		/* klibc run-init to stand in for, if any */
+	char run_init[LOADER_MAX_WORD + 1];	/* klibc run-init to stand in for, if any */
 	/* kernel command line */
 	char cmdline_digest[65];	/* eroot.digest=sha256:HEX */
 	char emergency[256];		/* eroot.emergency=PATH of a shell */
@@ -45,8 +47,11 @@ void fail(const struct config *c, const char *what, const char *fmt, ...)
 void note(const struct config *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 double uptime(void);
 
-/* config.c */
+/* config.c: the command line, then the configuration (loader-config.h);
+ * config_parse() reads @f, named @path, into @c and fails on a version it
+ * does not know, an unknown key or a limit passed. */
 void config_load(struct config *c);
+void config_parse(struct config *c, FILE *f, const char *path);
 
 /* modules.c */
 void modules_load(const struct config *c);

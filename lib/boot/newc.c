@@ -6,11 +6,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common.h"
 #include "newc.h"
 
 #define HEADER 110
@@ -25,8 +26,8 @@ int newc_write(struct newc *w, const void *data, size_t len)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			err_msg("%s: %s", w->target, n < 0 ? strerror(errno) : "short write");
-			return -EIO;
+			return eroot_fail(w->err, -EIO, "%s: %s", w->target,
+					  n < 0 ? strerror(errno) : "short write");
 		}
 		p += n;
 		len -= (size_t)n;
@@ -57,10 +58,9 @@ static int header(struct newc *w, const char *name, uint32_t mode, uint64_t size
 	size_t namesize = strlen(name) + 1;
 	int err;
 
-	if (size > UINT32_MAX) {
-		err_msg("%s: %s is over 4 GiB, more than a newc member holds", w->target, name);
-		return -EFBIG;
-	}
+	if (size > UINT32_MAX)
+		return eroot_fail(w->err, -EFBIG, "%s: %s is over 4 GiB, more than a newc "
+				  "member holds", w->target, name);
 	snprintf(h, sizeof(h), "070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X",
 		 ++w->ino, mode, 0, 0, 1, (uint32_t)w->mtime, (uint32_t)size, 0, 0, major,
 		 minor, (uint32_t)namesize, 0);
@@ -89,26 +89,28 @@ int newc_buf(struct newc *w, const char *name, uint32_t mode, const void *data, 
 	return err ? err : newc_pad(w, 4);
 }
 
+/* A heap buffer: a library call may run in any thread. */
+#define COPY_CHUNK (1 << 16)
+
 static int copy_fd(struct newc *w, int fd, const char *src, uint64_t len)
 {
-	static char buf[1 << 16];
+	char *buf = malloc(COPY_CHUNK);
+	int err = buf ? 0 : eroot_fail(w->err, -ENOMEM, "out of memory");
 
-	while (len) {
-		ssize_t n = read(fd, buf, len < sizeof(buf) ? (size_t)len : sizeof(buf));
-		int err;
+	while (!err && len) {
+		ssize_t n = read(fd, buf, len < COPY_CHUNK ? (size_t)len : COPY_CHUNK);
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0) {
-			err_msg("%s: %s", src, n < 0 ? strerror(errno) : "file shrank");
-			return -EIO;
-		}
-		err = newc_write(w, buf, (size_t)n);
-		if (err)
-			return err;
-		len -= (uint64_t)n;
+		if (n <= 0)
+			err = eroot_fail(w->err, -EIO, "%s: %s", src,
+					 n < 0 ? strerror(errno) : "file shrank");
+		else
+			err = newc_write(w, buf, (size_t)n);
+		len -= n > 0 ? (uint64_t)n : 0;
 	}
-	return 0;
+	free(buf);
+	return err;
 }
 
 int newc_file(struct newc *w, const char *name, uint32_t mode, const char *src,
@@ -118,10 +120,10 @@ int newc_file(struct newc *w, const char *name, uint32_t mode, const char *src,
 	struct stat st;
 
 	if (fd < 0 || fstat(fd, &st) < 0) {
-		err_msg("%s: %s", src, strerror(errno));
+		err = -errno;
 		if (fd >= 0)
 			close(fd);
-		return -errno;
+		return eroot_fail(w->err, err, "%s: %s", src, strerror(-err));
 	}
 	if (page_align) {
 		/* data starts after the header and the 4-aligned name */
@@ -154,10 +156,8 @@ int newc_copy_prefix(struct newc *w, const char *src, uint64_t len)
 {
 	int fd = open(src, O_RDONLY | O_CLOEXEC), err;
 
-	if (fd < 0) {
-		err_msg("%s: %s", src, strerror(errno));
-		return -errno;
-	}
+	if (fd < 0)
+		return eroot_fail(w->err, -errno, "%s: %s", src, strerror(errno));
 	err = copy_fd(w, fd, src, len);
 	close(fd);
 	return err;

@@ -1,17 +1,23 @@
 /* SPDX-License-Identifier: MIT */
-/* Writing newc cpio archives, the format the kernel unpacks. */
-#ifndef EROOT_TOOL_NEWC_H
-#define EROOT_TOOL_NEWC_H
+/*
+ * Writing newc cpio archives, the format the kernel unpacks.  Every call
+ * returns 0 or a negative errno with a message in *err.
+ */
+#ifndef EROOT_BOOT_NEWC_H
+#define EROOT_BOOT_NEWC_H
 
+#include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
+
+#include "errmsg.h"
 
 struct newc {
 	int fd;
 	uint64_t pos;			/* bytes written so far */
-	uint32_t ino;
-	int64_t mtime;
+	uint32_t ino;			/* the last inode number given */
+	int64_t mtime;			/* of every member */
 	const char *target;		/* for messages */
+	struct eroot_errmsg *err;
 };
 
 int newc_write(struct newc *w, const void *data, size_t len);

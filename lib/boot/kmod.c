@@ -18,7 +18,6 @@
 #include <zlib.h>
 #include <zstd.h>
 
-#include "common.h"
 #include "kmod.h"
 
 static char *slurp(const char *path, size_t *len)
@@ -67,14 +66,39 @@ static void name_of(const char *path, size_t len, char *out, size_t size)
 	out[n] = '\0';
 }
 
-int kmod_open(struct kmod_set *s, const char *root, const char *kver)
+/* modules.builtin: the names that need no file */
+static int read_builtin(struct kmod_set *s)
+{
+	char path[600], *save = NULL, *builtin;
+
+	snprintf(path, sizeof(path), "%s/modules.builtin", s->dir);
+	builtin = slurp(path, NULL);
+	for (char *line = builtin ? strtok_r(builtin, "\n", &save) : NULL; line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char **more = realloc(s->builtin, (s->nbuiltin + 1) * sizeof(*more));
+
+		if (more)
+			s->builtin = more;
+		if (!more || !(s->builtin[s->nbuiltin] = malloc(64))) {
+			free(builtin);
+			return eroot_fail(s->err, -ENOMEM, "out of memory");
+		}
+		name_of(line, strlen(line), s->builtin[s->nbuiltin++], 64);
+	}
+	free(builtin);
+	return 0;
+}
+
+int kmod_open(struct kmod_set *s, const char *root, const char *kver,
+	      struct eroot_errmsg *err)
 {
 	static const char *const bases[] = { "/lib/modules/", "/usr/lib/modules/" };
 	char path[600];
-	char *builtin = NULL;
 	struct stat st;
+	int ret;
 
 	memset(s, 0, sizeof(*s));
+	s->err = err;
 	for (size_t i = 0; i < 2 && !s->dep; i++) {
 		snprintf(s->dir, sizeof(s->dir), "%s%s%s", strcmp(root, "/") ? root : "",
 			 bases[i], kver);
@@ -82,29 +106,17 @@ int kmod_open(struct kmod_set *s, const char *root, const char *kver)
 		if (stat(path, &st) == 0)
 			s->dep = slurp(path, NULL);
 	}
-	if (!s->dep) {
-		err_msg("no modules.dep for kernel %s under %s (run depmod -b ROOT %s?)", kver,
-			root, kver);
-		return -ENOENT;
-	}
+	if (!s->dep)
+		return eroot_fail(err, -ENOENT, "no modules.dep for kernel %s under %s (run "
+				  "depmod -b ROOT %s?)", kver, root, kver);
 	snprintf(path, sizeof(path), "%s/modules.softdep", s->dir);
 	s->softdep = slurp(path, NULL);
 	snprintf(path, sizeof(path), "%s/modules.alias", s->dir);
 	s->alias = slurp(path, NULL);
-	snprintf(path, sizeof(path), "%s/modules.builtin", s->dir);
-	builtin = slurp(path, NULL);
-	for (char *line = builtin ? strtok(builtin, "\n") : NULL; line; line = strtok(NULL, "\n")) {
-		char **more = realloc(s->builtin, (s->nbuiltin + 1) * sizeof(*more));
-
-		if (!more)
-			break;
-		s->builtin = more;
-		s->builtin[s->nbuiltin] = malloc(64);
-		if (s->builtin[s->nbuiltin])
-			name_of(line, strlen(line), s->builtin[s->nbuiltin++], 64);
-	}
-	free(builtin);
-	return 0;
+	ret = read_builtin(s);
+	if (ret)
+		kmod_close(s);
+	return ret;
 }
 
 static bool is_builtin(const struct kmod_set *s, const char *name)
@@ -217,12 +229,9 @@ static int want(struct kmod_set *s, const char *name, bool optional, int depth)
 			return err;
 		}
 	}
-	if (!line) {
-		if (optional)
-			return 0;
-		err_msg("kernel module %s: neither built in nor in %s", norm, s->dir);
-		return -ENOENT;
-	}
+	if (!line)
+		return optional ? 0 : eroot_fail(s->err, -ENOENT, "kernel module %s: neither "
+						 "built in nor in %s", norm, s->dir);
 	if ((err = want_softdeps(s, norm, depth)))
 		return err;
 	eol = strchr(line, '\n');
@@ -243,14 +252,15 @@ static int want(struct kmod_set *s, const char *name, bool optional, int depth)
 		struct kmod_file *more = realloc(s->files, (s->cap = s->cap * 2 + 8) * sizeof(*more));
 
 		if (!more)
-			return -ENOMEM;
+			return eroot_fail(s->err, -ENOMEM, "out of memory");
 		s->files = more;
 	}
 	size_t dlen = strlen(s->dir), rlen = (size_t)(strchr(line, ':') - line);
 	struct kmod_file *f = &s->files[s->n];
 
 	if (dlen + 1 + rlen >= sizeof(f->path))
-		return -ENAMETOOLONG;
+		return eroot_fail(s->err, -ENAMETOOLONG, "kernel module %s: a path over %zu "
+				  "bytes", norm, sizeof(f->path) - 1);
 	snprintf(f->name, sizeof(f->name), "%s", norm);
 	memcpy(f->path, s->dir, dlen);
 	f->path[dlen] = '/';
@@ -265,6 +275,9 @@ int kmod_want(struct kmod_set *s, const char *name, bool optional)
 {
 	return want(s, name, optional, 0);
 }
+
+/* Decompressed modules stay under this; a larger one is refused. */
+#define MODULE_MAX (1u << 30)
 
 static int inflate_xz(const unsigned char *in, size_t inlen, unsigned char **out, size_t *outlen)
 {
@@ -284,54 +297,106 @@ static int inflate_xz(const unsigned char *in, size_t inlen, unsigned char **out
 		inpos = outpos = 0;
 		r = lzma_stream_buffer_decode(&memlimit, 0, NULL, in, &inpos, inlen, buf, &outpos,
 					      cap);
-	} while (r == LZMA_BUF_ERROR && cap < (1u << 30));
+	} while (r == LZMA_BUF_ERROR && cap < MODULE_MAX);
 	*out = buf;
 	*outlen = outpos;
 	return r == LZMA_OK ? 0 : -EUCLEAN;
 }
 
-int kmod_read(const struct kmod_file *f, unsigned char **data, size_t *len)
+/* zstd: one allocation when the frame records its size, else growing */
+static int inflate_zst(const unsigned char *in, size_t inlen, unsigned char **out,
+		       size_t *outlen)
 {
+	unsigned long long n = ZSTD_getFrameContentSize(in, inlen);
+	ZSTD_inBuffer ib = { in, inlen, 0 };
+	ZSTD_outBuffer ob = { NULL, inlen * 4 + 4096, 0 };
+	ZSTD_DCtx *d;
+	size_t ret = 1;
+
+	if (n != ZSTD_CONTENTSIZE_UNKNOWN) {
+		*out = n < MODULE_MAX ? malloc(n ? n : 1) : NULL;
+		*outlen = *out ? ZSTD_decompress(*out, n, in, inlen) : 0;
+		return !*out || ZSTD_isError(*outlen) ? -EUCLEAN : 0;
+	}
+	*out = NULL;
+	*outlen = 0;
+	d = ZSTD_createDCtx();
+	while (d && ret && !ZSTD_isError(ret)) {
+		if (ob.pos == ob.size || !ob.dst) {
+			unsigned char *more = ob.size < MODULE_MAX ? realloc(*out, ob.size *= 2) : NULL;
+
+			if (!more)
+				break;
+			*out = more;
+			ob.dst = more;
+		}
+		ret = ZSTD_decompressStream(d, &ob, &ib);
+		if (ret && !ZSTD_isError(ret) && ib.pos == ib.size && ob.pos < ob.size)
+			break;		/* truncated */
+	}
+	ZSTD_freeDCtx(d);
+	*outlen = ob.pos;
+	return ret == 0 ? 0 : -EUCLEAN;
+}
+
+/* gzip: the output grows until the stream ends (no size in the header) */
+static int inflate_gz(const unsigned char *in, size_t inlen, unsigned char **out,
+		      size_t *outlen)
+{
+	z_stream z = { .next_in = (unsigned char *)in, .avail_in = (uInt)inlen };
+	size_t cap = inlen * 4 + 4096;
+	int ret = inflateInit2(&z, 16 + MAX_WBITS) == Z_OK ? Z_OK : Z_MEM_ERROR;
+
+	*out = NULL;
+	while (ret == Z_OK || ret == Z_BUF_ERROR) {
+		unsigned char *more = cap < MODULE_MAX ? realloc(*out, cap *= 2) : NULL;
+
+		if (!more) {
+			ret = Z_MEM_ERROR;
+			break;
+		}
+		*out = more;
+		z.next_out = *out + z.total_out;
+		z.avail_out = (uInt)(cap - z.total_out);
+		ret = inflate(&z, Z_FINISH);
+	}
+	*outlen = z.total_out;
+	inflateEnd(&z);
+	return ret == Z_STREAM_END ? 0 : ret == Z_MEM_ERROR ? -ENOMEM : -EUCLEAN;
+}
+
+int kmod_read(const struct kmod_set *s, const struct kmod_file *f, unsigned char **data,
+	      size_t *len)
+{
+	static const struct {
+		const char *ext;
+		int (*inflate)(const unsigned char *, size_t, unsigned char **, size_t *);
+	} formats[] = { { ".xz", inflate_xz }, { ".zst", inflate_zst }, { ".gz", inflate_gz } };
 	size_t rawlen;
 	unsigned char *raw = (unsigned char *)slurp(f->path, &rawlen);
 	const char *ext = strrchr(f->path, '.');
-	int err = 0;
 
-	if (!raw) {
-		err_msg("%s: %s", f->path, strerror(errno));
-		return -EIO;
+	*data = NULL;
+	*len = 0;
+	if (!raw)
+		return eroot_fail(s->err, -EIO, "%s: %s", f->path, strerror(errno));
+	for (size_t i = 0; ext && i < sizeof(formats) / sizeof(formats[0]); i++) {
+		int err;
+
+		if (strcmp(ext, formats[i].ext))
+			continue;
+		err = formats[i].inflate(raw, rawlen, data, len);
+		free(raw);
+		if (err) {
+			free(*data);
+			*data = NULL;
+			return eroot_fail(s->err, err, "%s: cannot decompress the module", f->path);
+		}
+		return 0;
 	}
-	if (!strcmp(ext, ".xz")) {
-		err = inflate_xz(raw, rawlen, data, len);
-		free(raw);
-	} else if (!strcmp(ext, ".zst")) {
-		unsigned long long n = ZSTD_getFrameContentSize(raw, rawlen);
-
-		*data = n < (1ull << 30) ? malloc(n ? n : 1) : NULL;
-		*len = *data ? ZSTD_decompress(*data, n, raw, rawlen) : 0;
-		err = !*data || ZSTD_isError(*len) ? -EUCLEAN : 0;
-		free(raw);
-	} else if (!strcmp(ext, ".gz")) {
-		z_stream z = { .next_in = raw, .avail_in = (uInt)rawlen };
-		size_t cap = rawlen * 8;
-
-		*data = malloc(cap);
-		if (!*data || inflateInit2(&z, 16 + MAX_WBITS) != Z_OK)
-			err = -ENOMEM;
-		z.next_out = *data;
-		z.avail_out = (uInt)cap;
-		if (!err && inflate(&z, Z_FINISH) != Z_STREAM_END)
-			err = -EUCLEAN;
-		*len = z.total_out;
-		inflateEnd(&z);
-		free(raw);
-	} else {
-		*data = raw;
-		*len = rawlen;
-	}
-	if (err)
-		err_msg("%s: cannot decompress the module", f->path);
-	return err;
+	*data = raw;
+	*len = rawlen;
+	return 0;
 }
 
 void kmod_close(struct kmod_set *s)

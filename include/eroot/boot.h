@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * liberoot's boot library: an initrd whose content stays an EROFS image
+ * (docs/boot.md).  The conventions of eroot.h hold: 0 or a negative errno,
+ * a message in eroot_initrd_errmsg() after a failure, no process-wide
+ * state.
+ *
+ * The initrd is three parts in a row, each a valid initramfs for a stock
+ * kernel to unpack:
+ *   1. the input's leading uncompressed early archives (CPU microcode),
+ *      byte for byte;
+ *   2. the loader archive: /init (the static loader eroot-init),
+ *      /dev/console, the kernel modules the loader needs and its
+ *      configuration /eroot/config;
+ *   3. an archive of the images, /eroot/root.erofs and /eroot/layerN.erofs,
+ *      each with its data at a multiple of 4096 bytes in the file.
+ * The same inputs and options give the same bytes.
+ */
+#ifndef EROOT_BOOT_H
+#define EROOT_BOOT_H
+
+#include <stdint.h>
+
+#include "eroot/eroot.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct eroot_initrd;
+
+struct eroot_initrd_options {
+	/* An initramfs file (cpio archives, compressed or not, as the
+	 * kernel reads them) or a directory: the image's content. */
+	const char *input;
+	/* The eroot-init binary to put at /init.  Required. */
+	const char *loader;
+	/* The kernel version whose modules the loader may need; NULL: the
+	 * first lib/modules/KVER the input carries. */
+	const char *kver;
+	/* Where lib/modules/KVER (or usr/lib/modules/KVER) is; NULL: "/". */
+	const char *modules_root;
+	/* EROFS images stacked over the content, bottom to top (at most 15);
+	 * each must be an image liberoot can open. */
+	const char *const *layers;
+	unsigned int nlayers;
+	/* Non-zero: record each image's SHA-256 for the loader to verify
+	 * (default); zero: record none. */
+	int verify;
+	/* The image's compression, as eroot_build_options: "lz4hc" by
+	 * default, NULL for none; a physical cluster size (0: a block). */
+	const char *compressor;
+	unsigned int pcluster_size;
+	/* Where the image builder stages archive data; NULL: as the builder
+	 * decides ($TMPDIR, else /var/tmp). */
+	const char *stage_dir;
+	/* Progress of the image build: bytes of file data done/total. */
+	void (*progress)(void *ctx, uint64_t done, uint64_t total);
+	void *progress_ctx;
+};
+
+/* Sizes of a written initrd, and the kernel its modules are for. */
+struct eroot_initrd_stats {
+	uint64_t early_bytes;		/* part 1 */
+	uint64_t loader_bytes;		/* part 2 */
+	uint64_t image_bytes;		/* part 3 */
+	uint64_t total_bytes;
+	char kver[128];			/* "" when no module tree was needed */
+};
+
+/* Fill @opts with defaults: lz4hc, verify, modules under "/". */
+void eroot_initrd_options_init(struct eroot_initrd_options *opts);
+
+/*
+ * Create an initrd writer.  @opts is copied (strings and the layer list
+ * too).  Returns NULL only when memory runs out.
+ */
+struct eroot_initrd *eroot_initrd_new(const struct eroot_initrd_options *opts);
+void eroot_initrd_free(struct eroot_initrd *r);
+const char *eroot_initrd_errmsg(const struct eroot_initrd *r);
+
+/*
+ * Build the image of the input and write the initrd to @output: checks the
+ * layers and the loader, builds the image into "@output.image.XXXXXX",
+ * resolves the modules (modules.dep, modules.softdep, modules.alias,
+ * modules.builtin; compressed modules stored decompressed), writes
+ * "@output.XXXXXX", fsyncs it and renames it to @output (mode 0644).  On
+ * failure nothing is left behind and an existing @output is untouched.
+ * @stats may be NULL.  Call once per handle.
+ *
+ * Errors: -ENOENT (no module tree, a module neither built in nor found,
+ * an input without lib/modules/KVER and no kver), -EINVAL (a layer that is
+ * not an EROFS image), -E2BIG (more layers than the loader takes), -EFBIG
+ * (an image over 4 GiB, more than a newc member holds), -EIO, -ENOMEM,
+ * and the builder's errors for the input.
+ */
+int eroot_initrd_write(struct eroot_initrd *r, const char *output,
+		       struct eroot_initrd_stats *stats);
+
+/*
+ * For a signal handler that removes temporary files before the process
+ * dies; async-signal-safe, valid until @r is freed.
+ * eroot_initrd_temp_path(): the temporary initrd (@which 0) or image (1)
+ * eroot_initrd_write() is making, "" while there is none, NULL for another
+ * @which.  eroot_initrd_image_builder(): the builder of the image, whose
+ * eroot_builder_temp_path() names its own temporary file.
+ */
+const char *eroot_initrd_temp_path(const struct eroot_initrd *r, unsigned int which);
+struct eroot_builder *eroot_initrd_image_builder(struct eroot_initrd *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* EROOT_BOOT_H */

@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The loader's configuration, written as text in memory: eroot initrd
+ * stores it as /eroot/config in the loader archive.  The keys, the version
+ * and the limits come from loader-config.h, which the loader's parser
+ * includes too.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config_writer.h"
+#include "loader-config.h"
+
+static int add_line(struct config_writer *w, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int add_line(struct config_writer *w, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || n >= LOADER_MAX_LINE)
+		return eroot_fail(w->err, -EINVAL, "loader configuration: a line over %d bytes",
+				  LOADER_MAX_LINE - 1);
+	if (w->len + (size_t)n + 1 > w->cap) {
+		size_t cap = (w->cap + (size_t)n + 1) * 2;
+		char *more = realloc(w->text, cap);
+
+		if (!more)
+			return eroot_fail(w->err, -ENOMEM, "out of memory");
+		w->text = more;
+		w->cap = cap;
+	}
+	va_start(ap, fmt);
+	vsnprintf(w->text + w->len, w->cap - w->len, fmt, ap);
+	va_end(ap);
+	w->len += (size_t)n;
+	return 0;
+}
+
+/* A path the loader's parser reads whole: one word, not too long. */
+static int check_word(struct config_writer *w, const char *what, const char *s)
+{
+	if (strlen(s) > LOADER_MAX_WORD)
+		return eroot_fail(w->err, -ENAMETOOLONG, "%s %s: over the loader's %d bytes",
+				  what, s, LOADER_MAX_WORD);
+	if (!*s || strpbrk(s, " \t\n"))
+		return eroot_fail(w->err, -EINVAL, "%s '%s': the loader takes no blanks in it",
+				  what, s);
+	return 0;
+}
+
+int config_writer_init(struct config_writer *w, struct eroot_errmsg *err)
+{
+	memset(w, 0, sizeof(*w));
+	w->err = err;
+	return add_line(w, LOADER_KEY_VERSION " %d\n", LOADER_CONFIG_VERSION);
+}
+
+int config_writer_module(struct config_writer *w, const char *path, bool optional)
+{
+	int err = check_word(w, "module", path);
+
+	if (!err && w->nmodules == LOADER_MAX_MODULES)
+		err = eroot_fail(w->err, -E2BIG, "more than %d kernel modules for the loader",
+				 LOADER_MAX_MODULES);
+	if (!err)
+		err = add_line(w, LOADER_KEY_MODULE " %s%s\n", path,
+			       optional ? " " LOADER_MODULE_OPTIONAL : "");
+	if (!err)
+		w->nmodules++;
+	return err;
+}
+
+int config_writer_digest(struct config_writer *w, bool sha256)
+{
+	return add_line(w, LOADER_KEY_DIGEST " %s\n",
+			sha256 ? LOADER_DIGEST_SHA256 : LOADER_DIGEST_NONE);
+}
+
+int config_writer_image(struct config_writer *w, const char *path, const char *sha256_hex)
+{
+	int err = check_word(w, "image", path);
+
+	if (!err && w->nimages == LOADER_MAX_IMAGES)
+		err = eroot_fail(w->err, -E2BIG, "more than %d images: the loader takes the "
+				 "content image and at most %d layers", LOADER_MAX_IMAGES,
+				 LOADER_MAX_IMAGES - 1);
+	if (!err && sha256_hex && strlen(sha256_hex) != LOADER_SHA256_HEX_LEN)
+		err = eroot_fail(w->err, -EINVAL, "image %s: a SHA-256 of %zu hex digits", path,
+				 strlen(sha256_hex));
+	if (!err)
+		err = add_line(w, LOADER_KEY_IMAGE " %s %s\n", path,
+			       sha256_hex ? sha256_hex : LOADER_NO_DIGEST);
+	if (!err)
+		w->nimages++;
+	return err;
+}
+
+int config_writer_run_init(struct config_writer *w, const char *path)
+{
+	int err = check_word(w, "run-init", path);
+
+	return err ? err : add_line(w, LOADER_KEY_RUN_INIT " %s\n", path);
+}
+
+void config_writer_free(struct config_writer *w)
+{
+	free(w->text);
+	memset(w, 0, sizeof(*w));
+}

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Writing the loader's configuration (the format: loader-config.h).  Lines
+ * are appended in call order; each call checks the item against the
+ * loader's limits, so what the loader cannot take fails here, at build
+ * time, not at boot.
+ */
+#ifndef EROOT_BOOT_CONFIG_WRITER_H
+#define EROOT_BOOT_CONFIG_WRITER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "errmsg.h"
+
+struct config_writer {
+	char *text;			/* the lines so far, NUL-terminated */
+	size_t len, cap;
+	int nimages, nmodules;
+	struct eroot_errmsg *err;	/* where failures are described */
+};
+
+/* Start a configuration: its version line.  0 or -ENOMEM. */
+int config_writer_init(struct config_writer *w, struct eroot_errmsg *err);
+/* A module to load, in load order; @optional if it may fail to load. */
+int config_writer_module(struct config_writer *w, const char *path, bool optional);
+/* The verification policy: @sha256, or none. */
+int config_writer_digest(struct config_writer *w, bool sha256);
+/* An image: the content image first, then layers bottom to top.
+ * @sha256_hex: 64 lowercase hex digits, or NULL when none is recorded. */
+int config_writer_image(struct config_writer *w, const char *path, const char *sha256_hex);
+/* klibc's run-init inside the image, which the loader stands in for. */
+int config_writer_run_init(struct config_writer *w, const char *path);
+void config_writer_free(struct config_writer *w);
+
+#endif

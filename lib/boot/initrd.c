@@ -1,0 +1,423 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Initrd assembly (include/eroot/boot.h): the input's content becomes an
+ * EROFS image, then three parts are written in a row:
+ *   1. the input's leading uncompressed early archives (microcode), byte
+ *      for byte;
+ *   2. the loader archive: /init (eroot-init), /dev/console, the modules
+ *      the loader needs, /eroot/config;
+ *   3. an archive holding the image (and the layer images), each with its
+ *      data at a multiple of 4096 in the file.
+ * Bootloaders may append more archives after it; the loader carries what
+ * they bring into the final root.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "eroot/boot.h"
+#include "config_writer.h"
+#include "errmsg.h"
+#include "kmod.h"
+#include "loader-config.h"
+#include "newc.h"
+
+/* Temporary names: "@output.image.XXXXXX" and "@output.XXXXXX". */
+#define TEMP_NAME_MAX 4096
+
+struct eroot_initrd {
+	struct eroot_initrd_options o;	/* strings below are copies */
+	char **layers;
+	struct eroot_builder *b;	/* builds the image of the input */
+	struct eroot_errmsg err;
+	bool used;
+	/* for a signal handler: fixed buffers, "" while unused */
+	char tmp_out[TEMP_NAME_MAX], tmp_image[TEMP_NAME_MAX];
+	uint64_t early;			/* bytes of early archives kept */
+	char kver[128];
+};
+
+/* The modules the loader may load: what it mounts with and hashes with. */
+static const struct { const char *name; bool for_digest; } loader_modules[] = {
+	{ "erofs", false }, { "overlay", false }, { "loop", false },
+	{ "af_alg", true }, { "algif_hash", true }, { "sha256", true },
+};
+
+/* klibc's run-init, which the loader stands in for (see eroot-init). */
+static const char *const run_init_paths[] = { "/usr/bin/run-init", "/bin/run-init",
+	"/usr/sbin/run-init", "/sbin/run-init", "/usr/lib/klibc/bin/run-init" };
+
+void eroot_initrd_options_init(struct eroot_initrd_options *opts)
+{
+	memset(opts, 0, sizeof(*opts));
+	opts->compressor = "lz4hc";
+	opts->verify = 1;
+}
+
+static char *copy(const char *s, bool *oom)
+{
+	char *c = s ? strdup(s) : NULL;
+
+	if (s && !c)
+		*oom = true;
+	return c;
+}
+
+struct eroot_initrd *eroot_initrd_new(const struct eroot_initrd_options *opts)
+{
+	struct eroot_initrd *r = calloc(1, sizeof(*r));
+	struct eroot_build_options bo;
+	bool oom = !r;
+
+	if (oom)
+		return NULL;
+	r->o = *opts;
+	r->o.input = copy(opts->input, &oom);
+	r->o.loader = copy(opts->loader, &oom);
+	r->o.kver = copy(opts->kver, &oom);
+	r->o.modules_root = copy(opts->modules_root ? opts->modules_root : "/", &oom);
+	r->o.compressor = copy(opts->compressor, &oom);
+	r->o.stage_dir = copy(opts->stage_dir, &oom);
+	r->layers = calloc(opts->nlayers + 1, sizeof(char *));
+	oom |= !r->layers;
+	for (unsigned int i = 0; r->layers && i < opts->nlayers; i++)
+		r->layers[i] = copy(opts->layers[i], &oom);
+	r->o.layers = (const char *const *)r->layers;
+
+	eroot_build_options_init(&bo);
+	bo.compressor = r->o.compressor;
+	bo.pcluster_size = r->o.pcluster_size;
+	bo.quiet = 1;
+	bo.stage_dir = r->o.stage_dir;
+	bo.progress = r->o.progress;
+	bo.progress_ctx = r->o.progress_ctx;
+	r->b = oom ? NULL : eroot_builder_new(&bo);
+	if (!r->b) {
+		eroot_initrd_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+void eroot_initrd_free(struct eroot_initrd *r)
+{
+	if (!r)
+		return;
+	eroot_builder_free(r->b);
+	for (unsigned int i = 0; r->layers && i < r->o.nlayers; i++)
+		free(r->layers[i]);
+	free(r->layers);
+	free((char *)r->o.input);
+	free((char *)r->o.loader);
+	free((char *)r->o.kver);
+	free((char *)r->o.modules_root);
+	free((char *)r->o.compressor);
+	free((char *)r->o.stage_dir);
+	free(r);
+}
+
+const char *eroot_initrd_errmsg(const struct eroot_initrd *r)
+{
+	return r->err.text;
+}
+
+const char *eroot_initrd_temp_path(const struct eroot_initrd *r, unsigned int which)
+{
+	return which == 0 ? r->tmp_out : which == 1 ? r->tmp_image : NULL;
+}
+
+struct eroot_builder *eroot_initrd_image_builder(struct eroot_initrd *r)
+{
+	return r->b;
+}
+
+static int sha256_hex(struct eroot_initrd *r, const char *path, char hex[65])
+{
+	unsigned char buf[1 << 16], md[32];
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	FILE *f = fopen(path, "rb");
+	unsigned int mdlen = 0;
+	size_t n;
+	int err = 0;
+
+	if (!f || !ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
+		err = eroot_fail(&r->err, -EIO, "%s: %s", path, f ? "cannot hash" : strerror(errno));
+	while (!err && (n = fread(buf, 1, sizeof(buf), f)) > 0)
+		EVP_DigestUpdate(ctx, buf, n);
+	if (!err && (ferror(f) || !EVP_DigestFinal_ex(ctx, md, &mdlen)))
+		err = eroot_fail(&r->err, -EIO, "%s: read error", path);
+	for (unsigned int i = 0; !err && i < mdlen; i++)
+		sprintf(hex + 2 * i, "%02x", md[i]);
+	if (f)
+		fclose(f);
+	EVP_MD_CTX_free(ctx);
+	return err;
+}
+
+static int first_name(void *ctx, const struct eroot_dirent *de)
+{
+	char *out = ctx;
+
+	if (de->name[0] == '.' || de->name_len >= 128)
+		return 0;
+	memcpy(out, de->name, de->name_len);
+	out[de->name_len] = '\0';
+	return 1;			/* stop */
+}
+
+/* The kernel version the input carries modules for: its lib/modules/KVER. */
+static int guess_kver(struct eroot_initrd *r)
+{
+	static const char *const dirs[] = { "/usr/lib/modules", "/lib/modules" };
+	struct eroot_image *img;
+	struct eroot_inode ino;
+	int err = eroot_image_open_path(r->tmp_image, 0, &img);
+
+	for (size_t i = 0; !err && i < 2 && !r->kver[0]; i++)
+		if (!eroot_lookup_follow(img, dirs[i], true, &ino) && S_ISDIR(ino.mode))
+			eroot_readdir(img, &ino, first_name, r->kver);
+	eroot_image_close(img);
+	if (!r->kver[0])
+		return eroot_fail(&r->err, -ENOENT, "%s carries no lib/modules/KVER: name the "
+				  "kernel with -k", r->o.input);
+	return 0;
+}
+
+/* klibc's run-init in the image, "" if it has none. */
+static void find_run_init(const char *image, char *out, size_t size)
+{
+	struct eroot_image *img;
+	struct eroot_inode ino;
+
+	out[0] = '\0';
+	if (eroot_image_open_path(image, 0, &img)) {
+		eroot_image_close(img);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(run_init_paths) / sizeof(run_init_paths[0]) && !out[0]; i++)
+		if (!eroot_lookup_follow(img, run_init_paths[i], true, &ino) && S_ISREG(ino.mode))
+			snprintf(out, size, "%s", run_init_paths[i]);
+	eroot_image_close(img);
+}
+
+/* The input's content as an EROFS image in r->tmp_image. */
+static int build_image(struct eroot_initrd *r)
+{
+	struct stat st;
+	int err;
+
+	if (stat(r->o.input, &st) == 0 && S_ISDIR(st.st_mode))
+		err = eroot_builder_add_dir(r->b, r->o.input);
+	else
+		err = eroot_builder_add_initramfs(r->b, r->o.input, &r->early);
+	if (!err)
+		err = eroot_builder_write(r->b, r->tmp_image, NULL);
+	if (err)
+		eroot_fail(&r->err, err, "%s", eroot_builder_errmsg(r->b));
+	return err;
+}
+
+/* The loader's modules into the archive (stored decompressed) and the
+ * configuration, dependencies first. */
+static int add_modules(struct eroot_initrd *r, struct newc *w, struct config_writer *cfg)
+{
+	struct kmod_set ks;
+	int err = 0;
+
+	if (r->o.kver)
+		snprintf(r->kver, sizeof(r->kver), "%s", r->o.kver);
+	else
+		err = guess_kver(r);
+	if (!err)
+		err = kmod_open(&ks, r->o.modules_root, r->kver, &r->err);
+	if (err)
+		return err;
+	/* the hashing modules also serve eroot.digest= under --digest none */
+	for (size_t i = 0; !err && i < sizeof(loader_modules) / sizeof(loader_modules[0]); i++)
+		err = kmod_want(&ks, loader_modules[i].name,
+				!strcmp(loader_modules[i].name, "sha256") ||
+				(loader_modules[i].for_digest && !r->o.verify));
+	if (!err)
+		err = newc_dir(w, LOADER_MODULES_DIR + 1, 0700);
+	for (size_t i = 0; !err && i < ks.n; i++) {
+		char name[128];
+		unsigned char *data = NULL;
+		size_t len = 0;
+
+		snprintf(name, sizeof(name), LOADER_MODULES_DIR "/%s.ko", ks.files[i].name);
+		err = kmod_read(&ks, &ks.files[i], &data, &len);
+		if (!err)
+			err = newc_buf(w, name + 1, S_IFREG | 0600, data, len);
+		if (!err)
+			err = config_writer_module(cfg, name, ks.files[i].optional);
+		free(data);
+	}
+	kmod_close(&ks);
+	return err;
+}
+
+/* The images' entries in the configuration, with their digests. */
+static int add_image_config(struct eroot_initrd *r, struct config_writer *cfg)
+{
+	char hex[65], run_init[64];
+	int err = 0;
+
+	if (r->o.verify)
+		err = sha256_hex(r, r->tmp_image, hex);
+	if (!err)
+		err = config_writer_digest(cfg, r->o.verify);
+	if (!err)
+		err = config_writer_image(cfg, LOADER_ROOT_IMAGE, r->o.verify ? hex : NULL);
+	find_run_init(r->tmp_image, run_init, sizeof(run_init));
+	if (!err && run_init[0])
+		err = config_writer_run_init(cfg, run_init);
+	for (unsigned int i = 0; !err && i < r->o.nlayers; i++) {
+		char path[64];
+
+		snprintf(path, sizeof(path), LOADER_LAYER_IMAGE, i + 1);
+		if (r->o.verify)
+			err = sha256_hex(r, r->layers[i], hex);
+		if (!err)
+			err = config_writer_image(cfg, path, r->o.verify ? hex : NULL);
+	}
+	return err;
+}
+
+/* Part 2: the archive the kernel unpacks into rootfs for the loader. */
+static int write_loader_archive(struct eroot_initrd *r, struct newc *w)
+{
+	struct config_writer cfg;
+	int err = config_writer_init(&cfg, &r->err);
+
+	if (!err)
+		err = newc_dir(w, "dev", 0755);
+	if (!err)
+		err = newc_node(w, "dev/console", S_IFCHR | 0600, 5, 1);
+	if (!err)
+		err = newc_file(w, "init", 0755, r->o.loader, 0);
+	if (!err)
+		err = newc_dir(w, LOADER_DIR + 1, 0700);
+	if (!err)
+		err = add_modules(r, w, &cfg);
+	if (!err)
+		err = add_image_config(r, &cfg);
+	if (!err)
+		err = newc_buf(w, LOADER_CONFIG_PATH + 1, S_IFREG | 0600, cfg.text, cfg.len);
+	if (!err)
+		err = newc_trailer(w);
+	config_writer_free(&cfg);
+	return err;
+}
+
+/* Part 3: the images, page-aligned, in an archive of their own. */
+static int write_image_archive(struct eroot_initrd *r, struct newc *w)
+{
+	int err = newc_file(w, LOADER_ROOT_IMAGE + 1, 0400, r->tmp_image, 1);
+
+	for (unsigned int i = 0; !err && i < r->o.nlayers; i++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), LOADER_LAYER_IMAGE, i + 1);
+		err = newc_file(w, name + 1, 0400, r->layers[i], 1);
+	}
+	return err ? err : newc_trailer(w);
+}
+
+static int write_parts(struct eroot_initrd *r, const char *output, int fd,
+		       struct eroot_initrd_stats *st)
+{
+	struct newc w = { .fd = fd, .target = output, .err = &r->err };
+	uint64_t loader_start, loader_end;
+	int err = 0;
+
+	/* 1. the early archives, as they were */
+	if (r->early)
+		err = newc_copy_prefix(&w, r->o.input, r->early);
+	if (!err)
+		err = newc_pad(&w, 4);
+	loader_start = w.pos;
+	if (!err)
+		err = write_loader_archive(r, &w);
+	loader_end = w.pos;
+	if (!err)
+		err = write_image_archive(r, &w);
+	st->early_bytes = r->early;
+	st->loader_bytes = loader_end - loader_start;
+	st->image_bytes = w.pos - loader_end;
+	st->total_bytes = w.pos;
+	snprintf(st->kver, sizeof(st->kver), "%s", r->kver);
+	return err;
+}
+
+/* What must hold before anything is built. */
+static int check_inputs(struct eroot_initrd *r, const char *output)
+{
+	if (!r->o.input || !r->o.loader)
+		return eroot_fail(&r->err, -EINVAL, "no %s given", r->o.input ? "loader" : "input");
+	if (r->o.nlayers > LOADER_MAX_IMAGES - 1)
+		return eroot_fail(&r->err, -E2BIG, "%u layers: the loader takes at most %d",
+				  r->o.nlayers, LOADER_MAX_IMAGES - 1);
+	for (unsigned int i = 0; i < r->o.nlayers; i++) {
+		struct eroot_image *img;
+		int err = eroot_image_open_path(r->layers[i], 0, &img);
+
+		eroot_image_close(img);
+		if (err)
+			return eroot_fail(&r->err, -EINVAL, "--layer %s: not an EROFS image this "
+					  "tool can read", r->layers[i]);
+	}
+	if (access(r->o.loader, R_OK) < 0)
+		return eroot_fail(&r->err, -errno, "the loader %s: %s", r->o.loader,
+				  strerror(errno));
+	if (strlen(output) + sizeof(".image.XXXXXX") > TEMP_NAME_MAX)
+		return eroot_fail(&r->err, -ENAMETOOLONG, "%s: name too long", output);
+	return 0;
+}
+
+int eroot_initrd_write(struct eroot_initrd *r, const char *output,
+		       struct eroot_initrd_stats *stats)
+{
+	struct eroot_initrd_stats unused;
+	int fd, reserved, err;
+
+	if (r->used)
+		return eroot_fail(&r->err, -EINVAL, "eroot_initrd_write: called twice");
+	r->used = true;
+	err = check_inputs(r, output);
+	if (err)
+		return err;
+	snprintf(r->tmp_image, sizeof(r->tmp_image), "%s.image.XXXXXX", output);
+	snprintf(r->tmp_out, sizeof(r->tmp_out), "%s.XXXXXX", output);
+	fd = mkstemp(r->tmp_out);
+	if (fd < 0) {
+		err = eroot_fail(&r->err, -errno, "%s: %s", r->tmp_out, strerror(errno));
+		r->tmp_out[0] = r->tmp_image[0] = '\0';
+		return err;
+	}
+	/* reserve the image's name; the builder replaces the file */
+	reserved = mkstemp(r->tmp_image);
+	if (reserved < 0)
+		err = eroot_fail(&r->err, -errno, "%s: %s", r->tmp_image, strerror(errno));
+	else
+		close(reserved);
+	if (!err)
+		err = build_image(r);
+	if (!err)
+		err = write_parts(r, output, fd, stats ? stats : &unused);
+	if (!err && (fchmod(fd, 0644) < 0 || fsync(fd) < 0 || rename(r->tmp_out, output) < 0))
+		err = eroot_fail(&r->err, -errno, "%s: %s", output, strerror(errno));
+	close(fd);
+	if (err)
+		unlink(r->tmp_out);
+	r->tmp_out[0] = '\0';
+	if (reserved >= 0)
+		unlink(r->tmp_image);
+	r->tmp_image[0] = '\0';
+	return err;
+}

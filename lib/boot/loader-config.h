@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The loader's configuration, /eroot/config in the loader archive: the one
+ * definition shared by its writer (lib/boot/loader_config.c, for eroot
+ * initrd) and its parser (tools/eroot-init/config.c).  Self-contained, no
+ * includes: the static loader builds without liberoot.
+ *
+ * Text, one item a line, words separated by single spaces:
+ *   version N                 the first line; the loader refuses a version
+ *                             it does not know
+ *   module PATH [optional]    a kernel module, in load order; "optional"
+ *                             for soft dependencies that may fail to load
+ *   digest sha256|none        the build-time verification policy
+ *   image PATH SHA256|-       the content image, then the layers bottom to
+ *                             top; "-" when no digest is recorded
+ *   run-init PATH             klibc's run-init inside the image (the
+ *                             loader stands in for it)
+ *   # ...                     a comment
+ * eroot initrd writes version, modules, digest, the content image,
+ * run-init, then the layers; the loader takes the other lines in any order.
+ *
+ * A change the loader of the previous version would misread (a new key it
+ * must not ignore, a changed meaning) bumps LOADER_CONFIG_VERSION.  The
+ * loader and its configuration always come from one eroot build, so a
+ * mismatch means a --loader from another build: refused at boot with one
+ * "eroot: reading /eroot/config failed" line.
+ */
+#ifndef EROOT_BOOT_LOADER_CONFIG_H
+#define EROOT_BOOT_LOADER_CONFIG_H
+
+#define LOADER_CONFIG_VERSION 1
+
+/* Where the loader archive puts things (paths in the booted rootfs). */
+#define LOADER_DIR "/eroot"
+#define LOADER_CONFIG_PATH LOADER_DIR "/config"
+#define LOADER_MODULES_DIR LOADER_DIR "/modules"
+#define LOADER_ROOT_IMAGE LOADER_DIR "/root.erofs"
+#define LOADER_LAYER_IMAGE LOADER_DIR "/layer%d.erofs"	/* 1, 2, ... */
+
+/* Keys, the first word of a line. */
+#define LOADER_KEY_VERSION "version"
+#define LOADER_KEY_MODULE "module"
+#define LOADER_KEY_DIGEST "digest"
+#define LOADER_KEY_IMAGE "image"
+#define LOADER_KEY_RUN_INIT "run-init"
+
+/* Values. */
+#define LOADER_MODULE_OPTIONAL "optional"
+#define LOADER_DIGEST_SHA256 "sha256"
+#define LOADER_DIGEST_NONE "none"
+#define LOADER_NO_DIGEST "-"
+#define LOADER_SHA256_HEX_LEN 64
+
+/* Limits: the loader's fixed tables.  The writer refuses more. */
+#define LOADER_MAX_IMAGES 16		/* the content image and 15 layers */
+#define LOADER_MAX_MODULES 64
+#define LOADER_MAX_WORD 255		/* bytes of a path or value, no NUL */
+#define LOADER_MAX_LINE 800		/* bytes of a line, newline included */
+
+#endif
