@@ -27,6 +27,7 @@
 #include "compress/codec.h"
 
 struct bnode;
+struct source_ops;
 
 struct bentry {
 	char *name;
@@ -54,6 +55,7 @@ struct bnode {
 	uint32_t rdev_major, rdev_minor;
 	char *src_path;			/* regular files: where the data is; for
 					 * archive sources the entry's path */
+	const struct source_ops *source;	/* regular files: who reads the data */
 	uint64_t src_dev, src_ino;	/* directory sources: the file the scan saw */
 	struct timespec src_mtime;
 	char *link_target;		/* symlinks */
@@ -61,10 +63,10 @@ struct bnode {
 	bool staged;			/* data in the stage file, at src_off */
 	uint64_t src_off;
 
-	/* archive sources (pathtree.c) */
+	/* layered sources: archives, initramfs (pathtree.c) */
 	bool implicit;			/* a parent no entry described (yet) */
 	bool opaque;			/* overlayfs opaque directory */
-	uint16_t layer;			/* the archive that added it */
+	uint16_t layer;			/* the source that added it */
 
 	/* directories */
 	struct bnode *parent;
@@ -137,7 +139,6 @@ struct eroot_builder {
 	size_t nexclude_regexes;
 
 	struct bnode *root;
-	int src_root_fd;		/* directory source: its root, held open */
 	struct bnode **nodes;		/* every inode once; nid order after layout */
 	size_t nnodes, nodes_cap;
 
@@ -165,13 +166,15 @@ struct eroot_builder {
 	struct zhint *hints;
 	size_t nhints;
 	size_t root_prefix_len;		/* of src_path, for hint matching */
-	/* archive sources: file data waits in the stage file (stage.c);
+	/* sources (source/source.h): a directory's root, held open (dir.c);
+	 * layered sources' file data waits in the stage file (stage.c),
 	 * paths are found through the path index (pathtree.c) */
+	int src_root_fd;
 	char *stage_dir;
 	int stage_fd;
 	uint64_t stage_len;
 	struct pathtree *ptree;
-	uint16_t layers;		/* archives added */
+	uint16_t layers;		/* layered sources added */
 	uint32_t profiles_used;		/* bit i: a file kept profile i */
 	uint16_t algs_used;		/* bit N: algorithm N in use */
 	bool compressed_any;

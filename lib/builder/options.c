@@ -68,18 +68,14 @@ void eroot_builder_free(struct eroot_builder *b)
 		return;
 	tree_free(b);
 	xattrs_free(b);
-	exclude_free(b);
+	sources_free(b);
 	zconfig_free(b);
 	free(b->label);
 	free(b->compressor);
 	free(b->hints_path);
 	free(b->stage_dir);
-	stage_close(b);
-	pathtree_free(b);
 	if (b->spill_fd >= 0)
 		close(b->spill_fd);
-	if (b->src_root_fd >= 0)
-		close(b->src_root_fd);
 	free(b);
 }
 

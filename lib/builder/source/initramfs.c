@@ -3,7 +3,7 @@
  * Source: an initramfs, read as the kernel's unpacker (init/initramfs.c)
  * reads it, so the image holds what the kernel would have put in rootfs:
  *  - the file is a sequence of newc cpio archives ("070701", or "070702"
- *    with checksums), each optionally compressed (unpack.c), with zero
+ *    with checksums), each optionally compressed (initramfs_unpack.c), with zero
  *    padding between them;
  *  - every entry is applied like the system calls the kernel makes: a
  *    path of another type is removed first (a directory only if empty),
@@ -28,6 +28,7 @@
 #include "builder/tree/tree.h"
 #include "builder/source/source.h"
 #include "builder/source/initramfs.h"
+
 #define NEWC_HEADER 110
 #define N_ALIGN(len) ((((len) + 1) & ~3ull) + 2)	/* header + name stay 4-aligned */
 
@@ -266,6 +267,7 @@ static int do_regular(struct kcpio *k, const char *path)
 		n->sparse = false;
 		if (k->body_len && (err = stage_begin(k->b, n, false)))
 			return err;
+		n->source = &initramfs_source;
 	}
 	k->wnode = n;
 	return 0;
@@ -591,20 +593,15 @@ static void set_dir_times(struct kcpio *k)
 	}
 }
 
-int eroot_builder_add_initramfs(struct eroot_builder *b, const char *path,
-				uint64_t *early_bytes)
+static int initramfs_scan(struct eroot_builder *b, const struct source_args *a)
 {
+	const char *path = a->path;
 	struct kcpio k = { .b = b, .file = path };
 	struct stat st;
 	uint8_t *buf = MAP_FAILED;
 	uint64_t start = 0;
-	int fd, err = builder_check_options(b);
+	int fd, err;
 
-	if (!err)
-		err = pathtree_begin(b);
-	if (err)
-		return err;
-	b->layers++;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		err = BFAIL(b, -errno, "%s: %s", path, strerror(errno));
@@ -622,8 +619,8 @@ int eroot_builder_add_initramfs(struct eroot_builder *b, const char *path,
 		goto out;
 	}
 	madvise(buf, (size_t)st.st_size, MADV_SEQUENTIAL);
-	if (early_bytes)
-		*early_bytes = start = early_length(buf, (size_t)st.st_size);
+	if (a->early_bytes)
+		*a->early_bytes = start = early_length(buf, (size_t)st.st_size);
 	err = unpack(&k, buf, (size_t)st.st_size, start);
 	if (!err)
 		set_dir_times(&k);
@@ -640,3 +637,10 @@ out:
 		close(fd);
 	return err;
 }
+
+const struct source_ops initramfs_source = {
+	.name = "initramfs",
+	.layered = true,
+	.scan = initramfs_scan,
+	.open_data = stage_open_data,
+};

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Initramfs input: compressed members (unpack.c) and their cpio (initramfs.c). */
+/* Initramfs input: compressed members (initramfs_unpack.c) and their cpio
+ * (initramfs.c). */
 #ifndef EROOT_INITRAMFS_H
 #define EROOT_INITRAMFS_H
 

@@ -15,6 +15,7 @@
 #include "builder/builder.h"
 #include "builder/source/source.h"
 #include "builder/write/write.h"
+
 #define SPARSE_ALIGN (1ull << 20)
 
 static int stage_open(struct eroot_builder *b)
@@ -91,6 +92,16 @@ int stage_end(struct eroot_builder *b, struct bnode *n, uint64_t size)
 		b->stage_len = end;
 	}
 	return 0;
+}
+
+/* Each read gets its own descriptor, a duplicate of the stage's, which the
+ * caller closes as it closes any source's. */
+int stage_open_data(const struct eroot_builder *b, const struct bnode *n, int *fd,
+		    uint64_t *base)
+{
+	*fd = fcntl(b->stage_fd, F_DUPFD_CLOEXEC, 0);
+	*base = n->src_off;
+	return *fd < 0 ? -errno : 0;
 }
 
 void stage_close(struct eroot_builder *b)

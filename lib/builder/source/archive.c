@@ -21,6 +21,7 @@
 #include "builder/builder.h"
 #include "builder/tree/tree.h"
 #include "builder/source/source.h"
+
 #define WH_PREFIX ".wh."
 #define WH_OPAQUE ".wh..wh..opq"
 /* its own message stands in for gzip's (see archive_fail) */
@@ -80,6 +81,7 @@ static int read_data(struct asrc *s, struct bnode *n, struct archive_entry *e)
 	int r, err;
 
 	err = stage_begin(b, n, archive_entry_sparse_count(e) > 0);
+	n->source = &archive_source;
 	while (!err && (r = archive_read_data_block(s->a, &buf, &len, &off)) != ARCHIVE_EOF) {
 		if (r < ARCHIVE_WARN)
 			return archive_fail(s, "reading the data of");
@@ -391,22 +393,18 @@ static int open_archive(struct asrc *s, const char *path, enum eroot_archive_for
 	       first_header_fail(s, format);
 }
 
-int eroot_builder_add_archive(struct eroot_builder *b, const char *path,
-			      enum eroot_archive_format format)
+static int archive_scan(struct eroot_builder *b, const struct source_args *a)
 {
+	const char *path = a->path;
+	enum eroot_archive_format format = a->format;
 	struct asrc *s = calloc(1, sizeof(*s));	/* holds the read buffer */
 	struct archive_entry *e;
-	int r, err = s ? builder_check_options(b) : BFAIL(b, -ENOMEM, "out of memory");
+	int r, err;
 
-	if (!err)
-		err = pathtree_begin(b);
-	if (err) {
-		free(s);
-		return err;
-	}
+	if (!s)
+		return BFAIL(b, -ENOMEM, "out of memory");
 	*s = (struct asrc){ .b = b, .name = strcmp(path, "-") ? path : "(stdin)", .fd = -1 };
 	err = open_archive(s, path, format);
-	b->layers++;
 	while (!err) {
 		s->path = NULL;
 		r = archive_read_next_header(s->a, &e);
@@ -438,3 +436,10 @@ int eroot_builder_add_archive(struct eroot_builder *b, const char *path,
 	free(s);
 	return err;
 }
+
+const struct source_ops archive_source = {
+	.name = "tar or cpio archive",
+	.layered = true,
+	.scan = archive_scan,
+	.open_data = stage_open_data,
+};

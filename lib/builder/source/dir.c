@@ -7,7 +7,7 @@
  * through that descriptor: another process that renames or swaps paths
  * meanwhile can change what the scan sees only within the tree.  The
  * identity of each regular file (device, inode, size, mtime) is kept, and
- * source_open() checks it when the data is read.
+ * dir_open_data() checks it when the data is read.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -22,6 +22,7 @@
 #include "builder/builder.h"
 #include "builder/tree/tree.h"
 #include "builder/source/source.h"
+
 /* Files with several links, found by (dev, ino), so each becomes one inode. */
 struct link_map {
 	struct link_slot { dev_t dev; ino_t ino; struct bnode *node; } *slots;
@@ -219,6 +220,7 @@ static int add_node(struct scan *s, struct bnode *dir, const char *name, int fd,
 		return err;
 	switch (st->st_mode & S_IFMT) {
 	case S_IFREG:
+		node->source = &dir_source;
 		node->src_path = strdup(s->path);
 		return node->src_path ? 0 : BFAIL(b, -ENOMEM, "out of memory");
 	case S_IFLNK:
@@ -348,17 +350,13 @@ static int scan_tree(struct scan *s, struct bnode *dir, int dirfd)
 	return err;
 }
 
-int eroot_builder_add_dir(struct eroot_builder *b, const char *dir)
+static int dir_scan(struct eroot_builder *b, const struct source_args *a)
 {
+	const char *dir = a->path;
 	struct scan s = { .b = b };
 	struct stat st;
 	int fd, err;
 
-	if (b->root)
-		return BFAIL(b, -EEXIST, "the image already has a root");
-	err = builder_check_options(b);
-	if (err)
-		return err;
 	if (strlen(dir) >= sizeof(s.path) - 1)
 		return BFAIL(b, -ENAMETOOLONG, "%s: path too long", dir);
 	strcpy(s.path, dir);
@@ -389,3 +387,18 @@ int eroot_builder_add_dir(struct eroot_builder *b, const char *dir)
 	free(s.links.slots);
 	return err;
 }
+
+static void dir_release(struct eroot_builder *b)
+{
+	if (b->src_root_fd >= 0)
+		close(b->src_root_fd);
+	b->src_root_fd = -1;
+}
+
+const struct source_ops dir_source = {
+	.name = "directory",
+	.live = true,
+	.scan = dir_scan,
+	.open_data = dir_open_data,
+	.release = dir_release,
+};

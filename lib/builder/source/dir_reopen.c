@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * Where a regular file's data is read from, when the image is written: the
- * stage (archive sources), the packed file (fragments), or the source tree.
- * A source file is opened again by its path, so the path is trusted no
- * further than the scan: beneath the source's root, through no symlink,
- * and it must still be the file the scan saw (device, inode, size, mtime).
+ * A directory source's file data, read when the image is written: the file
+ * is opened again by its path, so the path is trusted no further than the
+ * scan: beneath the source's root, through no symlink, and it must still
+ * be the file the scan saw (device, inode, size, mtime).
  */
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -14,6 +13,7 @@
 
 #include "builder/builder.h"
 #include "builder/source/source.h"
+
 /*
  * @rel beneath @root, through no symlink at all: the scan walked real
  * directories, so a symlink on the way now means the tree changed.  Never
@@ -40,25 +40,12 @@ static bool same_file(const struct bnode *n, const struct stat *st)
 	       st->st_mtim.tv_nsec == n->src_mtime.tv_nsec;
 }
 
-const char *source_strerror(int err)
-{
-	return err == -ESTALE ? "changed during the build" : strerror(-err);
-}
-
-int source_open(const struct eroot_builder *b, const struct bnode *n, int *fd, uint64_t *base)
+int dir_open_data(const struct eroot_builder *b, const struct bnode *n, int *fd,
+		  uint64_t *base)
 {
 	struct stat st;
 
 	*base = 0;
-	if (n->staged) {
-		*fd = b->stage_fd;
-		*base = n->src_off;
-		return 0;
-	}
-	if (n->is_packed) {
-		*fd = b->packed_fd;
-		return 0;
-	}
 	*fd = open_beneath(b->src_root_fd, n->src_path + b->root_prefix_len);
 	if (*fd == -ELOOP || *fd == -EXDEV || *fd == -ENOENT || *fd == -ENOTDIR)
 		*fd = -ESTALE;		/* renamed, removed or replaced */
@@ -70,10 +57,4 @@ int source_open(const struct eroot_builder *b, const struct bnode *n, int *fd, u
 		return -ESTALE;
 	}
 	return 0;
-}
-
-void source_close(const struct eroot_builder *b, int fd)
-{
-	if (fd >= 0 && fd != b->stage_fd && fd != b->packed_fd)
-		close(fd);
 }
