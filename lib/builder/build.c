@@ -67,32 +67,36 @@ static uint64_t first_data_block(const struct eroot_builder *b)
 }
 
 /*
- * Order of the image: superblock, file data (streamed: compressed or not,
- * its size is known only once written), directory and symlink blocks,
- * metadata, shared xattrs.  Everything is hashed in write order for the
- * content-derived UUID; the superblock goes last.
+ * Order of the image: superblock, file data (each file's form decided from
+ * what compressing it gives, then placed), directory and symlink blocks
+ * (once the nids are known), metadata, shared xattrs.  The content-derived
+ * UUID hashes the data in the order it is produced, then the metadata; that
+ * order includes, as the builder has always hashed them, the pclusters of a
+ * file then stored flat and the data of a file then found to be a
+ * duplicate.  The superblock goes last.
  */
 static int build(struct eroot_builder *b, int fd, const char *path)
 {
 	XXH3_state_t *hash = XXH3_createState();
-	FILE *spill = tmpfile();
+	struct placer *pl = NULL;
 	int err;
 
-	if (!hash || !spill) {
-		err = BFAIL(b, -ENOMEM, "cannot set up the build: %s", strerror(errno));
+	if (!hash) {
+		err = BFAIL(b, -ENOMEM, "cannot set up the build: out of memory");
 		goto out;
 	}
-	b->spill_fd = dup(fileno(spill));
 	XXH3_128bits_reset(hash);
-	err = packed_open(b, path);
-	if (err)
-		goto out;
-	b->data_cursor = first_data_block(b);
-	err = write_file_data(b, fd, hash);
+	err = placer_new(b, fd, hash, path, first_data_block(b), &pl);
+	if (!err)
+		err = place_file_data(b, pl);
 	if (!err)
 		err = layout_metadata(b);
 	if (!err)
+		err = place_dir_blocks(b, pl);
+	if (!err) {
+		b->meta_blkaddr = (uint32_t)placer_end(pl);
 		err = write_metadata(b, fd, hash);
+	}
 	if (!err && ftruncate(fd, (off_t)(b->total_blocks << b->blkszbits)) < 0)
 		err = BFAIL(b, -errno, "sizing the image: %s", strerror(errno));
 	if (!err && !b->have_uuid)
@@ -100,9 +104,7 @@ static int build(struct eroot_builder *b, int fd, const char *path)
 	if (!err)
 		err = write_super(b, fd);
 out:
-	packed_close(b);
-	if (spill)
-		fclose(spill);
+	placer_free(pl);
 	XXH3_freeState(hash);
 	return err;
 }

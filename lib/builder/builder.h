@@ -93,7 +93,8 @@ struct bnode {
 	uint8_t *dir_data;		/* encoded directory, size bytes */
 	uint64_t tail_spill;		/* regular files: inline tail in the spill file */
 
-	/* compressed files, filled by compress_file.c */
+	/* compressed files: the form decided by layout.c from what
+	 * compressing gave, the extents placed by place/zfile.c */
 	struct zextent *extents;
 	uint32_t nextents, extents_cap;
 	uint32_t compressed_blocks;
@@ -147,7 +148,8 @@ struct eroot_builder {
 	uint32_t *xattr_hash;		/* open addressing: index + 1, 0 = empty */
 	size_t xattr_hash_cap;
 
-	/* geometry decided by layout.c */
+	/* geometry decided by layout.c; meta_blkaddr is where the placer
+	 * stopped */
 	uint32_t meta_blkaddr;
 	uint64_t meta_bytes;		/* inode area, from meta_blkaddr */
 	uint32_t xattr_blkaddr;
@@ -156,9 +158,8 @@ struct eroot_builder {
 	int64_t build_time;
 	uint32_t build_time_nsec;
 	bool uses_chunks;
-	uint64_t data_cursor;		/* next free block while data is written */
-	int spill_fd;			/* inline tails waiting for the metadata */
-	uint64_t spill_len;
+	int spill_fd;			/* inline tails waiting for the metadata
+					 * (place/placer.c) */
 
 	/* compression (zconfig.c); no profiles for uncompressed images */
 	struct zprofile *profiles;
@@ -180,10 +181,10 @@ struct eroot_builder {
 	bool compressed_any;
 	bool ztail_any;			/* some tail pcluster is inline */
 	bool fragments_any;
-	/* fragments.c */
-	int packed_fd;			/* unnamed, next to the image */
-	uint64_t packed_len;
-	struct bnode *packed;		/* the packed inode, once added */
+	/* fragments: the packed inode, planned last (layout.c); its data
+	 * waits in an unnamed file next to the image (place/placer.c) */
+	int packed_fd;
+	struct bnode *packed;
 
 	struct eroot_build_stats stats;
 	/* the output's temporary name, "" while it has none (image_file.c) */

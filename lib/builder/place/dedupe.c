@@ -2,20 +2,22 @@
 /*
  * Whole-file deduplication (-E dedupe): a regular file whose content equals
  * an earlier file's points its inode at that file's data (blocks, or
- * compressed pclusters) instead of keeping a copy.  Files are compared by
- * SHA-256 of their content (compressed files: of their segments' SHA-256s),
- * taken while the data is written anyway, so nothing is read twice; the
- * copy just written is given back by rewinding the data cursor.
+ * compressed pclusters, or fragment) instead of keeping a copy.  Files are
+ * compared by SHA-256 of their content (compressed files: of their
+ * segments' SHA-256s, taken by the compressing threads), known before the
+ * file is placed: a duplicate is never written.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/evp.h>
+#include <xxhash.h>
 
 #include "builder/builder.h"
 #include "builder/place/place.h"
+
 struct dedupe_slot {
 	uint8_t digest[32];
-	struct bnode *n;
+	const struct bnode *n;
 };
 
 struct dedupe {
@@ -23,20 +25,38 @@ struct dedupe {
 	size_t cap, used;
 };
 
-int dedupe_begin(struct copy *c)
+int dedupe_digest_source(struct copy *c, struct bnode *n, bool uuid_body, uint8_t *digest,
+			 uint64_t *check)
 {
-	if (!c->b->opts.dedupe)
-		return 0;
-	if (!c->md && !(c->md = EVP_MD_CTX_new()))
-		return BFAIL(c->b, -ENOMEM, "out of memory");
-	return EVP_DigestInit_ex(c->md, EVP_sha256(), NULL) ? 0 :
-	       BFAIL(c->b, -EIO, "SHA-256 unavailable");
-}
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	XXH3_state_t *st = XXH3_createState();
+	uint64_t body = n->size - n->tail_len;
+	unsigned int len;
+	int err = 0;
 
-void dedupe_update(struct copy *c, const void *data, size_t len)
-{
-	if (c->md && c->b->opts.dedupe)
-		EVP_DigestUpdate(c->md, data, len);
+	if (!md || !st || !EVP_DigestInit_ex(md, EVP_sha256(), NULL))
+		err = BFAIL(c->b, -ENOMEM, "out of memory or no SHA-256");
+	if (st)
+		XXH3_64bits_reset(st);
+	for (uint64_t off = 0; !err && off < n->size; ) {
+		size_t piece = n->size - off < COPY_BUF ? (size_t)(n->size - off) : COPY_BUF;
+
+		err = read_source(c, off, c->buf, piece);
+		if (err)
+			break;
+		EVP_DigestUpdate(md, c->buf, piece);
+		XXH3_64bits_update(st, c->buf, piece);
+		if (uuid_body && off < body)
+			placer_hash(c->pl, c->buf, body - off < piece ? (size_t)(body - off) : piece);
+		off += piece;
+	}
+	if (!err) {
+		EVP_DigestFinal_ex(md, digest, &len);
+		*check = XXH3_64bits_digest(st);
+	}
+	XXH3_freeState(st);
+	EVP_MD_CTX_free(md);
+	return err;
 }
 
 static struct dedupe_slot *find(struct dedupe *d, const uint8_t *digest)
@@ -78,7 +98,29 @@ static bool can_share(const struct bnode *n, const struct bnode *m)
 	return is_compressed(n) || n->data_blocks <= m->data_blocks;
 }
 
-static int share(struct eroot_builder *b, struct bnode *n, const struct bnode *m)
+int dedupe_lookup(struct copy *c, struct bnode *n, const uint8_t *digest,
+		  const struct bnode **twin)
+{
+	struct dedupe *d = c->dedupe;
+	struct dedupe_slot *slot;
+
+	*twin = NULL;
+	if (!d && !(d = c->dedupe = calloc(1, sizeof(*d))))
+		return BFAIL(c->b, -ENOMEM, "out of memory");
+	if ((d->used + 1) * 2 > d->cap && grow(d))
+		return BFAIL(c->b, -ENOMEM, "out of memory");
+	slot = find(d, digest);
+	if (!slot->n) {
+		memcpy(slot->digest, digest, 32);
+		slot->n = n;
+		d->used++;
+	} else if (can_share(n, slot->n)) {
+		*twin = slot->n;
+	}
+	return 0;
+}
+
+int dedupe_share(struct eroot_builder *b, struct bnode *n, const struct bnode *m)
 {
 	if (is_compressed(n) && m->nextents) {
 		struct zextent *e = malloc(m->nextents * sizeof(*e));
@@ -93,40 +135,10 @@ static int share(struct eroot_builder *b, struct bnode *n, const struct bnode *m
 	} else {
 		n->blkaddr = m->blkaddr;
 	}
-	if (n->has_fragment) {
-		b->packed_len = n->frag_off;	/* give back its fragment too */
+	if (n->has_fragment)
 		n->frag_off = m->frag_off;
-	}
 	b->stats.deduped++;
 	return 0;
-}
-
-int dedupe_finish(struct copy *c, struct bnode *n, uint64_t first)
-{
-	struct eroot_builder *b = c->b;
-	struct dedupe *d = c->dedupe;
-	uint8_t digest[32];
-	struct dedupe_slot *slot;
-	unsigned int len;
-
-	if (!b->opts.dedupe || !c->md)
-		return 0;
-	if (!d && !(d = c->dedupe = calloc(1, sizeof(*d))))
-		return BFAIL(b, -ENOMEM, "out of memory");
-	EVP_DigestFinal_ex(c->md, digest, &len);
-	if ((d->used + 1) * 2 > d->cap && grow(d))
-		return BFAIL(b, -ENOMEM, "out of memory");
-	slot = find(d, digest);
-	if (!slot->n) {
-		memcpy(slot->digest, digest, 32);
-		slot->n = n;
-		d->used++;
-		return 0;
-	}
-	if (!can_share(n, slot->n))
-		return 0;
-	b->data_cursor = first;	/* give back the copy just written */
-	return share(b, n, slot->n);
 }
 
 void dedupe_free(struct copy *c)
@@ -134,5 +146,4 @@ void dedupe_free(struct copy *c)
 	if (c->dedupe)
 		free(c->dedupe->slots);
 	free(c->dedupe);
-	EVP_MD_CTX_free(c->md);
 }

@@ -1,53 +1,86 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Placing file data: copied flat, compressed by worker threads, packed
- * as fragments, or shared with an earlier equal file.
+ * Placing data: file data copied flat, compressed by worker threads,
+ * packed as fragments or shared with an earlier equal file; then directory
+ * and symlink blocks.  A file's form is decided (plan/) before any of its
+ * bytes are placed; the placer hands out blocks only forward.
  */
 #ifndef EROOT_BUILDER_PLACE_H
 #define EROOT_BUILDER_PLACE_H
 
 #include "builder/builder.h"
 
-struct copy;
+/* placer.c: the data cursor and the ends of the spill and packed files,
+ * each only moved forward */
+struct placer;
+/* Data from block @first_block on; the spill file, and the packed file when
+ * the plan has a packed inode, next to @image. */
+int placer_new(struct eroot_builder *b, int fd, void *hash, const char *image,
+	       uint64_t first_block, struct placer **out);
+void placer_free(struct placer *pl);
+/* The next @blocks blocks of the data area, from *@first. */
+int placer_reserve(struct placer *pl, uint64_t blocks, uint32_t *first);
+/* Write into blocks reserved before (image byte @to); not hashed. */
+int placer_write(struct placer *pl, const void *data, size_t len, uint64_t to);
+/* Zero the rest of the block that ends at image byte @end. */
+int placer_zero_tail(struct placer *pl, uint64_t end);
+/* The UUID hash: data in the order it is produced, kept or not (build.c). */
+void placer_hash(struct placer *pl, const void *data, size_t len);
+/* The first block after the data: where the metadata goes. */
+uint64_t placer_end(const struct placer *pl);
+/* The image's directory, where temporary files may grow large. */
+const char *placer_dir(const struct placer *pl);
+/* @n's inline tail, for the metadata (n->tail_spill). */
+int placer_spill(struct placer *pl, struct bnode *n, const void *data, uint32_t len);
+/* Append to the packed inode's data; *@at is where it landed. */
+int placer_pack(struct placer *pl, const void *data, size_t len, uint64_t *at);
+uint64_t placer_packed_len(const struct placer *pl);
 
-/* write_data.c: file data from the source to the image, at the cursor */
+/* dirs.c: directory and symlink blocks (not inline), after the nids */
+int place_dir_blocks(struct eroot_builder *b, struct placer *pl);
+
+/* write_data.c: regular files' data, file after file in nid order */
 struct copy {
 	struct eroot_builder *b;
+	struct placer *pl;
 	struct bnode *n;
-	int src, dst;
+	int src;
 	uint64_t base;			/* of the file's data in src */
 	uint8_t *buf;			/* COPY_BUF bytes */
-	void *hash;
 	uint64_t done, total;		/* progress, in source bytes */
 	struct zpipe *zpipe;		/* compression, when -z */
-	struct evp_md_ctx_st *md;	/* dedupe: digest of the current file */
 	struct dedupe *dedupe;		/* dedupe: digests of earlier files */
+	int spool_fd;			/* compressed output held (zfile.c), or -1 */
 };
 
-/* dedupe.c: whole-file deduplication (-E dedupe) */
-int dedupe_begin(struct copy *c);
-void dedupe_update(struct copy *c, const void *data, size_t len);
-/* After @n's data went out from block @first: share an earlier copy? */
-int dedupe_finish(struct copy *c, struct bnode *n, uint64_t first);
+#define COPY_BUF (1u << 20)
+
+int place_file_data(struct eroot_builder *b, struct placer *pl);
+int read_source(struct copy *c, uint64_t off, void *buf, size_t len);
+void progress(struct copy *c, uint64_t bytes);
+/* Flat layout: full blocks, the tail to the spill file; shared with an
+ * earlier equal file under -E dedupe.  @counted: progress told already. */
+int place_flat(struct copy *c, struct bnode *n, bool counted);
+
+/* dedupe.c: whole-file deduplication (-E dedupe), decided before placing */
+/* SHA-256 of @n's content as read from the source (flat and all-fragments
+ * files); with @uuid_body, the body (n->size - n->tail_len bytes) goes to
+ * the UUID hash on the way.  A file that fits c->buf stays there. */
+int dedupe_digest_source(struct copy *c, struct bnode *n, bool uuid_body, uint8_t *digest,
+			 uint64_t *check);
+/* The earlier file whose data can serve @n, or NULL (then @n is the first
+ * of its content, remembered). */
+int dedupe_lookup(struct copy *c, struct bnode *n, const uint8_t *digest,
+		  const struct bnode **twin);
+/* @n takes @twin's blocks, pclusters or fragment. */
+int dedupe_share(struct eroot_builder *b, struct bnode *n, const struct bnode *twin);
 void dedupe_free(struct copy *c);
 
-int write_file_data(struct eroot_builder *b, int fd, void *hash_state);
-int read_source(struct copy *c, uint64_t off, void *buf, size_t len);
-/* Write @len bytes at image byte @to, hashing them for the UUID. */
-int emit(struct copy *c, const void *data, size_t len, uint64_t to);
-void progress(struct copy *c, uint64_t bytes);
-int spill_tail(struct copy *c, struct bnode *n, const void *data, uint32_t len);
-/* Flat layout: full blocks at the cursor, the tail to the spill file. */
-int copy_flat(struct copy *c, struct bnode *n);
+/* fragments.c: -E all-fragments, a whole file into the packed inode */
+int place_all_fragment(struct copy *c, struct bnode *n);
 
-/* fragments.c: tails or whole files in the packed inode */
-int packed_open(struct eroot_builder *b, const char *image);
-int packed_append(struct eroot_builder *b, struct bnode *n, const void *data, size_t len);
-int copy_to_packed(struct copy *c, struct bnode *n);
-int packed_add_inode(struct eroot_builder *b);
-void packed_close(struct eroot_builder *b);
-
-/* compress_file.c: one fixed-size segment of a file into pclusters */
+/* compress_file.c: one fixed-size segment of a file into pclusters, on a
+ * worker thread */
 struct zworker {			/* what one compressing thread owns */
 	struct codec_state **states;	/* per profile, made when first needed */
 	uint8_t *in;			/* a segment of input */
@@ -76,8 +109,10 @@ int compress_segment(const struct eroot_builder *b, struct zworker *w, struct zs
 struct codec_state *zworker_state(const struct eroot_builder *b, struct zworker *w,
 				  uint16_t profile);
 void zseg_release(struct zseg *s);
-int place_segment(struct copy *c, struct bnode *n, struct zseg *s);
-int finish_compressed(struct copy *c, struct bnode *n, uint64_t first, uint64_t done);
+
+/* zfile.c: a compressed file's segments, held until its form is decided,
+ * then placed */
+int place_compressed(struct copy *c, struct bnode *n);
 
 /* zpipe.c: segments compressed ahead, by worker threads, taken in order */
 struct zpipe;
@@ -86,8 +121,8 @@ int zpipe_new(struct eroot_builder *b, struct zpipe **out);
 /* The next segment, which must belong to @n; NULL when out of memory. */
 struct zseg *zpipe_take(struct zpipe *p, struct bnode *n);
 void zpipe_release(struct zpipe *p);
+/* The packed inode's size is final: its segments may be queued. */
+void zpipe_packed_sized(struct zpipe *p);
 void zpipe_free(struct zpipe *p);
-
-
 
 #endif

@@ -24,6 +24,7 @@ struct zpipe {
 	size_t cap;
 	uint64_t submitted, claimed, consumed;	/* sequence numbers */
 	bool stop;
+	bool packed_sized;			/* the packed inode may be queued */
 	size_t node_i;				/* what to submit next */
 	uint64_t seg_off;
 	unsigned int nthreads, nworkers;
@@ -57,6 +58,8 @@ static void fill(struct zpipe *p)
 		struct bnode *n = b->nodes[p->node_i];
 		struct zseg *s;
 
+		if (n->is_packed && !p->packed_sized)
+			break;	/* its size comes with the last fragment */
 		if (!S_ISREG(n->mode) || !is_compressed(n) || n->frag_all || p->seg_off >= n->size) {
 			p->node_i++;
 			p->seg_off = 0;
@@ -203,6 +206,16 @@ void zpipe_release(struct zpipe *p)
 {
 	pthread_mutex_lock(&p->lock);
 	zseg_release(&p->ring[p->consumed++ % p->cap]);
+	fill(p);
+	pthread_mutex_unlock(&p->lock);
+}
+
+void zpipe_packed_sized(struct zpipe *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->packed_sized = true;
 	fill(p);
 	pthread_mutex_unlock(&p->lock);
 }

@@ -280,7 +280,7 @@ static void meta_free(struct meta_space *ms)
 
 /* Flat layout of @n's data: an inline tail when inode, xattrs and tail
  * fit in one block. */
-void layout_plan_flat(struct eroot_builder *b, struct bnode *n)
+static void layout_plan_flat(struct eroot_builder *b, struct bnode *n)
 {
 	uint32_t blksz = blksz_of(b), tail = tail_of(b, n->size);
 
@@ -291,6 +291,14 @@ void layout_plan_flat(struct eroot_builder *b, struct bnode *n)
 		n->tail_len = tail;
 	}
 	n->data_blocks = (n->size - n->tail_len + blksz - 1) >> b->blkszbits;
+}
+
+/* A file kept compressed: its profile and algorithm go in the superblock. */
+static void note_compressed(struct eroot_builder *b, const struct bnode *n)
+{
+	b->compressed_any = true;
+	b->profiles_used |= 1u << n->zprofile;
+	b->algs_used |= (uint16_t)(1u << profile_of(b, n)->codec->alg);
 }
 
 /* Decide inode form and data layout; everything but the nid and blocks. */
@@ -315,11 +323,117 @@ static int plan_node(struct eroot_builder *b, struct bnode *n)
 						    EROFS_INODE_COMPRESSED_FULL;
 		n->zprofile = zconfig_profile_of(b, n);
 		n->frag_all = b->opts.all_fragments;
+		if (n->frag_all) {	/* all of it in the packed inode, kept so */
+			n->has_fragment = true;
+			note_compressed(b, n);
+		}
 		return 0;
 	}
 	if (S_ISREG(n->mode) || S_ISDIR(n->mode) || S_ISLNK(n->mode))
 		layout_plan_flat(b, n);
 	return 0;
+}
+
+/*
+ * -E fragments, all-fragments: the packed inode, an unnamed regular file
+ * that gathers the fragments, is planned with the others, last, so that it
+ * takes the last nid.  Its size is known once every other file is placed
+ * (plan_packed_size()); it is no inode if nothing went into it.
+ */
+static int plan_packed(struct eroot_builder *b)
+{
+	struct bnode *p;
+
+	if (!uses_fragments(b) || !b->nprofiles)
+		return 0;
+	p = tree_new_node(b);
+	if (!p)
+		return BFAIL(b, -ENOMEM, "out of memory");
+	p->mode = S_IFREG | 0600;
+	p->nlink = 1;
+	p->mtime = b->build_time;
+	p->mtime_nsec = b->build_time_nsec;
+	p->ino = (uint32_t)b->nnodes;
+	p->is_packed = true;
+	p->datalayout = zindex_compact(b) ? EROFS_INODE_COMPRESSED_COMPACT :
+					    EROFS_INODE_COMPRESSED_FULL;
+	b->packed = p;
+	p->src_path = strdup("(packed inode)");
+	return p->src_path ? 0 : BFAIL(b, -ENOMEM, "out of memory");
+}
+
+void plan_packed_size(struct eroot_builder *b, uint64_t size)
+{
+	b->packed->size = size;
+	b->packed->extended = size > 0xffffffffull;
+}
+
+/* -E ztailpacking: the tail pcluster goes inline when the whole record
+ * (inode, xattrs, indexes, tail) fits in one block, as the kernel requires. */
+bool plan_ztail_inline(const struct eroot_builder *b, const struct bnode *n, uint32_t len)
+{
+	return zindex_size(b, inode_base_size(n), n->size) + len <= blksz_of(b);
+}
+
+/* Bytes flat storage of @n takes: full blocks, then an inline tail (when it
+ * can be inline) or one more block. */
+static uint64_t flat_bytes(const struct eroot_builder *b, const struct bnode *n)
+{
+	uint32_t blksz = blksz_of(b);
+	uint64_t full = n->size & ~(uint64_t)(blksz - 1), rest = n->size - full;
+
+	return full + (rest && inode_base_size(n) + rest <= blksz ? rest : rest ? blksz : 0);
+}
+
+/*
+ * A file stays compressed when its pclusters (and an inline tail) take
+ * fewer bytes than flat storage would, or when all it has is a fragment.
+ */
+static bool keeps_compressed(const struct eroot_builder *b, const struct bnode *n,
+			     const struct zoutcome *z)
+{
+	return (z->blocks << b->blkszbits) + z->inline_tail < flat_bytes(b, n) ||
+	       (z->fragment && !z->blocks);
+}
+
+/*
+ * Whether @n stays compressed whatever its remaining input gives, once
+ * its first @done bytes (a multiple of the block size) gave @blocks.
+ *
+ * Why the bound holds: a pcluster is either compressed, taking fewer
+ * blocks than its input fills (blocks * blksz < input), or plain, one
+ * block for a block of input (less only at the end of a range).  Segments
+ * start on block boundaries, so @rest bytes of input give at most
+ * roundup(@rest, blksz) bytes of pclusters.  Where the last logical
+ * cluster is split off (ztailpacking, fragments), the pclusters before it
+ * cover whole blocks and the tail takes at most one block (a block, an
+ * inline tail of at most a block, or a fragment of no block): still
+ * roundup(@rest, blksz).  So the final size is at most
+ * blocks * blksz + roundup(rest, blksz), and if that is below flat
+ * storage, keeps_compressed() is certain to hold at the end.
+ */
+bool plan_compressed_certain(const struct eroot_builder *b, const struct bnode *n,
+			     uint64_t blocks, uint64_t done)
+{
+	uint64_t mask = blksz_of(b) - 1, rest = n->size - done;
+
+	if (done & mask || done >= n->size)	/* at the end: decide exactly */
+		return false;
+	return (blocks << b->blkszbits) + ((rest + mask) & ~mask) < flat_bytes(b, n);
+}
+
+bool plan_compressed_form(struct eroot_builder *b, struct bnode *n, const struct zoutcome *z)
+{
+	if (!keeps_compressed(b, n, z)) {
+		layout_plan_flat(b, n);	/* no block saved: flat */
+		return false;
+	}
+	n->compressed_blocks = (uint32_t)z->blocks;
+	n->ztail_inline = z->inline_tail > 0;
+	n->tail_len = z->inline_tail;
+	n->has_fragment = z->fragment;
+	note_compressed(b, n);
+	return true;
 }
 
 /* Bytes the inode's record takes in the metadata area. */
@@ -357,7 +471,7 @@ int layout_prepare(struct eroot_builder *b)
 		return BFAIL(b, -ENOMEM, "out of memory");
 	for (size_t i = 0; i < b->nnodes && !err; i++)
 		err = plan_node(b, b->nodes[i]);
-	return err;
+	return err ? err : plan_packed(b);
 }
 
 /*
@@ -372,6 +486,12 @@ int layout_metadata(struct eroot_builder *b)
 				 .end = blksz };
 	int err = 0;
 
+	if (b->packed && !b->packed->size) {
+		/* no fragment went into it: the last node, and no inode */
+		tree_free_node(b, b->packed);
+		b->nodes[--b->nnodes] = NULL;
+		b->packed = NULL;
+	}
 	ms.free_slots = calloc(ms.nbuckets + 1, sizeof(*ms.free_slots));
 	if (!ms.free_slots)
 		return BFAIL(b, -ENOMEM, "out of memory");

@@ -20,9 +20,27 @@ size_t compr_cfgs_encode(const struct eroot_builder *b, uint8_t *out);
 
 /* layout.c: forms before the data is written, nids after */
 int layout_prepare(struct eroot_builder *b);
+/* Nids, once the data is placed; drops a packed inode left empty. */
 int layout_metadata(struct eroot_builder *b);
-void layout_plan_flat(struct eroot_builder *b, struct bnode *n);
 uint32_t dir_encoded_size(const struct eroot_builder *b, const struct bnode *dir);
+
+/* The form of a compressed file, decided from what compressing it gave,
+ * before any of it is placed. */
+struct zoutcome {
+	uint64_t blocks;		/* pclusters' blocks, a tail block included */
+	uint32_t inline_tail;		/* bytes of a tail pcluster kept inline, or 0 */
+	bool fragment;			/* its tail went to the packed inode */
+};
+/* Whether the tail pcluster of @len bytes can sit inline after the indexes. */
+bool plan_ztail_inline(const struct eroot_builder *b, const struct bnode *n, uint32_t len);
+/* Whether @n stays compressed whatever the input after its first @done
+ * bytes gives, once those gave @blocks blocks. */
+bool plan_compressed_certain(const struct eroot_builder *b, const struct bnode *n,
+			     uint64_t blocks, uint64_t done);
+/* Decide, once: compressed (true; the form fields set from @z) or flat. */
+bool plan_compressed_form(struct eroot_builder *b, struct bnode *n, const struct zoutcome *z);
+/* The packed inode's size, once every fragment is placed. */
+void plan_packed_size(struct eroot_builder *b, uint64_t size);
 
 /* zindex.c: compression indexes, compact where the block size allows */
 bool zindex_compact(const struct eroot_builder *b);

@@ -9,6 +9,10 @@
 
 /* write_meta.c */
 void encode_dir(const struct eroot_builder *b, const struct bnode *dir, uint8_t *out);
+/* A directory's encoded blocks (kept in n->dir_data until freed) or a
+ * symlink's target; NULL when out of memory. */
+uint8_t *node_content(const struct eroot_builder *b, struct bnode *n);
+/* The metadata area from b->meta_blkaddr, after the data. */
 int write_metadata(struct eroot_builder *b, int fd, void *hash_state);
 
 /* image_file.c */

@@ -43,8 +43,7 @@ void encode_dir(const struct eroot_builder *b, const struct bnode *dir, uint8_t 
 	}
 }
 
-/* The content of a directory or symlink, in one buffer. */
-static uint8_t *content_of(const struct eroot_builder *b, struct bnode *n)
+uint8_t *node_content(const struct eroot_builder *b, struct bnode *n)
 {
 	if (S_ISLNK(n->mode))
 		return (uint8_t *)n->link_target;
@@ -116,28 +115,21 @@ static int encode_inode(struct eroot_builder *b, const struct bnode *n, uint8_t 
 	return 0;
 }
 
-/* Directory and symlink data: blocks at the cursor, the tail inline. */
-static int place_content(struct eroot_builder *b, int fd, void *hash, struct bnode *n,
-			 uint8_t *at)
+/* A directory's or symlink's inline tail (its blocks are placed already,
+ * by place/dirs.c). */
+static int copy_inline_content(struct eroot_builder *b, struct bnode *n, uint8_t *at)
 {
-	uint8_t *content = content_of(b, n);
-	uint64_t body = n->size - n->tail_len;
-	int err = 0;
+	uint8_t *content;
 
+	if (!n->tail_len)
+		return 0;
+	content = node_content(b, n);
 	if (!content)
 		return BFAIL(b, -ENOMEM, "out of memory");
-	memcpy(at + inode_base_size(n), content + body, n->tail_len);
-	if (body) {
-		n->blkaddr = (uint32_t)b->data_cursor;
-		XXH3_128bits_update(hash, content, body);
-		err = pwrite_all(b, fd, content, body, b->data_cursor << b->blkszbits);
-		if (!err)
-			err = zero_block_tail(b, fd, (b->data_cursor << b->blkszbits) + body);
-		b->data_cursor += n->data_blocks;
-	}
+	memcpy(at + inode_base_size(n), content + n->size - n->tail_len, n->tail_len);
 	free(n->dir_data);
 	n->dir_data = NULL;
-	return err;
+	return 0;
 }
 
 int write_metadata(struct eroot_builder *b, int fd, void *hash_state)
@@ -153,9 +145,8 @@ int write_metadata(struct eroot_builder *b, int fd, void *hash_state)
 		struct bnode *n = b->nodes[i];
 
 		if (S_ISDIR(n->mode) || S_ISLNK(n->mode))
-			err = place_content(b, fd, hash_state, n, buf + n->nid * EROFS_ISLOT_SIZE);
+			err = copy_inline_content(b, n, buf + n->nid * EROFS_ISLOT_SIZE);
 	}
-	b->meta_blkaddr = (uint32_t)b->data_cursor;
 	for (size_t i = 0; i < b->nnodes && !err; i++)
 		err = encode_inode(b, b->nodes[i], buf + b->nodes[i]->nid * EROFS_ISLOT_SIZE);
 	if (!err) {

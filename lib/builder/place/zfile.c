@@ -1,0 +1,334 @@
+// SPDX-License-Identifier: MIT
+/*
+ * A compressed file, placed.  Its segments come from the pipeline in order;
+ * its form (compressed, or flat when that saves no block) and, under
+ * -E dedupe, whether it repeats an earlier file are decided before any of
+ * it is placed.  Until then its output is held: in memory up to ZHOLD_MEM,
+ * beyond that in an unnamed spool file next to the image.  Without dedupe,
+ * a file that has saved enough is certain to stay compressed
+ * (plan_compressed_certain()): what it holds is placed then, and the rest
+ * as it comes, so most files hold at most one segment.
+ *
+ * The UUID hash takes each pcluster as it comes, placed or not: that is
+ * the order in which earlier versions wrote them (see build.c).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <openssl/evp.h>
+
+#include "builder/builder.h"
+#include "builder/plan/plan.h"
+#include "builder/place/place.h"
+#include "builder/write/write.h"
+
+/*
+ * Output of one file held in memory while its form is open: two segments
+ * of the default size (zpipe_segment_bytes(): 4 MiB), so that a file of
+ * one or two segments is never spooled.  This adds at most 8 MiB to the
+ * pipeline's own ring; beyond it, output goes to the spool file.
+ */
+#define ZHOLD_MEM (8u << 20)
+
+struct held {
+	uint8_t *data;			/* NULL: in the spool file, at spool_off */
+	uint64_t blocks;
+	uint64_t spool_off;
+};
+
+struct zfile {
+	struct copy *c;
+	struct bnode *n;
+	struct zextent *ext;		/* block numbers from the file's first,
+					 * but for a fragment's */
+	uint32_t next, cap;
+	struct zoutcome out;		/* blocks so far, the tail's fate */
+	uint64_t done;			/* input bytes so far */
+	struct held *held;
+	size_t nheld, held_cap, held_mem;
+	uint64_t spool_len;
+	bool placing;			/* certain: output goes to the image */
+	uint32_t first;			/* the file's first block, once placing */
+	uint8_t *tail;			/* an inline or fragment tail */
+	uint32_t tail_len;
+	EVP_MD_CTX *md;			/* dedupe: over the segments' SHA-256s */
+};
+
+static int spool_write(struct zfile *zf, const uint8_t *data, size_t len, uint64_t *at)
+{
+	struct copy *c = zf->c;
+
+	if (c->spool_fd < 0) {
+		int fd = unnamed_tmpfile(placer_dir(c->pl));
+
+		if (fd < 0)
+			return BFAIL(c->b, fd, "cannot create a spool file in %s: %s",
+				     placer_dir(c->pl), strerror(-fd));
+		c->spool_fd = fd;
+	}
+	*at = zf->spool_len;
+	if (pwrite_all(c->b, c->spool_fd, data, len, zf->spool_len))
+		return -EIO;
+	zf->spool_len += len;
+	return 0;
+}
+
+/* Write held output @h at image block @blk. */
+static int place_held(struct zfile *zf, const struct held *h, uint64_t blk)
+{
+	struct copy *c = zf->c;
+	uint64_t len = h->blocks << c->b->blkszbits, to = blk << c->b->blkszbits;
+	int err = 0;
+
+	if (h->data)
+		return placer_write(c->pl, h->data, len, to);
+	for (uint64_t off = 0; off < len && !err; ) {
+		size_t piece = len - off < COPY_BUF ? (size_t)(len - off) : COPY_BUF;
+
+		if (pread(c->spool_fd, c->buf, piece, (off_t)(h->spool_off + off)) != (ssize_t)piece)
+			return BFAIL(c->b, -EIO, "reading the spool file");
+		err = placer_write(c->pl, c->buf, piece, to + off);
+		off += piece;
+	}
+	return err;
+}
+
+static void drop_held(struct zfile *zf)
+{
+	for (size_t i = 0; i < zf->nheld; i++)
+		free(zf->held[i].data);
+	free(zf->held);
+	zf->held = NULL;
+	zf->nheld = zf->held_cap = zf->held_mem = 0;
+	if (zf->spool_len && ftruncate(zf->c->spool_fd, 0) == 0)
+		zf->spool_len = 0;
+}
+
+/* The form is certain: everything held goes to the image, in order. */
+static int start_placing(struct zfile *zf)
+{
+	uint64_t blk;
+	int err = placer_reserve(zf->c->pl, zf->out.blocks, &zf->first);
+
+	blk = zf->first;
+	for (size_t i = 0; i < zf->nheld && !err; i++) {
+		err = place_held(zf, &zf->held[i], blk);
+		blk += zf->held[i].blocks;
+	}
+	zf->placing = true;
+	drop_held(zf);
+	return err;
+}
+
+/* @blocks blocks of output at *@data: placed, or held (taking *@data). */
+static int keep_output(struct zfile *zf, uint8_t **data, uint64_t blocks)
+{
+	struct eroot_builder *b = zf->c->b;
+	size_t len = (size_t)blocks << b->blkszbits;
+	struct held h = { .blocks = blocks };
+	uint32_t at;
+	int err;
+
+	if (!blocks)
+		return 0;
+	if (zf->placing) {
+		err = placer_reserve(zf->c->pl, blocks, &at);
+		if (!err && at != zf->first + zf->out.blocks)
+			err = BFAIL(b, -EIO, "%s: data placement out of step", zf->n->src_path);
+		return err ? err : placer_write(zf->c->pl, *data, len, (uint64_t)at << b->blkszbits);
+	}
+	if (zf->nheld == zf->held_cap) {
+		size_t cap = zf->held_cap ? zf->held_cap * 2 : 8;
+		struct held *v = realloc(zf->held, cap * sizeof(*v));
+
+		if (!v)
+			return BFAIL(b, -ENOMEM, "out of memory");
+		zf->held = v;
+		zf->held_cap = cap;
+	}
+	if (zf->held_mem + len <= ZHOLD_MEM) {
+		/* taken as is, shrunk to what it holds */
+		uint8_t *p = realloc(*data, len);
+
+		h.data = p ? p : *data;
+		*data = NULL;
+		zf->held_mem += len;
+	} else {
+		err = spool_write(zf, *data, len, &h.spool_off);
+		if (err)
+			return err;
+	}
+	zf->held[zf->nheld++] = h;
+	return 0;
+}
+
+static int add_extent(struct zfile *zf, struct zextent e)
+{
+	if (zf->next == zf->cap) {
+		uint32_t cap = zf->cap ? zf->cap * 2 : 16;
+		struct zextent *v = realloc(zf->ext, cap * sizeof(*v));
+
+		if (!v)
+			return BFAIL(zf->c->b, -ENOMEM, "out of memory");
+		zf->ext = v;
+		zf->cap = cap;
+	}
+	zf->ext[zf->next++] = e;
+	return 0;
+}
+
+/*
+ * The file's last logical cluster, compressed apart: into the packed inode
+ * (fragments), inline after the indexes when the whole record fits in a
+ * block, else into a block of its own like any other pcluster.
+ */
+static int take_tail(struct zfile *zf, struct zseg *s)
+{
+	struct eroot_builder *b = zf->c->b;
+	uint32_t blksz = blksz_of(b);
+	struct zextent e = {
+		.la = (zf->n->size - 1) & ~(uint64_t)(blksz - 1), .plain = s->tail_plain,
+		.blkaddr = (uint32_t)zf->out.blocks, .blocks = 1,
+	};
+	uint8_t *blk;
+	int err;
+
+	if (b->opts.fragments || plan_ztail_inline(b, zf->n, s->tail_len)) {
+		if (b->opts.fragments) {
+			/* the raw tail, compressed with the packed inode; a
+			 * HEAD, never PLAIN: the kernel maps no blocks for a
+			 * fragment and would find a plain one larger than its
+			 * (zero) blocks */
+			e = (struct zextent){ .la = e.la, .fragment = true };
+			zf->out.fragment = true;
+		} else {
+			e.inline_tail = true;
+			e.blocks = 0;
+			zf->out.inline_tail = s->tail_len;
+		}
+		zf->tail = s->tail;
+		zf->tail_len = s->tail_len;
+		s->tail = NULL;
+		return add_extent(zf, e);
+	}
+	blk = calloc(1, blksz);
+	if (!blk)
+		return BFAIL(b, -ENOMEM, "out of memory");
+	memcpy(blk + (s->tail_plain ? 0 : blksz - s->tail_len), s->tail, s->tail_len);
+	placer_hash(zf->c->pl, blk, blksz);
+	err = add_extent(zf, e);
+	if (!err)
+		err = keep_output(zf, &blk, 1);
+	free(blk);
+	zf->out.blocks++;
+	return err;
+}
+
+static int take_segment(struct zfile *zf, struct zseg *s)
+{
+	struct eroot_builder *b = zf->c->b;
+	int err = 0;
+
+	if (s->err)
+		return BFAIL(b, s->err, "%s", s->errmsg);
+	placer_hash(zf->c->pl, s->out, s->out_blocks << b->blkszbits);
+	if (zf->md)
+		EVP_DigestUpdate(zf->md, s->digest, sizeof(s->digest));
+	for (uint32_t i = 0; i < s->next && !err; i++) {
+		struct zextent e = s->ext[i];
+
+		e.blkaddr += (uint32_t)zf->out.blocks;
+		err = add_extent(zf, e);
+	}
+	if (!err)
+		err = keep_output(zf, &s->out, s->out_blocks);
+	zf->out.blocks += s->out_blocks;
+	zf->done += s->len;
+	progress(zf->c, s->len);
+	if (!err && s->tail)
+		err = take_tail(zf, s);
+	if (!err && !zf->placing && !zf->md &&
+	    plan_compressed_certain(b, zf->n, zf->out.blocks, zf->done))
+		err = start_placing(zf);
+	return err;
+}
+
+/* Compressed it stays: its pclusters, tail and extents in place. */
+static int place_kept(struct zfile *zf)
+{
+	struct copy *c = zf->c;
+	struct bnode *n = zf->n;
+	int err = zf->placing ? 0 : start_placing(zf);
+
+	for (uint32_t i = 0; i < zf->next; i++)
+		if (!zf->ext[i].fragment)
+			zf->ext[i].blkaddr += zf->first;
+	n->extents = zf->ext;
+	n->nextents = n->extents_cap = zf->next;
+	zf->ext = NULL;
+	if (!err && zf->out.inline_tail)
+		err = placer_spill(c->pl, n, zf->tail, zf->tail_len);
+	if (!err && zf->out.fragment)
+		err = placer_pack(c->pl, zf->tail, zf->tail_len, &n->frag_off);
+	return err;
+}
+
+/* After its last segment: the form, a twin under dedupe, then the bytes. */
+static int finish(struct zfile *zf)
+{
+	struct eroot_builder *b = zf->c->b;
+	struct bnode *n = zf->n;
+	const struct bnode *twin = NULL;
+	uint8_t digest[32];
+	unsigned int len;
+	int err;
+
+	if (!plan_compressed_form(b, n, &zf->out)) {
+		if (zf->placing)	/* plan_compressed_certain() said otherwise */
+			return BFAIL(b, -EIO, "%s: compressed form undecided", n->src_path);
+		drop_held(zf);
+		return place_flat(zf->c, n, true);
+	}
+	if (zf->md) {
+		EVP_DigestFinal_ex(zf->md, digest, &len);
+		err = dedupe_lookup(zf->c, n, digest, &twin);
+		if (err)
+			return err;
+	}
+	if (!twin)
+		return place_kept(zf);
+	err = dedupe_share(b, n, twin);
+	/* an inline tail is in @n's own record */
+	if (!err && zf->out.inline_tail)
+		err = placer_spill(zf->c->pl, n, zf->tail, zf->tail_len);
+	return err;
+}
+
+/* The file's segments, compressed by the pipeline, taken in order. */
+int place_compressed(struct copy *c, struct bnode *n)
+{
+	struct zfile zf = { .c = c, .n = n };
+	int err = 0;
+
+	if (c->b->opts.dedupe && (!(zf.md = EVP_MD_CTX_new()) ||
+				  !EVP_DigestInit_ex(zf.md, EVP_sha256(), NULL)))
+		err = BFAIL(c->b, -ENOMEM, "out of memory or no SHA-256");
+	for (uint64_t off = 0; off < n->size && !err; ) {
+		struct zseg *s = zpipe_take(c->zpipe, n);
+
+		if (!s) {
+			err = BFAIL(c->b, -EIO, "%s: compression pipeline out of step", n->src_path);
+			break;
+		}
+		off += s->len;
+		err = take_segment(&zf, s);
+		zpipe_release(c->zpipe);
+	}
+	if (!err)
+		err = finish(&zf);
+	drop_held(&zf);
+	free(zf.ext);
+	free(zf.tail);
+	EVP_MD_CTX_free(zf.md);
+	return err;
+}
