@@ -80,7 +80,7 @@ const char *source_strerror(int err)
 
 bool source_may_change(const struct bnode *n)
 {
-	return n->is_packed || !n->source || n->source->live;
+	return !n->is_packed && n->source && n->source->live;
 }
 
 void sources_free(struct eroot_builder *b)

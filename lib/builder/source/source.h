@@ -65,7 +65,9 @@ int source_open(const struct eroot_builder *b, const struct bnode *n, int *fd, u
 void source_close(const struct eroot_builder *b, int fd);
 /* Words for a source_open() error. */
 const char *source_strerror(int err);
-/* Whether @n's data may change while the image is written (sizes checked). */
+/* Whether @n's data is in a file others may change while the image is
+ * written, so that its size is worth checking again (the stage and the
+ * packed file are the builder's own). */
 bool source_may_change(const struct bnode *n);
 /* Everything the sources hold, at eroot_builder_free(). */
 void sources_free(struct eroot_builder *b);
