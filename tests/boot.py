@@ -47,9 +47,13 @@ done
 meminfo() {
 	while read -r key value _; do
 		case $key in
+		MemTotal:) total=$value ;;
 		MemAvailable:) avail=$value ;;
 		MemFree:) free=$value ;;
 		Shmem:) shmem=$value ;;
+		Unevictable:) unevictable=$value ;;
+		AnonPages:) anon=$value ;;
+		Slab:) slab=$value ;;
 		esac
 	done </proc/meminfo
 }
@@ -66,7 +70,7 @@ while [ $settle -lt 50 ] && [ $still -lt 3 ]; do
 	settle=$((settle + 1))
 	if [ $avail -lt $((last + 1024)) ]; then still=$((still + 1)); else still=0; fi
 done
-echo "EROOT-ROOT-OK uptime=$up memavail=$avail memfree=$free shmem=$shmem loopwait=$loopwait settle=$settle" >/dev/ttyS1
+echo "EROOT-ROOT-OK uptime=$up memtotal=$total memavail=$avail memfree=$free shmem=$shmem unevictable=$unevictable anon=$anon slab=$slab loopwait=$loopwait settle=$settle" >/dev/ttyS1
 sync
 echo o >/proc/sysrq-trigger
 while :; do sleep 60; done
