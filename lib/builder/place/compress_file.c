@@ -27,6 +27,17 @@
 #include <openssl/sha.h>
 
 
+/* The worker's codec state for @profile, made when first needed. */
+struct codec_state *zworker_state(const struct eroot_builder *b, struct zworker *w,
+				  uint16_t profile)
+{
+	const struct zprofile *p = &b->profiles[profile];
+
+	if (!w->states[profile])
+		w->states[profile] = p->codec->enc_new(p->level, p->max_in);
+	return w->states[profile];
+}
+
 static int seg_fail(struct zseg *s, int err, const char *what)
 {
 	s->err = err;

@@ -39,7 +39,8 @@ uint64_t placer_packed_len(const struct placer *pl);
 /* dirs.c: directory and symlink blocks (not inline), after the nids */
 int place_dir_blocks(struct eroot_builder *b, struct placer *pl);
 
-/* write_data.c: regular files' data, file after file in nid order */
+/* write_data.c: regular files' data, file after file in nid order; the
+ * packed inode last */
 struct copy {
 	struct eroot_builder *b;
 	struct placer *pl;
@@ -56,11 +57,22 @@ struct copy {
 #define COPY_BUF (1u << 20)
 
 int place_file_data(struct eroot_builder *b, struct placer *pl);
+
+/* copy.c: reading the source */
 int read_source(struct copy *c, uint64_t off, void *buf, size_t len);
 void progress(struct copy *c, uint64_t bytes);
+/* Copy @len source bytes at @off into reserved blocks at image byte @to;
+ * @hash: into the UUID hash too; @count: as progress; @check: XXH3-64
+ * state the bytes go to (NULL: none). */
+int copy_range(struct copy *c, uint64_t off, uint64_t len, uint64_t to, bool hash,
+	       bool count, void *check);
+
+/* flat.c: data stored as it is */
 /* Flat layout: full blocks, the tail to the spill file; shared with an
  * earlier equal file under -E dedupe.  @counted: progress told already. */
 int place_flat(struct copy *c, struct bnode *n, bool counted);
+/* Chunk-based (sparse) files: chunks with data, holes left out. */
+int place_chunks(struct copy *c, struct bnode *n);
 
 /* dedupe.c: whole-file deduplication (-E dedupe), decided before placing */
 /* SHA-256 of @n's content as read from the source (flat and all-fragments

@@ -39,16 +39,6 @@ uint64_t zpipe_segment_bytes(const struct zprofile *p)
 	return seg > 4 * p->max_in ? seg : 4 * p->max_in;
 }
 
-struct codec_state *zworker_state(const struct eroot_builder *b, struct zworker *w,
-				  uint16_t profile)
-{
-	const struct zprofile *p = &b->profiles[profile];
-
-	if (!w->states[profile])
-		w->states[profile] = p->codec->enc_new(p->level, p->max_in);
-	return w->states[profile];
-}
-
 /* Queue segments until the ring is full (call with the lock held). */
 static void fill(struct zpipe *p)
 {
