@@ -72,10 +72,59 @@ def describe_difference(a, b):
         '%d bytes' % (at, at, len(a), len(b))
 
 
+# b74fc09 rewound its data cursor (dedupe finding a twin after the file's
+# data was written): the metadata written over the rewound part can leave
+# that data behind in the unused tail of a block.  The reshape's placer
+# never writes what it will not keep, so the tail is zero there now (commit
+# 0737f7b).  Nothing reads those bytes: such stale padding is allowed, each
+# run reported as a note; set False to demand every byte.
+ALLOW_STALE_PADDING = True
+
+
+def stale_padding(cur, old):
+    """[(offset, length, offset of the same bytes elsewhere in @old)] when
+    every difference between the images @cur and @old is stale padding:
+    from the first differing byte to the end of its block, @cur is zero
+    and @old holds (zeros aside) a copy of bytes found elsewhere in @old.
+    None when some difference is not."""
+    if len(cur) != len(old) or len(old) < 2048:
+        return None
+    bs = E.Erofs(old).bs
+    runs, at = [], first_difference(cur, old)
+    while at is not None:
+        end = min((at // bs + 1) * bs, len(old))
+        stale = old[at:end].rstrip(b'\0')
+        if any(cur[at:end]) or len(stale) < 16:
+            return None
+        copy = old.find(stale)
+        if copy == at:
+            copy = old.find(stale, at + 1)
+        if copy < 0:
+            return None
+        runs.append((at, end - at, copy))
+        rest = first_difference(cur[end:], old[end:])
+        at = None if rest is None else end + rest
+    return runs
+
+
+def same_bytes(cur, old):
+    """(same, what differs): the same bytes, or stale padding only."""
+    if cur == old:
+        return True, ''
+    runs = stale_padding(cur, old) if ALLOW_STALE_PADDING else None
+    if runs:
+        return True, 'stale padding (allowed): ' + ', '.join(
+            '%d bytes at %d, a copy of those at %d' % (n, at, copy)
+            for at, n, copy in runs)
+    return False, describe_difference(cur, old)
+
+
 def same_image(t, name, cur, base, took):
     a, b = E.read_file(cur), E.read_file(base)
-    if t.check(a == b, '%s: the same bytes as %s' % (name, BASELINE),
-               describe_difference(a, b) if a != b else ''):
+    same, detail = same_bytes(a, b)
+    if detail and same:
+        print('note: %s: %s' % (name, detail), flush=True)
+    if t.check(same, '%s: the same bytes as %s' % (name, BASELINE), detail):
         print('ok: %s (%d bytes; %s)' % (name, len(a), took), flush=True)
 
 
@@ -303,9 +352,13 @@ def same_initrd(t, name, cur_path, old_path, took):
                   if c[3][i] != o[3][i]]
         if fields:
             problems.append('%s: header fields %s differ' % (label, fields))
-        if c[5] != o[5]:
-            problems.append('%s: data: %s' % (label, describe_difference(
-                c[5], o[5])))
+        same, detail = same_bytes(c[5], o[5])
+        if not c[2].endswith(b'.erofs') and c[5] != o[5]:
+            same, detail = False, describe_difference(c[5], o[5])
+        if not same:
+            problems.append('%s: data: %s' % (label, detail))
+        elif detail:
+            print('note: %s: %s: %s' % (name, label, detail))
         if o[4] % 4096 == 0 and o[5] and c[4] % 4096:
             problems.append('%s: data at %d, no longer page-aligned' %
                             (label, c[4]))
