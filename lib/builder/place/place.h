@@ -130,8 +130,12 @@ int place_compressed(struct copy *c, struct bnode *n);
 struct zpipe;
 uint64_t zpipe_segment_bytes(const struct zprofile *p);
 int zpipe_new(struct eroot_builder *b, struct zpipe **out);
-/* The next segment, which must belong to @n; NULL when out of memory. */
+/* The next segment, which must belong to @n; NULL when out of step.  It
+ * stays in its slot until released. */
 struct zseg *zpipe_take(struct zpipe *p, struct bnode *n);
+/* Segments that may be taken and not yet released, before the next take. */
+unsigned int zpipe_hold_max(const struct zpipe *p);
+/* Free the oldest segment taken, for its slot to be refilled. */
 void zpipe_release(struct zpipe *p);
 /* The packed inode's size is final: its segments may be queued. */
 void zpipe_packed_sized(struct zpipe *p);

@@ -3,8 +3,8 @@
  * A compressed file, placed.  Its segments come from the pipeline in order;
  * its form (compressed, or flat when that saves no block) and, under
  * -E dedupe, whether it repeats an earlier file are decided before any of
- * it is placed.  Until then its output is held: in memory up to ZHOLD_MEM,
- * beyond that in an unnamed spool file next to the image.  Without dedupe,
+ * it is placed.  Until then its output is held: in the pipeline's ring,
+ * then in an unnamed spool file next to the image.  Without dedupe,
  * a file that has saved enough is certain to stay compressed
  * (plan_compressed_certain()): what it holds is placed then, and the rest
  * as it comes, so most files hold at most one segment.
@@ -23,15 +23,16 @@
 #include "builder/write/write.h"
 
 /*
- * Output of one file held in memory while its form is open: two segments
- * of the default size (zpipe_segment_bytes(): 4 MiB), so that a file of
- * one or two segments is never spooled.  This adds at most 8 MiB to the
- * pipeline's own ring; beyond it, output goes to the spool file.
+ * Held output costs no memory beyond the pipeline's own: a segment waits
+ * in its ring slot (zpipe_hold_max(): 2 per worker, 4 MiB of input each by
+ * default), which is refilled only once it is released; when the slots
+ * run out, the oldest waits in the spool file instead.  Only a tail block
+ * (one block) is held in memory of its own.
  */
-#define ZHOLD_MEM (8u << 20)
-
 struct held {
-	uint8_t *data;			/* NULL: in the spool file, at spool_off */
+	struct zseg *seg;		/* still in its ring slot, or NULL */
+	const uint8_t *data;		/* NULL: in the spool file, at spool_off */
+	uint8_t *own;			/* data allocated here (a tail block) */
 	uint64_t blocks;
 	uint64_t spool_off;
 };
@@ -44,8 +45,9 @@ struct zfile {
 	uint32_t next, cap;
 	struct zoutcome out;		/* blocks so far, the tail's fate */
 	uint64_t done;			/* input bytes so far */
-	struct held *held;
-	size_t nheld, held_cap, held_mem;
+	struct held *held;		/* in order; ring slots oldest first */
+	size_t nheld, held_cap, first_held;
+	unsigned int in_ring;		/* segments taken and not released */
 	uint64_t spool_len;
 	bool placing;			/* certain: output goes to the image */
 	uint32_t first;			/* the file's first block, once placing */
@@ -93,15 +95,43 @@ static int place_held(struct zfile *zf, const struct held *h, uint64_t blk)
 	return err;
 }
 
+/* Give the oldest segment still in the ring back to the pipeline. */
+static void release_oldest(struct zfile *zf)
+{
+	while (!zf->held[zf->first_held].seg)
+		zf->first_held++;
+	zf->held[zf->first_held++].seg = NULL;
+	zf->in_ring--;
+	zpipe_release(zf->c->zpipe);
+}
+
 static void drop_held(struct zfile *zf)
 {
+	while (zf->in_ring)
+		release_oldest(zf);
 	for (size_t i = 0; i < zf->nheld; i++)
-		free(zf->held[i].data);
+		free(zf->held[i].own);
 	free(zf->held);
 	zf->held = NULL;
-	zf->nheld = zf->held_cap = zf->held_mem = 0;
+	zf->nheld = zf->held_cap = zf->first_held = 0;
 	if (zf->spool_len && ftruncate(zf->c->spool_fd, 0) == 0)
 		zf->spool_len = 0;
+}
+
+/* The ring is full of held segments: the oldest waits in the spool. */
+static int spool_oldest(struct zfile *zf)
+{
+	struct held *h;
+	int err = 0;
+
+	while (!zf->held[zf->first_held].seg)
+		zf->first_held++;
+	h = &zf->held[zf->first_held];
+	if (h->blocks)
+		err = spool_write(zf, h->data, h->blocks << zf->c->b->blkszbits, &h->spool_off);
+	h->data = NULL;
+	release_oldest(zf);
+	return err;
 }
 
 /* The form is certain: everything held goes to the image, in order. */
@@ -120,45 +150,47 @@ static int start_placing(struct zfile *zf)
 	return err;
 }
 
-/* @blocks blocks of output at *@data: placed, or held (taking *@data). */
-static int keep_output(struct zfile *zf, uint8_t **data, uint64_t blocks)
+/*
+ * @blocks blocks of output at @data, from segment @seg (still in the ring)
+ * or allocated in @own: placed now, or held.
+ */
+static int keep_output(struct zfile *zf, struct zseg *seg, uint8_t *own, const uint8_t *data,
+		       uint64_t blocks)
 {
 	struct eroot_builder *b = zf->c->b;
-	size_t len = (size_t)blocks << b->blkszbits;
-	struct held h = { .blocks = blocks };
 	uint32_t at;
 	int err;
 
-	if (!blocks)
-		return 0;
 	if (zf->placing) {
 		err = placer_reserve(zf->c->pl, blocks, &at);
 		if (!err && at != zf->first + zf->out.blocks)
 			err = BFAIL(b, -EIO, "%s: data placement out of step", zf->n->src_path);
-		return err ? err : placer_write(zf->c->pl, *data, len, (uint64_t)at << b->blkszbits);
+		if (!err && blocks)
+			err = placer_write(zf->c->pl, data, (size_t)blocks << b->blkszbits,
+					   (uint64_t)at << b->blkszbits);
+		free(own);
+		if (seg)
+			zpipe_release(zf->c->zpipe);
+		return err;
 	}
 	if (zf->nheld == zf->held_cap) {
 		size_t cap = zf->held_cap ? zf->held_cap * 2 : 8;
 		struct held *v = realloc(zf->held, cap * sizeof(*v));
 
-		if (!v)
+		if (!v) {
+			free(own);
+			if (seg)
+				zpipe_release(zf->c->zpipe);
 			return BFAIL(b, -ENOMEM, "out of memory");
+		}
 		zf->held = v;
 		zf->held_cap = cap;
 	}
-	if (zf->held_mem + len <= ZHOLD_MEM) {
-		/* taken as is, shrunk to what it holds */
-		uint8_t *p = realloc(*data, len);
-
-		h.data = p ? p : *data;
-		*data = NULL;
-		zf->held_mem += len;
-	} else {
-		err = spool_write(zf, *data, len, &h.spool_off);
-		if (err)
-			return err;
-	}
-	zf->held[zf->nheld++] = h;
+	zf->held[zf->nheld++] = (struct held){
+		.seg = seg, .data = data, .own = own, .blocks = blocks,
+	};
+	if (seg)
+		zf->in_ring++;
 	return 0;
 }
 
@@ -182,18 +214,18 @@ static int add_extent(struct zfile *zf, struct zextent e)
  * (fragments), inline after the indexes when the whole record fits in a
  * block, else into a block of its own like any other pcluster.
  */
-static int take_tail(struct zfile *zf, struct zseg *s)
+static int take_tail(struct zfile *zf, uint8_t *tail, uint32_t len, bool plain)
 {
 	struct eroot_builder *b = zf->c->b;
 	uint32_t blksz = blksz_of(b);
 	struct zextent e = {
-		.la = (zf->n->size - 1) & ~(uint64_t)(blksz - 1), .plain = s->tail_plain,
+		.la = (zf->n->size - 1) & ~(uint64_t)(blksz - 1), .plain = plain,
 		.blkaddr = (uint32_t)zf->out.blocks, .blocks = 1,
 	};
 	uint8_t *blk;
 	int err;
 
-	if (b->opts.fragments || plan_ztail_inline(b, zf->n, s->tail_len)) {
+	if (b->opts.fragments || plan_ztail_inline(b, zf->n, len)) {
 		if (b->opts.fragments) {
 			/* the raw tail, compressed with the packed inode; a
 			 * HEAD, never PLAIN: the kernel maps no blocks for a
@@ -204,35 +236,43 @@ static int take_tail(struct zfile *zf, struct zseg *s)
 		} else {
 			e.inline_tail = true;
 			e.blocks = 0;
-			zf->out.inline_tail = s->tail_len;
+			zf->out.inline_tail = len;
 		}
-		zf->tail = s->tail;
-		zf->tail_len = s->tail_len;
-		s->tail = NULL;
+		zf->tail = tail;
+		zf->tail_len = len;
 		return add_extent(zf, e);
 	}
 	blk = calloc(1, blksz);
+	if (blk)
+		memcpy(blk + (plain ? 0 : blksz - len), tail, len);
+	free(tail);
 	if (!blk)
 		return BFAIL(b, -ENOMEM, "out of memory");
-	memcpy(blk + (s->tail_plain ? 0 : blksz - s->tail_len), s->tail, s->tail_len);
 	placer_hash(zf->c->pl, blk, blksz);
 	err = add_extent(zf, e);
-	if (!err)
-		err = keep_output(zf, &blk, 1);
-	free(blk);
+	if (err)
+		free(blk);
+	else
+		err = keep_output(zf, NULL, blk, blk, 1);
 	zf->out.blocks++;
 	return err;
 }
 
+/* One segment taken from the pipeline; it is released here or held. */
 static int take_segment(struct zfile *zf, struct zseg *s)
 {
 	struct eroot_builder *b = zf->c->b;
-	int err = 0;
+	/* the segment may be released before its tail is taken */
+	uint8_t *tail = s->tail;
+	uint32_t tail_len = s->tail_len;
+	bool tail_plain = s->tail_plain;
+	uint64_t blocks;
+	int err = s->err ? BFAIL(b, s->err, "%s", s->errmsg) : 0;
 
-	if (s->err)
-		return BFAIL(b, s->err, "%s", s->errmsg);
-	placer_hash(zf->c->pl, s->out, s->out_blocks << b->blkszbits);
-	if (zf->md)
+	s->tail = NULL;
+	if (!err)
+		placer_hash(zf->c->pl, s->out, s->out_blocks << b->blkszbits);
+	if (!err && zf->md)
 		EVP_DigestUpdate(zf->md, s->digest, sizeof(s->digest));
 	for (uint32_t i = 0; i < s->next && !err; i++) {
 		struct zextent e = s->ext[i];
@@ -240,13 +280,20 @@ static int take_segment(struct zfile *zf, struct zseg *s)
 		e.blkaddr += (uint32_t)zf->out.blocks;
 		err = add_extent(zf, e);
 	}
-	if (!err)
-		err = keep_output(zf, &s->out, s->out_blocks);
-	zf->out.blocks += s->out_blocks;
+	if (err) {
+		free(tail);
+		zpipe_release(zf->c->zpipe);
+		return err;
+	}
 	zf->done += s->len;
 	progress(zf->c, s->len);
-	if (!err && s->tail)
-		err = take_tail(zf, s);
+	blocks = s->out_blocks;
+	err = keep_output(zf, s, NULL, s->out, blocks);
+	zf->out.blocks += blocks;
+	if (!err && tail)
+		err = take_tail(zf, tail, tail_len, tail_plain);
+	else
+		free(tail);
 	if (!err && !zf->placing && !zf->md &&
 	    plan_compressed_certain(b, zf->n, zf->out.blocks, zf->done))
 		err = start_placing(zf);
@@ -314,15 +361,18 @@ int place_compressed(struct copy *c, struct bnode *n)
 				  !EVP_DigestInit_ex(zf.md, EVP_sha256(), NULL)))
 		err = BFAIL(c->b, -ENOMEM, "out of memory or no SHA-256");
 	for (uint64_t off = 0; off < n->size && !err; ) {
-		struct zseg *s = zpipe_take(c->zpipe, n);
+		struct zseg *s;
 
+		if (zf.in_ring == zpipe_hold_max(c->zpipe))
+			err = spool_oldest(&zf);
+		s = err ? NULL : zpipe_take(c->zpipe, n);
 		if (!s) {
-			err = BFAIL(c->b, -EIO, "%s: compression pipeline out of step", n->src_path);
+			err = err ? err : BFAIL(c->b, -EIO, "%s: compression pipeline out of step",
+						n->src_path);
 			break;
 		}
 		off += s->len;
 		err = take_segment(&zf, s);
-		zpipe_release(c->zpipe);
 	}
 	if (!err)
 		err = finish(&zf);

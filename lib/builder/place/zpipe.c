@@ -3,8 +3,9 @@
  * The compression pipeline: files to compress are cut into fixed-size
  * segments, which worker threads compress ahead of the writer while the
  * writer takes them back in order.  A bounded ring keeps memory to a few
- * segments per worker; with one worker the writer compresses each segment
- * itself when it gets to it.  The order of the output never depends on the
+ * segments per worker (2 per worker, and 1); the writer may hold segments
+ * it took in their slots (zfile.c), which then wait to be refilled.  With
+ * one worker the writer compresses each segment itself when it gets to it.  The order of the output never depends on the
  * number of workers.
  */
 #include <pthread.h>
@@ -22,7 +23,7 @@ struct zpipe {
 	pthread_cond_t cv;
 	struct zseg *ring;
 	size_t cap;
-	uint64_t submitted, claimed, consumed;	/* sequence numbers */
+	uint64_t submitted, claimed, taken, consumed;	/* sequence numbers */
 	bool stop;
 	bool packed_sized;			/* the packed inode may be queued */
 	size_t node_i;				/* what to submit next */
@@ -172,8 +173,8 @@ struct zseg *zpipe_take(struct zpipe *p, struct bnode *n)
 
 	pthread_mutex_lock(&p->lock);
 	fill(p);
-	s = &p->ring[p->consumed % p->cap];
-	if (p->consumed == p->submitted || s->n != n) {
+	s = &p->ring[p->taken % p->cap];
+	if (p->taken == p->submitted || s->n != n) {
 		pthread_mutex_unlock(&p->lock);
 		return NULL;	/* out of step: cannot happen */
 	}
@@ -188,8 +189,14 @@ struct zseg *zpipe_take(struct zpipe *p, struct bnode *n)
 	}
 	while (s->state != SEG_DONE)
 		pthread_cond_wait(&p->cv, &p->lock);
+	p->taken++;
 	pthread_mutex_unlock(&p->lock);
 	return s;
+}
+
+unsigned int zpipe_hold_max(const struct zpipe *p)
+{
+	return (unsigned int)p->cap - 1;
 }
 
 void zpipe_release(struct zpipe *p)
