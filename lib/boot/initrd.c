@@ -244,7 +244,7 @@ static int add_modules(struct eroot_initrd *r, struct newc *w, struct config_wri
 				!strcmp(loader_modules[i].name, "sha256") ||
 				(loader_modules[i].for_digest && !r->o.verify));
 	if (!err)
-		err = newc_dir(w, LOADER_MODULES_DIR + 1, 0700);
+		err = newc_dir(w, &LOADER_MODULES_DIR[1], 0700);
 	for (size_t i = 0; !err && i < ks.n; i++) {
 		char name[128];
 		unsigned char *data = NULL;
@@ -302,13 +302,13 @@ static int write_loader_archive(struct eroot_initrd *r, struct newc *w)
 	if (!err)
 		err = newc_file(w, "init", 0755, r->o.loader, 0);
 	if (!err)
-		err = newc_dir(w, LOADER_DIR + 1, 0700);
+		err = newc_dir(w, &LOADER_DIR[1], 0700);
 	if (!err)
 		err = add_modules(r, w, &cfg);
 	if (!err)
 		err = add_image_config(r, &cfg);
 	if (!err)
-		err = newc_buf(w, LOADER_CONFIG_PATH + 1, S_IFREG | 0600, cfg.text, cfg.len);
+		err = newc_buf(w, &LOADER_CONFIG_PATH[1], S_IFREG | 0600, cfg.text, cfg.len);
 	if (!err)
 		err = newc_trailer(w);
 	config_writer_free(&cfg);
@@ -318,7 +318,7 @@ static int write_loader_archive(struct eroot_initrd *r, struct newc *w)
 /* Part 3: the images, page-aligned, in an archive of their own. */
 static int write_image_archive(struct eroot_initrd *r, struct newc *w)
 {
-	int err = newc_file(w, LOADER_ROOT_IMAGE + 1, 0400, r->tmp_image, 1);
+	int err = newc_file(w, &LOADER_ROOT_IMAGE[1], 0400, r->tmp_image, 1);
 
 	for (unsigned int i = 0; !err && i < r->o.nlayers; i++) {
 		char name[64];
