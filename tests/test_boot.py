@@ -175,6 +175,18 @@ def failures(t, work):
         f.write(data)
     res = boot.boot(vmlinuz, broken, **opts)
     expect_failure(t, 'a broken image', res, 'eroot: verifying the image failed')
+    # a loader configuration of another version (a --loader from another
+    # eroot build): the loader archive is plain newc, the line keeps its length
+    other = os.path.join(work, 'other-version.img')
+    with open(out, 'rb') as f:
+        data = f.read()
+    t.check(b'\nversion 1\n' not in data[:data.index(b'eroot/config\0')] and
+            b'version 1\n' in data, 'the loader configuration names its version 1')
+    with open(other, 'wb') as f:
+        f.write(data.replace(b'version 1\n', b'version 9\n', 1))
+    res = boot.boot(vmlinuz, other, **opts)
+    expect_failure(t, 'a configuration of another version', res,
+                   'eroot: reading /eroot/config failed')
     # modules of 6.1 on the 6.12 kernel: a stale initrd after a kernel update
     res = boot.boot(vmlinuz12, out, qemu=qemu10, qemu_args=qargs10, timeout=TIMEOUT)
     expect_failure(t, '6.1 modules on 6.12', res, 'eroot: loading a module failed')
