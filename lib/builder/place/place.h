@@ -51,7 +51,6 @@ struct copy {
 	uint64_t done, total;		/* progress, in source bytes */
 	struct zpipe *zpipe;		/* compression, when -z */
 	struct dedupe *dedupe;		/* dedupe: digests of earlier files */
-	int spool_fd;			/* compressed output held (zfile.c), or -1 */
 };
 
 #define COPY_BUF (1u << 20)
@@ -131,10 +130,9 @@ struct zpipe;
 uint64_t zpipe_segment_bytes(const struct zprofile *p);
 int zpipe_new(struct eroot_builder *b, struct zpipe **out);
 /* The next segment, which must belong to @n; NULL when out of step.  It
- * stays in its slot until released. */
+ * stays in its slot until released; at most 2 per worker may be taken and
+ * not released when taking the next. */
 struct zseg *zpipe_take(struct zpipe *p, struct bnode *n);
-/* Segments that may be taken and not yet released, before the next take. */
-unsigned int zpipe_hold_max(const struct zpipe *p);
 /* Free the oldest segment taken, for its slot to be refilled. */
 void zpipe_release(struct zpipe *p);
 /* The packed inode's size is final: its segments may be queued. */

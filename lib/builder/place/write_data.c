@@ -45,7 +45,7 @@ static int place_file(struct copy *c)
 
 int place_file_data(struct eroot_builder *b, struct placer *pl)
 {
-	struct copy c = { .b = b, .pl = pl, .spool_fd = -1 };
+	struct copy c = { .b = b, .pl = pl };
 	int err = 0;
 
 	for (size_t i = 0; i < b->nnodes; i++)
@@ -76,8 +76,6 @@ int place_file_data(struct eroot_builder *b, struct placer *pl)
 	}
 	zpipe_free(c.zpipe);
 	dedupe_free(&c);
-	if (c.spool_fd >= 0)
-		close(c.spool_fd);
 	free(c.buf);
 	b->stats.data_bytes = c.done;
 	return err;

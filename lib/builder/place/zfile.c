@@ -3,11 +3,11 @@
  * A compressed file, placed.  Its segments come from the pipeline in order;
  * its form (compressed, or flat when that saves no block) and, under
  * -E dedupe, whether it repeats an earlier file are decided before any of
- * it is placed.  Until then its output is held: in the pipeline's ring,
- * then in an unnamed spool file next to the image.  Without dedupe,
- * a file that has saved enough is certain to stay compressed
- * (plan_compressed_certain()): what it holds is placed then, and the rest
- * as it comes, so most files hold at most one segment.
+ * it is placed.  Until then its output is held: its last segment in its
+ * pipeline slot, earlier ones in an unnamed spool file next to the image.
+ * Without dedupe, a file that has saved enough is certain to stay
+ * compressed (plan_compressed_certain()): what it holds is placed then,
+ * and the rest as it comes, so most files never spool.
  *
  * The UUID hash takes each pcluster as it comes, placed or not: that is
  * the order in which earlier versions wrote them (see build.c).
@@ -23,12 +23,16 @@
 #include "builder/write/write.h"
 
 /*
- * Held output costs no memory beyond the pipeline's own: a segment waits
- * in its ring slot (zpipe_hold_max(): 2 per worker, 4 MiB of input each by
- * default), which is refilled only once it is released; when the slots
- * run out, the oldest waits in the spool file instead.  Only a tail block
- * (one block) is held in memory of its own.
+ * Segments a file holds in their pipeline slots while its form is open:
+ * one, the last taken; earlier ones wait in the spool file.  The pipeline
+ * then holds what it held when segments were placed as they came (one
+ * being placed, the others being compressed), so held output costs no
+ * memory; only a tail block (one block) is held in memory of its own.
+ * More would keep up to the ring's 2 segments per worker (4 MiB of input
+ * each by default) allocated at once, which the pipeline never reaches.
  */
+#define ZHOLD_IN_RING 1
+
 struct held {
 	struct zseg *seg;		/* still in its ring slot, or NULL */
 	const uint8_t *data;		/* NULL: in the spool file, at spool_off */
@@ -48,6 +52,7 @@ struct zfile {
 	struct held *held;		/* in order; ring slots oldest first */
 	size_t nheld, held_cap, first_held;
 	unsigned int in_ring;		/* segments taken and not released */
+	int spool_fd;			/* the file's own spool, or -1 */
 	uint64_t spool_len;
 	bool placing;			/* certain: output goes to the image */
 	uint32_t first;			/* the file's first block, once placing */
@@ -60,16 +65,17 @@ static int spool_write(struct zfile *zf, const uint8_t *data, size_t len, uint64
 {
 	struct copy *c = zf->c;
 
-	if (c->spool_fd < 0) {
+	if (zf->spool_fd < 0) {
+		/* next to the image: it may grow as large as the file */
 		int fd = unnamed_tmpfile(placer_dir(c->pl));
 
 		if (fd < 0)
 			return BFAIL(c->b, fd, "cannot create a spool file in %s: %s",
 				     placer_dir(c->pl), strerror(-fd));
-		c->spool_fd = fd;
+		zf->spool_fd = fd;
 	}
 	*at = zf->spool_len;
-	if (pwrite_all(c->b, c->spool_fd, data, len, zf->spool_len))
+	if (pwrite_all(c->b, zf->spool_fd, data, len, zf->spool_len))
 		return -EIO;
 	zf->spool_len += len;
 	return 0;
@@ -87,7 +93,7 @@ static int place_held(struct zfile *zf, const struct held *h, uint64_t blk)
 	for (uint64_t off = 0; off < len && !err; ) {
 		size_t piece = len - off < COPY_BUF ? (size_t)(len - off) : COPY_BUF;
 
-		if (pread(c->spool_fd, c->buf, piece, (off_t)(h->spool_off + off)) != (ssize_t)piece)
+		if (pread(zf->spool_fd, c->buf, piece, (off_t)(h->spool_off + off)) != (ssize_t)piece)
 			return BFAIL(c->b, -EIO, "reading the spool file");
 		err = placer_write(c->pl, c->buf, piece, to + off);
 		off += piece;
@@ -114,11 +120,13 @@ static void drop_held(struct zfile *zf)
 	free(zf->held);
 	zf->held = NULL;
 	zf->nheld = zf->held_cap = zf->first_held = 0;
-	if (zf->spool_len && ftruncate(zf->c->spool_fd, 0) == 0)
-		zf->spool_len = 0;
+	if (zf->spool_fd >= 0)
+		close(zf->spool_fd);	/* a later one is a new file */
+	zf->spool_fd = -1;
+	zf->spool_len = 0;
 }
 
-/* The ring is full of held segments: the oldest waits in the spool. */
+/* Before the next segment is taken: the oldest held waits in the spool. */
 static int spool_oldest(struct zfile *zf)
 {
 	struct held *h;
@@ -354,7 +362,7 @@ static int finish(struct zfile *zf)
 /* The file's segments, compressed by the pipeline, taken in order. */
 int place_compressed(struct copy *c, struct bnode *n)
 {
-	struct zfile zf = { .c = c, .n = n };
+	struct zfile zf = { .c = c, .n = n, .spool_fd = -1 };
 	int err = 0;
 
 	if (c->b->opts.dedupe && (!(zf.md = EVP_MD_CTX_new()) ||
@@ -363,7 +371,7 @@ int place_compressed(struct copy *c, struct bnode *n)
 	for (uint64_t off = 0; off < n->size && !err; ) {
 		struct zseg *s;
 
-		if (zf.in_ring == zpipe_hold_max(c->zpipe))
+		if (zf.in_ring == ZHOLD_IN_RING)
 			err = spool_oldest(&zf);
 		s = err ? NULL : zpipe_take(c->zpipe, n);
 		if (!s) {

@@ -3,8 +3,8 @@
  * The compression pipeline: files to compress are cut into fixed-size
  * segments, which worker threads compress ahead of the writer while the
  * writer takes them back in order.  A bounded ring keeps memory to a few
- * segments per worker (2 per worker, and 1); the writer may hold segments
- * it took in their slots (zfile.c), which then wait to be refilled.  With
+ * segments per worker (2 per worker, and 1); the writer may hold a segment
+ * it took in its slot (zfile.c), which then waits to be refilled.  With
  * one worker the writer compresses each segment itself when it gets to it.  The order of the output never depends on the
  * number of workers.
  */
@@ -192,11 +192,6 @@ struct zseg *zpipe_take(struct zpipe *p, struct bnode *n)
 	p->taken++;
 	pthread_mutex_unlock(&p->lock);
 	return s;
-}
-
-unsigned int zpipe_hold_max(const struct zpipe *p)
-{
-	return (unsigned int)p->cap - 1;
 }
 
 void zpipe_release(struct zpipe *p)
