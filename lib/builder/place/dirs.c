@@ -28,8 +28,6 @@ int place_dir_blocks(struct eroot_builder *b, struct placer *pl)
 		placer_hash(pl, content, body);
 		if (!err)
 			err = placer_write(pl, content, body, to);
-		if (!err)
-			err = placer_zero_tail(pl, to + body);
 		/* the inline tail, if any, is copied with the metadata */
 		free(n->dir_data);
 		n->dir_data = NULL;

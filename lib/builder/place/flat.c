@@ -61,8 +61,6 @@ int place_flat(struct copy *c, struct bnode *n, bool counted)
 			err = copy_checked(c, n, body, to, check);
 		else if (!err)
 			err = copy_range(c, 0, body, to, true, !counted, NULL);
-		if (!err)
-			err = placer_zero_tail(c->pl, to + body);
 	}
 	/* the tail is inline in @n's own inode, shared or not */
 	if (!err && n->tail_len && !held)
@@ -93,8 +91,6 @@ int place_chunks(struct copy *c, struct bnode *n)
 		to = (uint64_t)n->chunk_addr[i] << b->blkszbits;
 		if (!err)
 			err = copy_range(c, start, len, to, true, true, NULL);
-		if (!err)
-			err = placer_zero_tail(c->pl, to + len);
 	}
 	return err;
 }

@@ -20,10 +20,11 @@ int placer_new(struct eroot_builder *b, int fd, void *hash, const char *image,
 void placer_free(struct placer *pl);
 /* The next @blocks blocks of the data area, from *@first. */
 int placer_reserve(struct placer *pl, uint64_t blocks, uint32_t *first);
-/* Write into blocks reserved before (image byte @to); not hashed. */
+/* Write into blocks reserved before (image byte @to); not hashed.  The
+ * image starts empty and each block is handed out once, so what a write
+ * leaves of a block stays zero (the kernel reads a directory's last name
+ * up to the end of its block). */
 int placer_write(struct placer *pl, const void *data, size_t len, uint64_t to);
-/* Zero the rest of the block that ends at image byte @end. */
-int placer_zero_tail(struct placer *pl, uint64_t end);
 /* The UUID hash: data in the order it is produced, kept or not (build.c). */
 void placer_hash(struct placer *pl, const void *data, size_t len);
 /* The first block after the data: where the metadata goes. */

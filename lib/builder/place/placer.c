@@ -5,7 +5,8 @@
  * file, directory and symlink data, in order), the spill file's end (inline
  * tails waiting for the metadata) and the packed file's end (fragments
  * waiting for the packed inode).  Callers reserve blocks once the form of
- * what goes there is decided, then write into them; nothing is given back.
+ * what goes there is decided, then write into them; nothing is given back,
+ * nothing written twice.
  *
  * It also feeds the hash the UUID is derived from (build.c), in the order
  * data is produced.
@@ -98,11 +99,6 @@ int placer_reserve(struct placer *pl, uint64_t blocks, uint32_t *first)
 int placer_write(struct placer *pl, const void *data, size_t len, uint64_t to)
 {
 	return pwrite_all(pl->b, pl->fd, data, len, to);
-}
-
-int placer_zero_tail(struct placer *pl, uint64_t end)
-{
-	return zero_block_tail(pl->b, pl->fd, end);
 }
 
 void placer_hash(struct placer *pl, const void *data, size_t len)
