@@ -24,8 +24,7 @@ static int place_file(struct copy *c)
 	uint8_t probe;
 	int err;
 
-	if (!n->staged && !n->is_packed &&
-	    (fstat(c->src, &st) < 0 || (uint64_t)st.st_size != n->size))
+	if (source_may_change(n) && (fstat(c->src, &st) < 0 || (uint64_t)st.st_size != n->size))
 		return BFAIL(b, -EIO, "%s: file changed during the build", n->src_path);
 	switch (n->datalayout) {
 	case EROFS_INODE_CHUNK_BASED:
@@ -38,7 +37,7 @@ static int place_file(struct copy *c)
 	default:
 		err = place_flat(c, n, false);
 	}
-	if (!err && !n->staged && !n->is_packed && pread(c->src, &probe, 1, (off_t)n->size) > 0)
+	if (!err && source_may_change(n) && pread(c->src, &probe, 1, (off_t)n->size) > 0)
 		err = BFAIL(b, -EIO, "%s: file grew during the build", n->src_path);
 	return err;
 }
