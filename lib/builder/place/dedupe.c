@@ -23,10 +23,12 @@ struct dedupe_slot {
 struct dedupe {
 	struct dedupe_slot *slots;
 	size_t cap, used;
+	uint64_t *sizes;		/* of the files seen, + 1; 0: empty */
+	size_t sizes_cap, sizes_used;
 };
 
-int dedupe_digest_source(struct copy *c, struct bnode *n, bool uuid_body, uint8_t *digest,
-			 uint64_t *check)
+int dedupe_digest_source(struct copy *c, struct bnode *n, bool uuid_body, const uint64_t *to,
+			 uint8_t *digest, uint64_t *check)
 {
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	XXH3_state_t *st = XXH3_createState();
@@ -46,8 +48,14 @@ int dedupe_digest_source(struct copy *c, struct bnode *n, bool uuid_body, uint8_
 			break;
 		EVP_DigestUpdate(md, c->buf, piece);
 		XXH3_64bits_update(st, c->buf, piece);
-		if (uuid_body && off < body)
-			placer_hash(c->pl, c->buf, body - off < piece ? (size_t)(body - off) : piece);
+		if (off < body && (uuid_body || to)) {
+			size_t part = body - off < piece ? (size_t)(body - off) : piece;
+
+			if (uuid_body)
+				placer_hash(c->pl, c->buf, part);
+			if (to)
+				err = placer_write(c->pl, c->buf, part, *to + off);
+		}
 		off += piece;
 	}
 	if (!err) {
@@ -57,6 +65,48 @@ int dedupe_digest_source(struct copy *c, struct bnode *n, bool uuid_body, uint8_
 	XXH3_freeState(st);
 	EVP_MD_CTX_free(md);
 	return err;
+}
+
+/* Where @size is in the set of sizes seen, or the free slot for it. */
+static uint64_t *find_size(const struct dedupe *d, uint64_t size)
+{
+	size_t i = (size_t)(size * 0x9e3779b97f4a7c15ull) & (d->sizes_cap - 1);
+
+	while (d->sizes[i] && d->sizes[i] != size + 1)
+		i = (i + 1) & (d->sizes_cap - 1);
+	return &d->sizes[i];
+}
+
+static int note_size(struct dedupe *d, uint64_t size)
+{
+	if ((d->sizes_used + 1) * 2 > d->sizes_cap) {
+		struct dedupe bigger = { .sizes_cap = d->sizes_cap ? d->sizes_cap * 2 : 1024 };
+
+		bigger.sizes = calloc(bigger.sizes_cap, sizeof(*bigger.sizes));
+		if (!bigger.sizes)
+			return -ENOMEM;
+		for (size_t i = 0; i < d->sizes_cap; i++)
+			if (d->sizes[i])
+				*find_size(&bigger, d->sizes[i] - 1) = d->sizes[i];
+		free(d->sizes);
+		d->sizes = bigger.sizes;
+		d->sizes_cap = bigger.sizes_cap;
+	}
+	if (!*find_size(d, size)) {
+		*find_size(d, size) = size + 1;
+		d->sizes_used++;
+	}
+	return 0;
+}
+
+/*
+ * Whether an earlier file had @n's size: only then can @n be a duplicate
+ * (a twin has its content, so its size).  A file of a new size is placed
+ * as its digest is taken, in one read.
+ */
+bool dedupe_may_repeat(const struct copy *c, const struct bnode *n)
+{
+	return c->dedupe && c->dedupe->sizes_cap && *find_size(c->dedupe, n->size);
 }
 
 static struct dedupe_slot *find(struct dedupe *d, const uint8_t *digest)
@@ -80,9 +130,9 @@ static int grow(struct dedupe *d)
 	for (size_t i = 0; i < d->cap; i++)
 		if (d->slots[i].n)
 			*find(&bigger, d->slots[i].digest) = d->slots[i];
-	bigger.used = d->used;
 	free(d->slots);
-	*d = bigger;
+	d->slots = bigger.slots;
+	d->cap = bigger.cap;
 	return 0;
 }
 
@@ -107,7 +157,7 @@ int dedupe_lookup(struct copy *c, struct bnode *n, const uint8_t *digest,
 	*twin = NULL;
 	if (!d && !(d = c->dedupe = calloc(1, sizeof(*d))))
 		return BFAIL(c->b, -ENOMEM, "out of memory");
-	if ((d->used + 1) * 2 > d->cap && grow(d))
+	if (((d->used + 1) * 2 > d->cap && grow(d)) || note_size(d, n->size))
 		return BFAIL(c->b, -ENOMEM, "out of memory");
 	slot = find(d, digest);
 	if (!slot->n) {
@@ -143,7 +193,9 @@ int dedupe_share(struct eroot_builder *b, struct bnode *n, const struct bnode *m
 
 void dedupe_free(struct copy *c)
 {
-	if (c->dedupe)
+	if (c->dedupe) {
 		free(c->dedupe->slots);
+		free(c->dedupe->sizes);
+	}
 	free(c->dedupe);
 }

@@ -35,27 +35,37 @@ static int copy_checked(struct copy *c, struct bnode *n, uint64_t body, uint64_t
 int place_flat(struct copy *c, struct bnode *n, bool counted)
 {
 	struct eroot_builder *b = c->b;
-	uint64_t body = n->size - n->tail_len, check = 0, told = c->done, to;
+	uint64_t body = n->size - n->tail_len, check = 0, told = c->done, to = 0;
 	const struct bnode *twin = NULL;
-	bool held = false;
+	bool in_buf = false, placed = false;
 	uint8_t digest[32];
 	int err = 0;
 
 	if (b->opts.dedupe) {
+		/* a file of a size not seen before repeats no file: placed as
+		 * its digest is taken; any other once its digest is known */
+		placed = !dedupe_may_repeat(c, n);
+		if (placed) {
+			err = placer_reserve(c->pl, n->data_blocks, &n->blkaddr);
+			to = (uint64_t)n->blkaddr << b->blkszbits;
+		}
 		/* the body goes to the UUID hash here, shared or not */
-		err = dedupe_digest_source(c, n, true, digest, &check);
+		if (!err)
+			err = dedupe_digest_source(c, n, true, placed ? &to : NULL, digest, &check);
 		if (!err)
 			err = dedupe_lookup(c, n, digest, &twin);
+		if (!err && placed && twin)
+			err = BFAIL(b, -EIO, "%s: a duplicate of a file of another size", n->src_path);
 		if (err)
 			return err;
-		held = n->size <= COPY_BUF;
+		in_buf = n->size <= COPY_BUF;
 	}
 	if (twin) {
 		err = dedupe_share(b, n, twin);
-	} else {
+	} else if (!placed) {
 		err = placer_reserve(c->pl, n->data_blocks, &n->blkaddr);
 		to = (uint64_t)n->blkaddr << b->blkszbits;
-		if (!err && held)
+		if (!err && in_buf)
 			err = placer_write(c->pl, c->buf, body, to);
 		else if (!err && b->opts.dedupe)
 			err = copy_checked(c, n, body, to, check);
@@ -63,10 +73,10 @@ int place_flat(struct copy *c, struct bnode *n, bool counted)
 			err = copy_range(c, 0, body, to, true, !counted, NULL);
 	}
 	/* the tail is inline in @n's own inode, shared or not */
-	if (!err && n->tail_len && !held)
+	if (!err && n->tail_len && !in_buf)
 		err = read_source(c, body, c->buf, n->tail_len);
 	if (!err && n->tail_len)
-		err = placer_spill(c->pl, n, held ? c->buf + body : c->buf, n->tail_len);
+		err = placer_spill(c->pl, n, in_buf ? c->buf + body : c->buf, n->tail_len);
 	if (!counted)
 		progress(c, n->size - (c->done - told));
 	return err;

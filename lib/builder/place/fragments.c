@@ -27,7 +27,7 @@ int place_all_fragment(struct copy *c, struct bnode *n)
 	int err = 0;
 
 	if (b->opts.dedupe) {
-		err = dedupe_digest_source(c, n, false, digest, &check);
+		err = dedupe_digest_source(c, n, false, NULL, digest, &check);
 		if (!err)
 			err = dedupe_lookup(c, n, digest, &twin);
 		if (!err && twin)

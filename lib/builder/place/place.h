@@ -76,10 +76,13 @@ int place_chunks(struct copy *c, struct bnode *n);
 
 /* dedupe.c: whole-file deduplication (-E dedupe), decided before placing */
 /* SHA-256 of @n's content as read from the source (flat and all-fragments
- * files); with @uuid_body, the body (n->size - n->tail_len bytes) goes to
- * the UUID hash on the way.  A file that fits c->buf stays there. */
-int dedupe_digest_source(struct copy *c, struct bnode *n, bool uuid_body, uint8_t *digest,
-			 uint64_t *check);
+ * files), and its XXH3-64 in *@check; the body (n->size - n->tail_len
+ * bytes) goes on the way to the UUID hash (@uuid_body) and to the image at
+ * byte *@to (@to not NULL).  A file that fits c->buf stays there. */
+int dedupe_digest_source(struct copy *c, struct bnode *n, bool uuid_body, const uint64_t *to,
+			 uint8_t *digest, uint64_t *check);
+/* Whether an earlier file had @n's size (else @n repeats none). */
+bool dedupe_may_repeat(const struct copy *c, const struct bnode *n);
 /* The earlier file whose data can serve @n, or NULL (then @n is the first
  * of its content, remembered). */
 int dedupe_lookup(struct copy *c, struct bnode *n, const uint8_t *digest,
