@@ -14,7 +14,7 @@
 
 #include "builder/builder.h"
 #include "builder/source/source.h"
-#include "builder/write/write.h"
+#include "builder/files.h"
 
 #define SPARSE_ALIGN (1ull << 20)
 

@@ -6,6 +6,7 @@
 #define EROOT_BUILDER_WRITE_H
 
 #include "builder/builder.h"
+#include "builder/files.h"
 
 /* write_meta.c */
 void encode_dir(const struct eroot_builder *b, const struct bnode *dir, uint8_t *out);
@@ -16,11 +17,6 @@ uint8_t *node_content(const struct eroot_builder *b, struct bnode *n);
 int write_metadata(struct eroot_builder *b, int fd, void *hash_state);
 
 /* image_file.c */
-/* An unnamed read-write file in @dir (O_TMPFILE, or named and unlinked at
- * once); a descriptor, or a negative errno. */
-int unnamed_tmpfile(const char *dir);
-/* The directory part of @path ("." if none); NULL when out of memory. */
-char *image_dir(const char *path);
 /* The output, unnamed or, where O_TMPFILE is missing, under the temporary
  * name b->tmp_path; then committed to @path, or aborted. */
 int image_file_create(struct eroot_builder *b, const char *path, int *fd);
@@ -28,7 +24,6 @@ int image_file_commit(struct eroot_builder *b, int fd, const char *path);
 void image_file_abort(struct eroot_builder *b, int fd);
 /* Zero the rest of the block that ends at image byte @end. */
 int zero_block_tail(struct eroot_builder *b, int fd, uint64_t end);
-int pwrite_all(struct eroot_builder *b, int fd, const void *buf, size_t len, uint64_t off);
 
 /* super.c: the superblock last, its checksum over its block */
 int write_super(struct eroot_builder *b, int fd);
