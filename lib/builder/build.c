@@ -15,6 +15,7 @@
 #include "builder/plan/plan.h"
 #include "builder/place/place.h"
 #include "builder/write/write.h"
+
 /* A content-derived UUID (RFC 9562 version 8), so equal input gives
  * equal bytes. */
 static void derive_uuid(struct eroot_builder *b, XXH3_state_t *hash)

@@ -10,6 +10,7 @@
 #include "builder/tree/tree.h"
 #include "builder/source/source.h"
 #include "builder/plan/plan.h"
+
 void eroot_build_options_init(struct eroot_build_options *opts)
 {
 	memset(opts, 0, sizeof(*opts));

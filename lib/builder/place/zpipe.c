@@ -15,6 +15,7 @@
 
 #include "builder/builder.h"
 #include "builder/place/place.h"
+
 enum { SEG_FREE, SEG_PENDING, SEG_CLAIMED, SEG_DONE };
 
 struct zpipe {

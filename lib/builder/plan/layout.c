@@ -16,6 +16,7 @@
 #include "builder/tree/tree.h"
 #include "builder/source/source.h"
 #include "builder/plan/plan.h"
+
 static void apply_overrides(struct eroot_builder *b)
 {
 	const struct eroot_build_options *o = &b->opts;

@@ -18,6 +18,7 @@
 
 #include "builder/builder.h"
 #include "builder/plan/plan.h"
+
 struct zentry {
 	uint8_t type;
 	uint16_t ofs;		/* HEAD/PLAIN: clusterofs */

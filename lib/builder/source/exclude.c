@@ -5,6 +5,7 @@
 
 #include "builder/builder.h"
 #include "builder/source/source.h"
+
 static char *strip_slashes(const char *path)
 {
 	size_t len;

@@ -5,6 +5,7 @@
 
 #include "builder/builder.h"
 #include "builder/tree/tree.h"
+
 struct bnode *tree_new_node(struct eroot_builder *b)
 {
 	struct bnode *node;

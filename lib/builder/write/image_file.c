@@ -18,6 +18,7 @@
 
 #include "builder/builder.h"
 #include "builder/write/write.h"
+
 int image_file_create(struct eroot_builder *b, const char *path, int *fd)
 {
 	size_t len = strlen(path);

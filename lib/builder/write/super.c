@@ -8,6 +8,7 @@
 #include "builder/builder.h"
 #include "builder/plan/plan.h"
 #include "builder/write/write.h"
+
 /*
  * The superblock goes in last: its checksum covers the rest of its block,
  * which holds inodes and maybe inline file data written before it.

@@ -13,6 +13,7 @@
 #include "builder/tree/tree.h"
 #include "builder/plan/plan.h"
 #include "builder/write/write.h"
+
 void encode_dir(const struct eroot_builder *b, const struct bnode *dir, uint8_t *out)
 {
 	uint32_t blksz = blksz_of(b);
