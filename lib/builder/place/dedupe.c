@@ -143,9 +143,14 @@ static bool can_share(const struct bnode *n, const struct bnode *m)
 	    n->ztail_inline != m->ztail_inline || n->has_fragment != m->has_fragment ||
 	    n->frag_all != m->frag_all)
 		return false;
+	/* compressed: the inode names the algorithm and pcluster size its
+	 * pclusters were made with, so only a file of the same profile may
+	 * point at them (whole-file fragments have none of their own) */
+	if (is_compressed(n))
+		return n->frag_all || n->zprofile == m->zprofile;
 	/* flat: @n's full blocks must be a prefix of @m's (its tail may be
 	 * inline where @m's is not, never the other way round) */
-	return is_compressed(n) || n->data_blocks <= m->data_blocks;
+	return n->data_blocks <= m->data_blocks;
 }
 
 int dedupe_lookup(struct copy *c, struct bnode *n, const uint8_t *digest,

@@ -145,16 +145,3 @@ void image_file_abort(struct eroot_builder *b, int fd)
 		unlink(b->tmp_path);
 	b->tmp_path[0] = '\0';
 }
-
-/*
- * Zero the rest of the block that ends at image byte @end.  The area may
- * hold bytes of a file that dedupe gave back; readers must never see them
- * (the kernel reads a directory's last name up to the end of its block).
- */
-int zero_block_tail(struct eroot_builder *b, int fd, uint64_t end)
-{
-	static const uint8_t zeros[1u << EROFS_MAX_BLKSZBITS];
-	uint32_t rem = (uint32_t)(end & (blksz_of(b) - 1));
-
-	return rem ? pwrite_all(b, fd, zeros, blksz_of(b) - rem, end) : 0;
-}

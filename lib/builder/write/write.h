@@ -22,8 +22,6 @@ int write_metadata(struct eroot_builder *b, int fd, void *hash_state);
 int image_file_create(struct eroot_builder *b, const char *path, int *fd);
 int image_file_commit(struct eroot_builder *b, int fd, const char *path);
 void image_file_abort(struct eroot_builder *b, int fd);
-/* Zero the rest of the block that ends at image byte @end. */
-int zero_block_tail(struct eroot_builder *b, int fd, uint64_t end);
 
 /* super.c: the superblock last, its checksum over its block */
 int write_super(struct eroot_builder *b, int fd);
