@@ -51,6 +51,10 @@ struct eroot_initrd_options {
 	 * default, NULL for none; a physical cluster size (0: a block). */
 	const char *compressor;
 	unsigned int pcluster_size;
+	/* The hot list: files stored uncompressed and first in the image,
+	 * the ones the boot reads (an eroot.profile list, docs/boot.md), as
+	 * eroot_build_options.hot_list; NULL: none.  Needs compression. */
+	const char *hot_list;
 	/* Where the image builder stages archive data; NULL: as the builder
 	 * decides ($TMPDIR, else /var/tmp). */
 	const char *stage_dir;
@@ -65,6 +69,8 @@ struct eroot_initrd_stats {
 	uint64_t loader_bytes;		/* part 2 */
 	uint64_t image_bytes;		/* part 3 */
 	uint64_t total_bytes;
+	uint64_t hot_files;		/* of the hot list: stored uncompressed */
+	uint64_t hot_missing;		/* of the hot list: not a file of the image */
 	char kver[128];			/* "" when no module tree was needed */
 };
 

@@ -235,6 +235,12 @@ struct eroot_build_options {
 	/* Per-file settings, mkfs.erofs style: lines "PCLUSTER-SIZE REGEX
 	 * [ALGORITHM-INDEX]" matched against paths relative to the source. */
 	const char *compress_hints;
+	/* Files stored uncompressed whatever the compressor, the ones a boot
+	 * reads (eroot.profile, docs/boot.md): a file of exact paths, one a
+	 * line ("usr/bin/sh", a leading "/" allowed), '#' starts a comment.
+	 * Their data goes first in the image, in the list's order.  A path
+	 * the image lacks is no error: eroot_build_stats counts it. */
+	const char *hot_list;
 	/* Archive sources: keep OCI whiteouts as overlayfs whiteouts (0/0
 	 * character devices, trusted.overlay.opaque) instead of only applying
 	 * them, so the image can be an overlayfs lower layer. */
@@ -255,6 +261,8 @@ struct eroot_build_stats {
 	uint64_t image_bytes;
 	uint64_t xattrs, shared_xattrs;
 	uint64_t deduped;		/* files sharing an earlier file's data */
+	uint64_t hot_files;		/* files of the hot list, stored uncompressed */
+	uint64_t hot_missing;		/* hot list paths that are no regular file */
 };
 
 /* Fill @opts with defaults (4096 blocks, no overrides, sharing at 2). */

@@ -40,6 +40,7 @@ struct eroot_initrd {
 	/* for a signal handler: fixed buffers, "" while unused */
 	char tmp_out[TEMP_NAME_MAX], tmp_image[TEMP_NAME_MAX];
 	uint64_t early;			/* bytes of early archives kept */
+	struct eroot_build_stats image;	/* of the image built */
 	char kver[128];
 };
 
@@ -83,6 +84,7 @@ struct eroot_initrd *eroot_initrd_new(const struct eroot_initrd_options *opts)
 	r->o.kver = copy(opts->kver, &oom);
 	r->o.modules_root = copy(opts->modules_root ? opts->modules_root : "/", &oom);
 	r->o.compressor = copy(opts->compressor, &oom);
+	r->o.hot_list = copy(opts->hot_list, &oom);
 	r->o.stage_dir = copy(opts->stage_dir, &oom);
 	r->layers = calloc(opts->nlayers + 1, sizeof(char *));
 	oom |= !r->layers;
@@ -93,6 +95,7 @@ struct eroot_initrd *eroot_initrd_new(const struct eroot_initrd_options *opts)
 	eroot_build_options_init(&bo);
 	bo.compressor = r->o.compressor;
 	bo.pcluster_size = r->o.pcluster_size;
+	bo.hot_list = r->o.hot_list;
 	bo.quiet = 1;
 	bo.stage_dir = r->o.stage_dir;
 	bo.progress = r->o.progress;
@@ -118,6 +121,7 @@ void eroot_initrd_free(struct eroot_initrd *r)
 	free((char *)r->o.kver);
 	free((char *)r->o.modules_root);
 	free((char *)r->o.compressor);
+	free((char *)r->o.hot_list);
 	free((char *)r->o.stage_dir);
 	free(r);
 }
@@ -217,7 +221,7 @@ static int build_image(struct eroot_initrd *r)
 	else
 		err = eroot_builder_add_initramfs(r->b, r->o.input, &r->early);
 	if (!err)
-		err = eroot_builder_write(r->b, r->tmp_image, NULL);
+		err = eroot_builder_write(r->b, r->tmp_image, &r->image);
 	if (err)
 		eroot_fail(&r->err, err, "%s", eroot_builder_errmsg(r->b));
 	return err;
@@ -351,6 +355,8 @@ static int write_parts(struct eroot_initrd *r, const char *output, int fd,
 	st->loader_bytes = loader_end - loader_start;
 	st->image_bytes = w.pos - loader_end;
 	st->total_bytes = w.pos;
+	st->hot_files = r->image.hot_files;
+	st->hot_missing = r->image.hot_missing;
 	snprintf(st->kver, sizeof(st->kver), "%s", r->kver);
 	return err;
 }

@@ -101,6 +101,7 @@ struct bnode {
 	bool ztail_inline;		/* -E ztailpacking: last pcluster after the indexes */
 	uint16_t zprofile;		/* index into builder->profiles */
 	bool frag_all;			/* -E all-fragments: all data in the packed inode */
+	bool hot;			/* on the hot list: stored flat, placed first */
 	bool has_fragment;		/* its tail (or all of it) is at frag_off */
 	bool is_packed;			/* the packed inode itself */
 	uint64_t frag_off;
@@ -130,6 +131,7 @@ struct eroot_builder {
 	char *label;
 	char *compressor;		/* "ALGO[,LEVEL]", split when checked */
 	char *hints_path;
+	char *hot_list_path;
 	uint8_t uuid[16];
 	bool have_uuid;
 	unsigned int blkszbits;
@@ -167,6 +169,12 @@ struct eroot_builder {
 	struct zhint *hints;
 	size_t nhints;
 	size_t root_prefix_len;		/* of src_path, for hint matching */
+	/* the hot list (zconfig.c): its paths as read, then the files they
+	 * name in the list's order, each once */
+	char **hot_paths;
+	size_t nhot_paths;
+	struct bnode **hot_nodes;
+	size_t nhot_nodes;
 	/* sources (source/source.h): a directory's root, held open (dir.c);
 	 * layered sources' file data waits in the stage file (stage.c),
 	 * paths are found through the path index (pathtree.c) */

@@ -51,10 +51,12 @@ struct eroot_builder *eroot_builder_new(const struct eroot_build_options *opts)
 	ok = copy_string(opts->label, &b->label) &&
 	     copy_string(opts->compressor, &b->compressor) &&
 	     copy_string(opts->compress_hints, &b->hints_path) &&
+	     copy_string(opts->hot_list, &b->hot_list_path) &&
 	     copy_string(opts->stage_dir, &b->stage_dir);
 	b->opts.label = b->label;
 	b->opts.compressor = NULL;
 	b->opts.compress_hints = b->hints_path;
+	b->opts.hot_list = b->hot_list_path;
 	b->opts.stage_dir = b->stage_dir;
 	if (!ok) {
 		eroot_builder_free(b);
@@ -74,6 +76,7 @@ void eroot_builder_free(struct eroot_builder *b)
 	free(b->label);
 	free(b->compressor);
 	free(b->hints_path);
+	free(b->hot_list_path);
 	free(b->stage_dir);
 	if (b->spill_fd >= 0)
 		close(b->spill_fd);

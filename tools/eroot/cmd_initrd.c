@@ -25,6 +25,8 @@ static const char initrd_usage[] =
 "\n"
 "  -z ALGO[,LEVEL]       image compression (default lz4hc; \"none\" for none)\n"
 "  -C SIZE               largest physical cluster in bytes (default: one block)\n"
+"  --hot-list FILE       store the files FILE lists (one path a line, as\n"
+"                        eroot.profile records them) uncompressed and first\n"
 "  -k KVER               kernel version whose modules the loader may need\n"
 "                        (default: the one INPUT carries modules for)\n"
 "  --modules-dir ROOT    find lib/modules/KVER under ROOT (default /)\n"
@@ -37,7 +39,7 @@ static const char initrd_usage[] =
 "  -q, --quiet           no progress, no summary\n"
 "  -h, --help            show this help\n";
 
-enum { OPT_MODULES_DIR = 0x100, OPT_LAYER, OPT_DIGEST, OPT_LOADER, OPT_STATS };
+enum { OPT_MODULES_DIR = 0x100, OPT_LAYER, OPT_DIGEST, OPT_LOADER, OPT_STATS, OPT_HOT_LIST };
 
 static const struct option long_opts[] = {
 	{ "modules-dir", required_argument, NULL, OPT_MODULES_DIR },
@@ -45,6 +47,7 @@ static const struct option long_opts[] = {
 	{ "digest", required_argument, NULL, OPT_DIGEST },
 	{ "loader", required_argument, NULL, OPT_LOADER },
 	{ "stats", no_argument, NULL, OPT_STATS },
+	{ "hot-list", required_argument, NULL, OPT_HOT_LIST },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -116,6 +119,9 @@ static int parse_initrd_args(int argc, char **argv, struct initrd *r)
 		case OPT_STATS:
 			r->stats = true;
 			break;
+		case OPT_HOT_LIST:
+			r->o.hot_list = optarg;
+			break;
 		case 'q':
 			r->quiet = true;
 			break;
@@ -157,11 +163,16 @@ static int run(struct initrd *r)
 		fputc('\n', stderr);
 	if (err)
 		err_msg("%s", eroot_initrd_errmsg(w));
-	else if (r->stats)
+	else if (st.hot_missing)
+		fprintf(stderr, "%s: warning: %llu paths of %s are no file of the image\n", prog,
+			(unsigned long long)st.hot_missing, r->o.hot_list);
+	if (!err && r->stats)
 		printf("early archives %llu bytes\nloader archive %llu bytes\n"
 		       "image archive %llu bytes\ninitrd %llu bytes\n",
 		       (unsigned long long)st.early_bytes, (unsigned long long)st.loader_bytes,
 		       (unsigned long long)st.image_bytes, (unsigned long long)st.total_bytes);
+	if (!err && r->stats && r->o.hot_list)
+		printf("hot files %llu uncompressed\n", (unsigned long long)st.hot_files);
 	if (!err && !r->quiet)
 		printf("%s: initrd of %s for kernel %s, image %s\n", r->output, r->o.input,
 		       st.kver[0] ? st.kver : "?", r->o.compressor ? r->o.compressor :

@@ -3,7 +3,8 @@
  * Regular files' data into the image, file after file in nid order: flat
  * and sparse files through flat.c, compressed ones through zfile.c, whole
  * files into the packed inode through fragments.c.  The packed inode comes
- * last, once every fragment is in.
+ * last, once every fragment is in.  The hot list's files (all flat) come
+ * first, in its order, so that what a boot reads lies together.
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -53,9 +54,12 @@ int place_file_data(struct eroot_builder *b, struct placer *pl)
 	c.buf = malloc(COPY_BUF);
 	if (!c.buf || (b->nprofiles && zpipe_new(b, &c.zpipe)))
 		err = BFAIL(b, -ENOMEM, "cannot set up compression: out of memory or threads");
-	for (size_t i = 0; !err && i < b->nnodes; i++) {
-		struct bnode *n = b->nodes[i];
+	for (size_t i = 0; !err && i < b->nhot_nodes + b->nnodes; i++) {
+		bool hot_pass = i < b->nhot_nodes;
+		struct bnode *n = hot_pass ? b->hot_nodes[i] : b->nodes[i - b->nhot_nodes];
 
+		if (!hot_pass && n->hot)
+			continue;	/* placed already */
 		if (n->is_packed) {
 			/* the last node: every fragment is in */
 			plan_packed_size(b, placer_packed_len(pl));

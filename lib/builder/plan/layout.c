@@ -318,7 +318,7 @@ static int plan_node(struct eroot_builder *b, struct bnode *n)
 	if (S_ISREG(n->mode) && n->sparse && n->size)
 		return plan_chunks(b, n);
 	/* one block or less never shrinks by a block, but may shrink inline */
-	if (S_ISREG(n->mode) && b->nprofiles && n->size &&
+	if (S_ISREG(n->mode) && b->nprofiles && n->size && !n->hot &&
 	    (n->size > blksz_of(b) || b->opts.ztailpacking || uses_fragments(b))) {
 		n->datalayout = zindex_compact(b) ? EROFS_INODE_COMPRESSED_COMPACT :
 						    EROFS_INODE_COMPRESSED_FULL;
@@ -464,7 +464,9 @@ int layout_prepare(struct eroot_builder *b)
 	if (err)
 		return err;
 	count_links(b);
-	err = choose_build_time(b);
+	err = zconfig_mark_hot(b);
+	if (!err)
+		err = choose_build_time(b);
 	if (err)
 		return err;
 	b->xattr_bytes = xattrs_plan_shared(b);

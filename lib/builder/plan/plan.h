@@ -14,6 +14,9 @@ int zconfig_init(struct eroot_builder *b);
 bool uses_fragments(const struct eroot_builder *b);
 uint16_t zconfig_profile_of(const struct eroot_builder *b, const struct bnode *n);
 void zconfig_free(struct eroot_builder *b);
+/* Mark the files of the hot list (after the tree is complete): they stay
+ * flat and b->hot_nodes lists them in the list's order. */
+int zconfig_mark_hot(struct eroot_builder *b);
 
 /* Compression configuration records that follow the superblock. */
 size_t compr_cfgs_encode(const struct eroot_builder *b, uint8_t *out);

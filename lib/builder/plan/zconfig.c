@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * Compression settings: "-z ALGO[,LEVEL][:ALGO[,LEVEL]...]", "-C SIZE" and
- * "--compress-hints FILE".  Each distinct (algorithm, level, pcluster size)
- * a file can get is a profile; profile 0 is the default (first algorithm,
- * -C), hints add one each.  The superblock's per-algorithm configuration
- * records cover every profile actually used.
+ * Compression settings: "-z ALGO[,LEVEL][:ALGO[,LEVEL]...]", "-C SIZE",
+ * "--compress-hints FILE" and the hot list.  Each distinct (algorithm,
+ * level, pcluster size) a file can get is a profile; profile 0 is the
+ * default (first algorithm, -C), hints add one each.  The superblock's
+ * per-algorithm configuration records cover every profile actually used.
+ * The hot list is a hint by exact path whose answer is "no compression".
  */
 #include <regex.h>
 #include <stdio.h>
@@ -119,6 +120,93 @@ static int load_hints(struct eroot_builder *b, const struct codec **codecs, cons
 	return err;
 }
 
+static void free_hot_paths(struct eroot_builder *b)
+{
+	for (size_t i = 0; i < b->nhot_paths; i++)
+		free(b->hot_paths[i]);
+	free(b->hot_paths);
+	b->hot_paths = NULL;
+	b->nhot_paths = 0;
+}
+
+/* One path a line, relative to the source; '#' starts a comment. */
+static int load_hot_list(struct eroot_builder *b)
+{
+	FILE *f = fopen(b->opts.hot_list, "re");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	int err = 0;
+
+	if (!f)
+		return BFAIL(b, -errno, "%s: %s", b->opts.hot_list, strerror(errno));
+	free_hot_paths(b);
+	while (!err && (len = getline(&line, &cap, f)) >= 0) {
+		char *path = line, **grown;
+
+		while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			line[--len] = '\0';
+		while (path[0] == '/' || (path[0] == '.' && path[1] == '/'))
+			path += path[0] == '/' ? 1 : 2;
+		if (!path[0] || path[0] == '#')
+			continue;
+		grown = realloc(b->hot_paths, (b->nhot_paths + 1) * sizeof(*grown));
+		if (grown)
+			b->hot_paths = grown;
+		if (!grown || !(b->hot_paths[b->nhot_paths] = strdup(path)))
+			err = BFAIL(b, -ENOMEM, "out of memory");
+		else
+			b->nhot_paths++;
+	}
+	if (!err && ferror(f))
+		err = BFAIL(b, -EIO, "%s: read error", b->opts.hot_list);
+	free(line);
+	fclose(f);
+	return err;
+}
+
+/* The node at @path (components separated by '/') or NULL. */
+static struct bnode *lookup_path(struct bnode *dir, const char *path)
+{
+	while (dir && *path) {
+		size_t len = strcspn(path, "/");
+		struct bnode *next = NULL;
+
+		if (!S_ISDIR(dir->mode))
+			return NULL;
+		for (uint32_t i = 0; len && i < dir->nentries && !next; i++)
+			if (dir->entries[i].name_len == len &&
+			    !memcmp(dir->entries[i].name, path, len))
+				next = dir->entries[i].node;
+		if (len)
+			dir = next;
+		path += len + strspn(path + len, "/");
+	}
+	return dir;
+}
+
+int zconfig_mark_hot(struct eroot_builder *b)
+{
+	free(b->hot_nodes);
+	b->hot_nodes = b->nhot_paths ? calloc(b->nhot_paths, sizeof(*b->hot_nodes)) : NULL;
+	b->nhot_nodes = 0;
+	if (b->nhot_paths && !b->hot_nodes)
+		return BFAIL(b, -ENOMEM, "out of memory");
+	b->stats.hot_missing = 0;
+	for (size_t i = 0; i < b->nhot_paths; i++) {
+		struct bnode *n = lookup_path(b->root, b->hot_paths[i]);
+
+		if (!n || !S_ISREG(n->mode)) {
+			b->stats.hot_missing++;
+		} else if (!n->hot) {
+			n->hot = true;
+			b->hot_nodes[b->nhot_nodes++] = n;
+		}
+	}
+	b->stats.hot_files = b->nhot_nodes;
+	return 0;
+}
+
 int zconfig_init(struct eroot_builder *b)
 {
 	const struct codec *codecs[MAX_ALGS];
@@ -127,8 +215,9 @@ int zconfig_init(struct eroot_builder *b)
 	char *save = NULL;
 
 	if (!b->compressor)
-		return b->opts.pcluster_size || b->opts.compress_hints ?
-		       BFAIL(b, -EINVAL, "-C and --compress-hints need compression (-z)") : 0;
+		return b->opts.pcluster_size || b->opts.compress_hints || b->opts.hot_list ?
+		       BFAIL(b, -EINVAL, "-C, --compress-hints and a hot list need compression (-z)") :
+		       0;
 	for (char *spec = strtok_r(b->compressor, ":", &save); spec && !err;
 	     spec = strtok_r(NULL, ":", &save)) {
 		if (n == MAX_ALGS)
@@ -143,6 +232,8 @@ int zconfig_init(struct eroot_builder *b)
 				  b->opts.pcluster_size ? b->opts.pcluster_size : blksz_of(b));
 	if (!err && b->opts.compress_hints)
 		err = load_hints(b, codecs, levels, n);
+	if (!err && b->opts.hot_list)
+		err = load_hot_list(b);
 	return err;
 }
 
@@ -226,6 +317,8 @@ void zconfig_free(struct eroot_builder *b)
 		regfree(&b->hints[i].re);
 	free(b->hints);
 	free(b->profiles);
+	free_hot_paths(b);
+	free(b->hot_nodes);
 }
 
 /* -E fragments or all-fragments: some data goes to the packed inode */
