@@ -3,7 +3,9 @@
  * reports on ttyS1 what the loader must have handed over:
  * PID 1, the kernel's arguments and environment, an overlayfs root, the
  * files of its own image, of a --layer image, and of a cpio the bootloader
- * appended. */
+ * appended.  With the argument probe-profile it first switches to a tmpfs
+ * root, taking a tmpfs /run along as initramfs-tools does, and reports
+ * the loader's eroot.profile from /run/eroot/profile. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,35 @@
 #include <unistd.h>
 
 #define OVERLAYFS_MAGIC 0x794c7630
+
+/* Switch to a new root as an initrd's init does, then wait for the
+ * profile: its number of paths, and whether it names @a and @b. */
+static void switch_and_profile(int *paths, int *has_a, int *has_b, const char *a, const char *b)
+{
+	char line[4096];
+	FILE *f = NULL;
+
+	mkdir("/run", 0755);
+	mkdir("/sysroot", 0755);
+	if (mount("tmpfs", "/run", "tmpfs", 0, NULL) < 0 ||
+	    mount("tmpfs", "/sysroot", "tmpfs", 0, NULL) < 0 || mkdir("/sysroot/run", 0755) < 0 ||
+	    mount("/run", "/sysroot/run", NULL, MS_MOVE, NULL) < 0 || chdir("/sysroot") < 0 ||
+	    mount(".", "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 || chdir("/") < 0)
+		return;
+	for (int i = 0; i < 300 && !(f = fopen("/run/eroot/profile", "r")); i++)
+		usleep(100000);
+	*paths = 0;
+	while (f && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (line[0] == '#')
+			continue;
+		++*paths;
+		*has_a |= !strcmp(line, a);
+		*has_b |= !strcmp(line, b);
+	}
+	if (f)
+		fclose(f);
+}
 
 static const char *read_line(const char *path, char *buf, size_t size)
 {
@@ -33,6 +64,7 @@ int main(int argc, char **argv)
 	const char *env = getenv("probe_env");
 	struct statfs sfs;
 	long kb, avail = 0;
+	int overlay, paths = -1, has_init = 0, has_own = 0;
 	FILE *f;
 
 	mkdir("/dev", 0755);
@@ -49,11 +81,15 @@ int main(int argc, char **argv)
 				avail = kb;
 		fclose(f);
 	}
+	overlay = statfs("/", &sfs) == 0 && sfs.f_type == OVERLAYFS_MAGIC;
 	if ((f = fopen("/dev/ttyS1", "w"))) {
+		if (argc > 1 && !strcmp(argv[1], "probe-profile"))
+			switch_and_profile(&paths, &has_init, &has_own, "/init", "/etc/probe-own");
 		fprintf(f, "EROOT-ROOT-OK uptime=%s memavail=%ld pid=%d arg=%s env=%s "
-			"overlay=%d own=%s layer=%s appended=%s probe=1\n", up, avail, (int)getpid(),
-			argc > 1 ? argv[1] : "-", env ? env : "-",
-			statfs("/", &sfs) == 0 && sfs.f_type == OVERLAYFS_MAGIC, own, layer, appended);
+			"overlay=%d own=%s layer=%s appended=%s profile=%d profile_init=%d "
+			"profile_own=%d probe=1\n", up, avail, (int)getpid(),
+			argc > 1 ? argv[1] : "-", env ? env : "-", overlay, own, layer, appended,
+			paths, has_init, has_own);
 		fclose(f);
 	}
 	sync();

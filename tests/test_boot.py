@@ -6,6 +6,7 @@ never passes.
     test_boot.py real GENERATOR KERNEL   initramfs-tools|dracut, 6.1|6.12
     test_boot.py small                   a generated initramfs, appended cpio
     test_boot.py failures                broken image, wrong digest, wrong modules
+    test_boot.py profile                 eroot.profile on 6.12
 
 real: the generator's own initrd for that kernel (debian-root fixture), made
 into an eroot initrd, boots the fixture's root as a read-only virtio disk to
@@ -18,6 +19,9 @@ image over it and a cpio a bootloader would append: /init runs as PID 1 on
 an overlayfs root with the kernel's argument and environment, and sees its
 own files, the layer's (which win) and the appended one.
 failures: each boots to its one "eroot: ... failed" line and no verdict.
+profile: the small initramfs on 6.12 with eroot.profile; its /init switches
+to a tmpfs root with /run, where the loader's profiler leaves the list of
+files opened before the switch: /init and the file /init read among them.
 """
 import os
 import re
@@ -192,9 +196,29 @@ def failures(t, work):
     expect_failure(t, '6.1 modules on 6.12', res, 'eroot: loading a module failed')
 
 
+def profile(t, work):
+    root, vmlinuz, _, qemu, qargs = kernel_of('initramfs-tools', '6.12')
+    kver = boot.fixture('debian-root', 'initramfs-tools')['KVER_BPO']
+    out = small_initrd(t, work, kver, root)
+    if not out:
+        return
+    res = boot.boot(vmlinuz, out, append='probe-profile eroot.profile', qemu=qemu,
+                    qemu_args=qargs, timeout=TIMEOUT)
+    loader_ok(t, res, 'profile')
+    f = res.fields
+    t.check(isinstance(f.get('profile'), int) and f['profile'] > 0,
+            'profile: /run/eroot/profile lists files (%s)' % f.get('profile'),
+            res.verdict or res.describe())
+    t.check(f.get('profile_init') == 1 and f.get('profile_own') == 1,
+            'profile: it names /init and /etc/probe-own', res.verdict or res.describe())
+    t.check('eroot: profile: ' in res.console, 'profile: the kernel log says where it is',
+            res.describe())
+    print('profile: %s' % res.summary(), flush=True)
+
+
 def main():
     args = sys.argv[1:]
-    if not (args in (['small'], ['failures']) or
+    if not (args in (['small'], ['failures'], ['profile']) or
             (len(args) == 3 and args[0] == 'real' and
              args[1] in APPEND and args[2] in ('6.1', '6.12'))):
         sys.exit(__doc__)
@@ -206,6 +230,8 @@ def main():
             real(t, work, args[1], args[2])
         elif args[0] == 'small':
             small(t, work)
+        elif args[0] == 'profile':
+            profile(t, work)
         else:
             failures(t, work)
     except boot.FixtureError as e:

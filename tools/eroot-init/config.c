@@ -47,6 +47,8 @@ static void parse_cmdline(struct config *c)
 			snprintf(c->mount_how, sizeof(c->mount_how), "%s", w + 12);
 		} else if (!strcmp(w, "eroot.debug")) {
 			c->debug = true;
+		} else if (!strcmp(w, "eroot.profile")) {
+			c->profile = true;
 		}
 	}
 }

@@ -39,6 +39,7 @@ struct config {
 	char emergency[256];		/* eroot.emergency=PATH of a shell */
 	char mount_how[16];		/* eroot.mount=auto|file|loop */
 	bool debug;			/* eroot.debug */
+	bool profile;			/* eroot.profile */
 };
 
 /* main.c: one line on the console, then the emergency shell or a panic */
@@ -64,6 +65,12 @@ void image_mount(const struct config *c, struct image *img);
 
 /* carry.c: what appended archives put in rootfs goes into the new root */
 void carry_rootfs(const struct config *c, const char *newroot);
+
+/* profile.c: eroot.profile, the files opened until the switch to the
+ * real root, into /run/eroot/profile by a child; call with the overlay
+ * mounted at NEWROOT, /proc and /dev still there.  @argv0 is marked '@'
+ * in the child, which systemd spares at switch-root. */
+void profile_start(const struct config *c, char *argv0);
 
 /* switch.c */
 void switch_root(const struct config *c, const char *newroot);

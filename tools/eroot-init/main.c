@@ -208,6 +208,7 @@ static void loader(void)
 	pcp_free = pcp_free_kb();
 	if (cfg.debug)
 		show_meminfo(&cfg);
+	profile_start(&cfg, saved_argv[0]);
 	umount2("/proc", MNT_DETACH);	/* the original init mounts its own */
 	umount2("/sys", MNT_DETACH);
 	umount2("/dev", MNT_DETACH);
