@@ -164,8 +164,9 @@ static int run(struct initrd *r)
 	if (err)
 		err_msg("%s", eroot_initrd_errmsg(w));
 	else if (st.hot_missing)
-		fprintf(stderr, "%s: warning: %llu paths of %s are no file of the image\n", prog,
-			(unsigned long long)st.hot_missing, r->o.hot_list);
+		fprintf(stderr, "%s: warning: %llu %s of %s %s no file of the image\n", prog,
+			(unsigned long long)st.hot_missing, st.hot_missing == 1 ? "path" : "paths",
+			r->o.hot_list, st.hot_missing == 1 ? "is" : "are");
 	if (!err && r->stats)
 		printf("early archives %llu bytes\nloader archive %llu bytes\n"
 		       "image archive %llu bytes\ninitrd %llu bytes\n",
