@@ -147,7 +147,8 @@ static bool write_run(int proc, const struct seen *s, const char *why)
 	if (run >= 0 && fstatfs(run, &sfs) == 0 &&
 	    (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC)) {
 		mkdirat(run, "eroot", 0755);
-		fd = openat(run, "eroot/profile", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		fd = openat(run, "eroot/profile",
+			    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
 	}
 	if (run >= 0)
 		close(run);
