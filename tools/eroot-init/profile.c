@@ -130,10 +130,10 @@ static bool drain(int fan, int proc, struct seen *s)
 static void kmsg_line(int kmsg, const char *text)
 {
 	char line[1024];
-	int n = snprintf(line, sizeof(line), "<5>eroot: %s\n", text);
+	int n = snprintf(line, sizeof(line), "<5>eroot: %.1000s\n", text);
 
 	if (kmsg >= 0 && write(kmsg, line, (size_t)n) < 0)
-		return;
+		return;		/* no log: nobody to tell */
 }
 
 /* /run/eroot/profile in PID 1's root, if /run there is a tmpfs (the
