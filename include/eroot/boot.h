@@ -44,8 +44,10 @@ struct eroot_initrd_options {
 	 * each must be an image liberoot can open. */
 	const char *const *layers;
 	unsigned int nlayers;
-	/* Non-zero: record each image's SHA-256 for the loader to verify
-	 * (default); zero: record none. */
+	/* The loader's policy when the command line has no eroot.digest=:
+	 * non-zero (default), verify every module and image against the
+	 * SHA-256 recorded in its configuration; zero, verify nothing.  The
+	 * digests are recorded either way, for eroot.digest=. */
 	int verify;
 	/* The image's compression, as eroot_build_options: "lz4hc" by
 	 * default, NULL for none; a physical cluster size (0: a block). */
@@ -96,6 +98,25 @@ const char *eroot_initrd_errmsg(const struct eroot_initrd *r);
  */
 int eroot_initrd_write(struct eroot_initrd *r, const char *output,
 		       struct eroot_initrd_stats *stats);
+
+/*
+ * The kernel command line option that pins this initrd,
+ * "eroot.digest=sha256:HEX": the SHA-256 of the loader's configuration,
+ * which records the SHA-256 of every module and image the loader uses, so
+ * the one value covers all of them (not the loader itself; docs/boot.md,
+ * the threat model).  "" until eroot_initrd_write() has succeeded.  Valid
+ * until @r is freed.
+ */
+const char *eroot_initrd_digest_arg(const struct eroot_initrd *r);
+
+/*
+ * Write eroot_initrd_digest_arg() and a newline to @path, through
+ * "@path.XXXXXX" fsynced and renamed into place (mode 0644), for a hook
+ * that puts it into a boot entry.  0, or -EINVAL (no initrd written yet),
+ * -ENAMETOOLONG or another negative errno with a message; on failure
+ * @path is untouched.
+ */
+int eroot_initrd_save_digest_arg(struct eroot_initrd *r, const char *path);
 
 /*
  * For a signal handler that removes temporary files before the process

@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +22,7 @@
 
 #include "eroot/boot.h"
 #include "config_writer.h"
+#include "digest.h"
 #include "errmsg.h"
 #include "kmod.h"
 #include "loader-config.h"
@@ -41,13 +41,12 @@ struct eroot_initrd {
 	char tmp_out[TEMP_NAME_MAX], tmp_image[TEMP_NAME_MAX];
 	uint64_t early;			/* bytes of early archives kept */
 	char kver[128];
+	char digest_arg[96];		/* "eroot.digest=sha256:HEX" once written */
 };
 
-/* The modules the loader may load: what it mounts with and hashes with. */
-static const struct { const char *name; bool for_digest; } loader_modules[] = {
-	{ "erofs", false }, { "overlay", false }, { "loop", false },
-	{ "af_alg", true }, { "algif_hash", true }, { "sha256", true },
-};
+/* The modules the loader may load: what it mounts with (it hashes in
+ * userspace). */
+static const char *const loader_modules[] = { "erofs", "overlay", "loop" };
 
 /* klibc's run-init, which the loader stands in for (see eroot-init). */
 static const char *const run_init_paths[] = { "/usr/bin/run-init", "/bin/run-init",
@@ -137,29 +136,6 @@ struct eroot_builder *eroot_initrd_image_builder(struct eroot_initrd *r)
 	return r->b;
 }
 
-static int sha256_hex(struct eroot_initrd *r, const char *path, char hex[65])
-{
-	unsigned char buf[1 << 16], md[32];
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	FILE *f = fopen(path, "rb");
-	unsigned int mdlen = 0;
-	size_t n;
-	int err = 0;
-
-	if (!f || !ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
-		err = eroot_fail(&r->err, -EIO, "%s: %s", path, f ? "cannot hash" : strerror(errno));
-	while (!err && (n = fread(buf, 1, sizeof(buf), f)) > 0)
-		EVP_DigestUpdate(ctx, buf, n);
-	if (!err && (ferror(f) || !EVP_DigestFinal_ex(ctx, md, &mdlen)))
-		err = eroot_fail(&r->err, -EIO, "%s: read error", path);
-	for (unsigned int i = 0; !err && i < mdlen; i++)
-		sprintf(hex + 2 * i, "%02x", md[i]);
-	if (f)
-		fclose(f);
-	EVP_MD_CTX_free(ctx);
-	return err;
-}
-
 static int first_name(void *ctx, const struct eroot_dirent *de)
 {
 	char *out = ctx;
@@ -238,15 +214,12 @@ static int add_modules(struct eroot_initrd *r, struct newc *w, struct config_wri
 		err = kmod_open(&ks, r->o.modules_root, r->kver, &r->err);
 	if (err)
 		return err;
-	/* the hashing modules also serve eroot.digest= under --digest none */
 	for (size_t i = 0; !err && i < sizeof(loader_modules) / sizeof(loader_modules[0]); i++)
-		err = kmod_want(&ks, loader_modules[i].name,
-				!strcmp(loader_modules[i].name, "sha256") ||
-				(loader_modules[i].for_digest && !r->o.verify));
+		err = kmod_want(&ks, loader_modules[i], false);
 	if (!err)
 		err = newc_dir(w, &LOADER_MODULES_DIR[1], 0700);
 	for (size_t i = 0; !err && i < ks.n; i++) {
-		char name[128];
+		char name[128], hex[65];
 		unsigned char *data = NULL;
 		size_t len = 0;
 
@@ -255,25 +228,26 @@ static int add_modules(struct eroot_initrd *r, struct newc *w, struct config_wri
 		if (!err)
 			err = newc_buf(w, name + 1, S_IFREG | 0600, data, len);
 		if (!err)
-			err = config_writer_module(cfg, name, ks.files[i].optional);
+			err = boot_sha256_buf(&r->err, data, len, hex);
+		if (!err)
+			err = config_writer_module(cfg, name, hex, ks.files[i].optional);
 		free(data);
 	}
 	kmod_close(&ks);
 	return err;
 }
 
-/* The images' entries in the configuration, with their digests. */
+/* The images' entries in the configuration, with their digests (always:
+ * eroot.digest= covers them whatever the policy). */
 static int add_image_config(struct eroot_initrd *r, struct config_writer *cfg)
 {
 	char hex[65], run_init[64];
-	int err = 0;
+	int err = boot_sha256_file(&r->err, r->tmp_image, hex);
 
-	if (r->o.verify)
-		err = sha256_hex(r, r->tmp_image, hex);
 	if (!err)
 		err = config_writer_digest(cfg, r->o.verify);
 	if (!err)
-		err = config_writer_image(cfg, LOADER_ROOT_IMAGE, r->o.verify ? hex : NULL);
+		err = config_writer_image(cfg, LOADER_ROOT_IMAGE, hex);
 	find_run_init(r->tmp_image, run_init, sizeof(run_init));
 	if (!err && run_init[0])
 		err = config_writer_run_init(cfg, run_init);
@@ -281,10 +255,9 @@ static int add_image_config(struct eroot_initrd *r, struct config_writer *cfg)
 		char path[64];
 
 		snprintf(path, sizeof(path), LOADER_LAYER_IMAGE, i + 1);
-		if (r->o.verify)
-			err = sha256_hex(r, r->layers[i], hex);
+		err = boot_sha256_file(&r->err, r->layers[i], hex);
 		if (!err)
-			err = config_writer_image(cfg, path, r->o.verify ? hex : NULL);
+			err = config_writer_image(cfg, path, hex);
 	}
 	return err;
 }
@@ -293,6 +266,7 @@ static int add_image_config(struct eroot_initrd *r, struct config_writer *cfg)
 static int write_loader_archive(struct eroot_initrd *r, struct newc *w)
 {
 	struct config_writer cfg;
+	char hex[65];
 	int err = config_writer_init(&cfg, &r->err);
 
 	if (!err)
@@ -309,6 +283,11 @@ static int write_loader_archive(struct eroot_initrd *r, struct newc *w)
 		err = add_image_config(r, &cfg);
 	if (!err)
 		err = newc_buf(w, &LOADER_CONFIG_PATH[1], S_IFREG | 0600, cfg.text, cfg.len);
+	/* the one value that covers the configuration, so all it names */
+	if (!err)
+		err = boot_sha256_buf(&r->err, cfg.text, cfg.len, hex);
+	if (!err)
+		snprintf(r->digest_arg, sizeof(r->digest_arg), "eroot.digest=sha256:%s", hex);
 	if (!err)
 		err = newc_trailer(w);
 	config_writer_free(&cfg);
@@ -413,11 +392,44 @@ int eroot_initrd_write(struct eroot_initrd *r, const char *output,
 	if (!err && (fchmod(fd, 0644) < 0 || fsync(fd) < 0 || rename(r->tmp_out, output) < 0))
 		err = eroot_fail(&r->err, -errno, "%s: %s", output, strerror(errno));
 	close(fd);
-	if (err)
+	if (err) {
 		unlink(r->tmp_out);
+		r->digest_arg[0] = '\0';
+	}
 	r->tmp_out[0] = '\0';
 	if (reserved >= 0)
 		unlink(r->tmp_image);
 	r->tmp_image[0] = '\0';
+	return err;
+}
+
+const char *eroot_initrd_digest_arg(const struct eroot_initrd *r)
+{
+	return r->digest_arg;
+}
+
+int eroot_initrd_save_digest_arg(struct eroot_initrd *r, const char *path)
+{
+	char tmp[TEMP_NAME_MAX], line[sizeof(r->digest_arg) + 1];
+	int len = snprintf(line, sizeof(line), "%s\n", r->digest_arg);
+	int fd, err = 0;
+
+	if (!r->digest_arg[0])
+		return eroot_fail(&r->err, -EINVAL, "no initrd written: no digest to save");
+	if (strlen(path) + sizeof(".XXXXXX") > sizeof(tmp))
+		return eroot_fail(&r->err, -ENAMETOOLONG, "%s: name too long", path);
+	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path);
+	fd = mkstemp(tmp);
+	if (fd < 0)
+		return eroot_fail(&r->err, -errno, "%s: %s", tmp, strerror(errno));
+	errno = EIO;			/* a short write sets none */
+	if (write(fd, line, (size_t)len) != len || fchmod(fd, 0644) < 0 || fsync(fd) < 0)
+		err = eroot_fail(&r->err, -errno, "%s: %s", tmp, strerror(errno));
+	if (close(fd) < 0 && !err)
+		err = eroot_fail(&r->err, -errno, "%s: %s", tmp, strerror(errno));
+	if (!err && rename(tmp, path) < 0)
+		err = eroot_fail(&r->err, -errno, "%s: %s", path, strerror(errno));
+	if (err)
+		unlink(tmp);
 	return err;
 }
