@@ -22,8 +22,9 @@ failures: each boots to its one "eroot: ... failed" line and no verdict.
 tamper (6.12): an initrd made with --digest none and pinned by the
 eroot.digest= that --print-digest gave boots; one changed byte of a module,
 of the configuration, of a --layer image or of the content image stops the
-boot with the line naming the file; an appended archive replacing a file
-of the image is not carried by default, and is with eroot.carry=replace.
+boot with the line naming the file, as does an appended archive replacing
+/eroot/config; an appended archive replacing a file of the image is not
+carried by default, and is with eroot.carry=replace.
 """
 import hashlib
 import os
@@ -304,6 +305,13 @@ def tamper(t, work):
         bad = changed(out, os.path.join(work, 'tampered.img'), member, where, xor=1)
         res = boot.boot(vmlinuz, bad, append=pinned, **opts)
         expect_failure(t, what, res, 'eroot: %s failed' % line)
+    # an appended archive replacing the configuration: the kernel unpacks it
+    # before the loader runs, which then refuses it as any changed byte
+    other = os.path.join(work, 'appended-config.img')
+    append_cpio(out, other, mk.dirent('eroot'), mk.reg('eroot/config', config.replace(
+        b'\ndigest none\n', b'\ndigest sha256\n'), 0o600))
+    res = boot.boot(vmlinuz, other, append=pinned, **opts)
+    expect_failure(t, 'an appended /eroot/config', res, 'eroot: verifying /eroot/config failed')
 
 
 def main():

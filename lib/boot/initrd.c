@@ -421,7 +421,7 @@ int eroot_initrd_save_digest_arg(struct eroot_initrd *r, const char *path)
 	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path);
 	fd = mkstemp(tmp);
 	if (fd < 0)
-		return eroot_fail(&r->err, -errno, "%s: %s", tmp, strerror(errno));
+		return eroot_fail(&r->err, -errno, "%s: %s", path, strerror(errno));
 	errno = EIO;			/* a short write sets none */
 	if (write(fd, line, (size_t)len) != len || fchmod(fd, 0644) < 0 || fsync(fd) < 0)
 		err = eroot_fail(&r->err, -errno, "%s: %s", tmp, strerror(errno));
