@@ -10,52 +10,23 @@
  * check against eroot.digest= (verify.c) are compiled in too.
  */
 #include <errno.h>
-#include <setjmp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "check.h"
 #include "config_writer.h"
 #include "init.h"
+#include "loader_stubs.h"
 
-/* The loader's fail() prints one line and ends PID 1; here it returns to
- * the test through a jump, with the line. */
-static jmp_buf failed;
-static char fail_line[1024];
-
-void fail(const struct config *c, const char *what, const char *fmt, ...)
-{
-	va_list ap;
-	int n = snprintf(fail_line, sizeof(fail_line), "eroot: %s failed: ", what);
-
-	(void)c;
-	va_start(ap, fmt);
-	vsnprintf(fail_line + n, sizeof(fail_line) - (size_t)n, fmt, ap);
-	va_end(ap);
-	longjmp(failed, 1);
-}
-
-/* main.c's, which the loader's verify.c calls */
-void note(const struct config *c, const char *fmt, ...)
-{
-	(void)c;
-	(void)fmt;
-}
-
-double uptime(void)
-{
-	return 0;
-}
-
-/* Parse @text as the loader does; 0, or 1 with the failure in fail_line. */
+/* Parse @text as the loader does; 0, or 1 with the failure in
+ * loader_fail_line (the loader's fail() ends PID 1; loader_stubs.c's jumps). */
 static int parse(struct config *c, const char *text)
 {
 	volatile int ret = 0;
 
 	memset(c, 0, sizeof(*c));
-	fail_line[0] = '\0';
-	if (!setjmp(failed))
+	loader_fail_line[0] = '\0';
+	if (!setjmp(loader_failed))
 		config_parse(c, text, strlen(text), "/eroot/config");
 	else
 		ret = 1;
@@ -125,9 +96,9 @@ static void expect_refused(const char *text, const char *line)
 	static struct config c;
 
 	CHECK_EQ(parse(&c, text), 1);
-	if (!strstr(fail_line, line))
-		fprintf(stderr, "got \"%s\", expected \"%s\"\n", fail_line, line);
-	CHECK(strstr(fail_line, line) != NULL);
+	if (!strstr(loader_fail_line, line))
+		fprintf(stderr, "got \"%s\", expected \"%s\"\n", loader_fail_line, line);
+	CHECK(strstr(loader_fail_line, line) != NULL);
 }
 
 static void test_parser_refuses(void)
@@ -170,10 +141,10 @@ static void test_parser_refuses(void)
 		static const char nul[] = "version 2\nimage /a " HEX_A "\n\0\n";
 		static struct config c;
 
-		fail_line[0] = '\0';
-		if (!setjmp(failed))
+		loader_fail_line[0] = '\0';
+		if (!setjmp(loader_failed))
 			config_parse(&c, nul, sizeof(nul) - 1, "/eroot/config");
-		CHECK(strstr(fail_line, "failed: a NUL byte") != NULL);
+		CHECK(strstr(loader_fail_line, "failed: a NUL byte") != NULL);
 	}
 	/* comments and blank lines are fine anywhere */
 	{
@@ -239,10 +210,10 @@ static void test_verify(void)
 	CHECK(!strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
 	sha256_buf(text, strlen(text), want);
 	memset(&c, 0, sizeof(c));
-	fail_line[0] = '\0';
-	if (!setjmp(failed))
+	loader_fail_line[0] = '\0';
+	if (!setjmp(loader_failed))
 		verify_data(&c, CONFIG_PATH, text, strlen(text), want, "eroot.digest=");
-	CHECK(fail_line[0] == '\0');
+	CHECK(loader_fail_line[0] == '\0');
 	/* one byte changed: a digit of the image's SHA-256 */
 	{
 		char changed[sizeof(text)];
@@ -253,10 +224,10 @@ static void test_verify(void)
 		sha256_buf(changed, strlen(changed), hex);
 		snprintf(line, sizeof(line), "eroot: verifying /eroot/config failed: sha256 %s, "
 			 "eroot.digest= says %s", hex, want);
-		if (!setjmp(failed))
+		if (!setjmp(loader_failed))
 			verify_data(&c, CONFIG_PATH, changed, strlen(changed), want,
 				    "eroot.digest=");
-		CHECK(!strcmp(fail_line, line));
+		CHECK(!strcmp(loader_fail_line, line));
 	}
 	/* without eroot.digest= the policy decides; with it, always */
 	CHECK(!verifying(&c));

@@ -182,9 +182,9 @@ static bool empty_dir(int at, const char *name)
 	return n <= 2;
 }
 
-void carry_rootfs(const struct config *c, const char *newroot)
+void carry_rootfs(const struct config *c, const char *rootfs, const char *newroot)
 {
-	int from = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int from = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int to = open(newroot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = from >= 0 ? fdopendir(from) : NULL;
 	struct carry k = { .c = c };

@@ -89,8 +89,9 @@ void verify_image(const struct config *c, const struct image *img);
 /* image.c: an image mounted read-only, file-backed where the kernel can */
 void image_mount(const struct config *c, struct image *img);
 
-/* carry.c: what appended archives put in rootfs goes into the new root */
-void carry_rootfs(const struct config *c, const char *newroot);
+/* carry.c: what appended archives put in @rootfs ("/"; a directory in
+ * tests) goes into @newroot as eroot.carry= allows, and leaves @rootfs */
+void carry_rootfs(const struct config *c, const char *rootfs, const char *newroot);
 
 /* switch.c */
 void switch_root(const struct config *c, const char *newroot);

@@ -185,7 +185,7 @@ static void loader(void)
 	}
 	mount_overlay(&cfg);
 	newroot_ready = true;
-	carry_rootfs(&cfg, NEWROOT);
+	carry_rootfs(&cfg, "/", NEWROOT);
 	unlink(CONFIG_PATH);
 	mem_available = mem_available_kb();
 	pcp_free = pcp_free_kb();
