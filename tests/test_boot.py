@@ -260,6 +260,15 @@ def tamper(t, work):
             '--digest-file holds the SHA-256 of /eroot/config', et.read_file(digest_file))
     t.check(printed.rc == 0 and printed.out == (arg + '\n').encode(),
             '--print-digest prints the same line, alone under -q', printed.describe())
+    t.check(not [n for n in os.listdir(work) if n.startswith('digest.')],
+            '--digest-file leaves no temporary file', os.listdir(work))
+    nowhere = os.path.join(work, 'missing', 'digest')
+    res = et.eroot('initrd', '-q', '-k', kver, '--modules-dir', root, '--digest-file', nowhere,
+                   out + '.again', src, timeout=600)
+    t.check(res.rc == 1 and res.err_lines() == ['eroot initrd: %s: No such file or directory'
+                                                 % nowhere],
+            '--digest-file into a missing directory: exit 1, one line naming it',
+            res.describe())
     modules = re.findall(rb'^module (\S+) ', config, re.M)
     t.check(modules and config.count(b'\nimage ') == 2 and b'\ndigest none\n' in config,
             'the configuration names modules and both images', config.decode())
