@@ -11,10 +11,12 @@
  * Bootloaders may append more archives after it; the loader carries what
  * they bring into the final root.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <openssl/evp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,9 +26,12 @@
 #include "eroot/boot.h"
 #include "config_writer.h"
 #include "errmsg.h"
+#include "kconfig.h"
+#include "kernel_check.h"
 #include "kmod.h"
 #include "loader-config.h"
 #include "newc.h"
+#include "own_output.h"
 
 /* Temporary names: "@output.image.XXXXXX" and "@output.XXXXXX". */
 #define TEMP_NAME_MAX 4096
@@ -41,6 +46,10 @@ struct eroot_initrd {
 	char tmp_out[TEMP_NAME_MAX], tmp_image[TEMP_NAME_MAX];
 	uint64_t early;			/* bytes of early archives kept */
 	char kver[128];
+	unsigned int block_size;	/* the image's */
+	struct kconfig kc;		/* the target kernel's configuration */
+	struct kmod_set ks;		/* the loader's modules for it */
+	bool kernel_ready;		/* kc and ks are those of kver */
 };
 
 /* The modules the loader may load: what it mounts with and hashes with. */
@@ -82,6 +91,7 @@ struct eroot_initrd *eroot_initrd_new(const struct eroot_initrd_options *opts)
 	r->o.loader = copy(opts->loader, &oom);
 	r->o.kver = copy(opts->kver, &oom);
 	r->o.modules_root = copy(opts->modules_root ? opts->modules_root : "/", &oom);
+	r->o.kernel_config = copy(opts->kernel_config, &oom);
 	r->o.compressor = copy(opts->compressor, &oom);
 	r->o.stage_dir = copy(opts->stage_dir, &oom);
 	r->layers = calloc(opts->nlayers + 1, sizeof(char *));
@@ -97,6 +107,7 @@ struct eroot_initrd *eroot_initrd_new(const struct eroot_initrd_options *opts)
 	bo.stage_dir = r->o.stage_dir;
 	bo.progress = r->o.progress;
 	bo.progress_ctx = r->o.progress_ctx;
+	r->block_size = bo.block_size;
 	r->b = oom ? NULL : eroot_builder_new(&bo);
 	if (!r->b) {
 		eroot_initrd_free(r);
@@ -110,6 +121,8 @@ void eroot_initrd_free(struct eroot_initrd *r)
 	if (!r)
 		return;
 	eroot_builder_free(r->b);
+	kmod_close(&r->ks);
+	kconfig_free(&r->kc);
 	for (unsigned int i = 0; r->layers && i < r->o.nlayers; i++)
 		free(r->layers[i]);
 	free(r->layers);
@@ -117,6 +130,7 @@ void eroot_initrd_free(struct eroot_initrd *r)
 	free((char *)r->o.loader);
 	free((char *)r->o.kver);
 	free((char *)r->o.modules_root);
+	free((char *)r->o.kernel_config);
 	free((char *)r->o.compressor);
 	free((char *)r->o.stage_dir);
 	free(r);
@@ -223,42 +237,118 @@ static int build_image(struct eroot_initrd *r)
 	return err;
 }
 
+/* The first name in @dir (as an image lists it: by strcmp), "" if none. */
+static void first_entry(const char *dir, char *out, size_t size)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	out[0] = '\0';
+	while (d && (de = readdir(d)))
+		if (de->d_name[0] != '.' && strlen(de->d_name) < size &&
+		    (!out[0] || strcmp(de->d_name, out) < 0))
+			snprintf(out, size, "%s", de->d_name);
+	if (d)
+		closedir(d);
+}
+
+/* The kernel version known before the image is built: -k, or a directory
+ * input's own usr/lib/modules/KVER or lib/modules/KVER, as guess_kver()
+ * would find it in the image.  Only through real directories: a symlink
+ * may point out of the input (the image resolves it inside). */
+static bool early_kver(struct eroot_initrd *r)
+{
+	static const char *const parts[][3] = { { "/usr", "/lib", "/modules" },
+						{ "/lib", "/modules", NULL } };
+	struct stat st;
+
+	if (r->o.kver) {
+		snprintf(r->kver, sizeof(r->kver), "%s", r->o.kver);
+		return true;
+	}
+	if (stat(r->o.input, &st) < 0 || !S_ISDIR(st.st_mode))
+		return false;
+	for (size_t i = 0; i < 2 && !r->kver[0]; i++) {
+		char path[4096];
+		size_t len = (size_t)snprintf(path, sizeof(path), "%s", r->o.input);
+		bool found = true;
+
+		for (size_t j = 0; j < 3 && parts[i][j] && found; j++) {
+			len += (size_t)snprintf(path + len, sizeof(path) - len, "%s", parts[i][j]);
+			if (len >= sizeof(path) || lstat(path, &st) < 0)
+				found = false;
+			else if (!S_ISDIR(st.st_mode))
+				return false;	/* a symlink: after the build */
+		}
+		if (found)
+			first_entry(path, r->kver, sizeof(r->kver));
+	}
+	return r->kver[0] != '\0';
+}
+
+static void warn(struct eroot_initrd *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void warn(struct eroot_initrd *r, const char *fmt, ...)
+{
+	char text[EROOT_ERRMSG_SIZE];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (r->o.warn)
+		r->o.warn(r->o.warn_ctx, text);
+}
+
+/* Check the kernel of r->kver (docs/boot.md, kernel_check.c) and resolve
+ * the loader's modules for it, within the loader's limits. */
+static int prepare_kernel(struct eroot_initrd *r)
+{
+	const struct kernel_image img = { r->o.compressor, r->block_size, r->o.pcluster_size };
+	int err = kconfig_read(&r->kc, r->o.modules_root, r->kver, r->o.kernel_config, &r->err);
+
+	if (!err && !r->kc.path[0])
+		warn(r, "no configuration of kernel %s under %s (lib/modules/%s/config, "
+		     "boot/config-%s): checking its version alone", r->kver, r->o.modules_root,
+		     r->kver, r->kver);
+	if (!err)
+		err = kernel_check(&r->kc, &img, &r->err);
+	if (!err)
+		err = kmod_open(&r->ks, r->o.modules_root, r->kver, &r->err);
+	if (err)
+		return err;
+	r->ks.config = &r->kc;
+	/* the hashing modules also serve eroot.digest= under --digest none */
+	for (size_t i = 0; !err && i < sizeof(loader_modules) / sizeof(loader_modules[0]); i++)
+		err = kmod_want(&r->ks, loader_modules[i].name,
+				!strcmp(loader_modules[i].name, "sha256") ||
+				(loader_modules[i].for_digest && !r->o.verify));
+	if (!err && r->ks.n > LOADER_MAX_MODULES)
+		err = eroot_fail(&r->err, -E2BIG, "kernel %s: the loader needs %zu modules, it "
+				 "loads at most %d", r->kver, r->ks.n, LOADER_MAX_MODULES);
+	r->kernel_ready = !err;
+	return err;
+}
+
 /* The loader's modules into the archive (stored decompressed) and the
  * configuration, dependencies first. */
 static int add_modules(struct eroot_initrd *r, struct newc *w, struct config_writer *cfg)
 {
-	struct kmod_set ks;
-	int err = 0;
+	int err = newc_dir(w, &LOADER_MODULES_DIR[1], 0700);
 
-	if (r->o.kver)
-		snprintf(r->kver, sizeof(r->kver), "%s", r->o.kver);
-	else
-		err = guess_kver(r);
-	if (!err)
-		err = kmod_open(&ks, r->o.modules_root, r->kver, &r->err);
-	if (err)
-		return err;
-	/* the hashing modules also serve eroot.digest= under --digest none */
-	for (size_t i = 0; !err && i < sizeof(loader_modules) / sizeof(loader_modules[0]); i++)
-		err = kmod_want(&ks, loader_modules[i].name,
-				!strcmp(loader_modules[i].name, "sha256") ||
-				(loader_modules[i].for_digest && !r->o.verify));
-	if (!err)
-		err = newc_dir(w, &LOADER_MODULES_DIR[1], 0700);
-	for (size_t i = 0; !err && i < ks.n; i++) {
+	for (size_t i = 0; !err && i < r->ks.n; i++) {
 		char name[128];
 		unsigned char *data = NULL;
 		size_t len = 0;
 
-		snprintf(name, sizeof(name), LOADER_MODULES_DIR "/%s.ko", ks.files[i].name);
-		err = kmod_read(&ks, &ks.files[i], &data, &len);
+		snprintf(name, sizeof(name), LOADER_MODULES_DIR "/%s.ko", r->ks.files[i].name);
+		err = kmod_read(&r->ks, &r->ks.files[i], &data, &len);
 		if (!err)
 			err = newc_buf(w, name + 1, S_IFREG | 0600, data, len);
 		if (!err)
-			err = config_writer_module(cfg, name, ks.files[i].optional);
+			err = config_writer_module(cfg, name, r->ks.files[i].optional);
 		free(data);
 	}
-	kmod_close(&ks);
 	return err;
 }
 
@@ -372,6 +462,10 @@ static int check_inputs(struct eroot_initrd *r, const char *output)
 			return eroot_fail(&r->err, -EINVAL, "--layer %s: not an EROFS image this "
 					  "tool can read", r->layers[i]);
 	}
+	if (initrd_is_own_output(r->o.input))
+		return eroot_fail(&r->err, -EINVAL, "%s: already an initrd made by eroot initrd (it "
+				  "holds /init and " LOADER_CONFIG_PATH "): give the initramfs it "
+				  "was made from", r->o.input);
 	if (access(r->o.loader, R_OK) < 0)
 		return eroot_fail(&r->err, -errno, "the loader %s: %s", r->o.loader,
 				  strerror(errno));
@@ -390,6 +484,8 @@ int eroot_initrd_write(struct eroot_initrd *r, const char *output,
 		return eroot_fail(&r->err, -EINVAL, "eroot_initrd_write: called twice");
 	r->used = true;
 	err = check_inputs(r, output);
+	if (!err && early_kver(r))
+		err = prepare_kernel(r);
 	if (err)
 		return err;
 	snprintf(r->tmp_image, sizeof(r->tmp_image), "%s.image.XXXXXX", output);
@@ -408,6 +504,10 @@ int eroot_initrd_write(struct eroot_initrd *r, const char *output,
 		close(reserved);
 	if (!err)
 		err = build_image(r);
+	if (!err && !r->kernel_ready)
+		err = guess_kver(r);
+	if (!err && !r->kernel_ready)
+		err = prepare_kernel(r);
 	if (!err)
 		err = write_parts(r, output, fd, stats ? stats : &unused);
 	if (!err && (fchmod(fd, 0644) < 0 || fsync(fd) < 0 || rename(r->tmp_out, output) < 0))
