@@ -74,11 +74,12 @@ class Case:
                            config, **kw)
 
     def initrd(self, root, kver, *opts, src=None):
+        """eroot initrd -k @kver (none when @kver is None)."""
         out = os.path.join(self.base, 'out-%d.img' % self.n)
         if os.path.exists(out):
             os.unlink(out)
-        res = E.eroot('initrd', '-q', '-k', kver, '--modules-dir', root, *opts,
-                      out, src or self.src, timeout=300)
+        res = E.eroot('initrd', '-q', *(['-k', kver] if kver else []), '--modules-dir',
+                      root, *opts, out, src or self.src, timeout=300)
         return res, out
 
     def refused(self, what, kver, config, opts, words, **kw):
@@ -244,6 +245,12 @@ def test_own_output(c):
     res, out = c.initrd(root, '6.12.9-test', src=mine + '.early')
     c.t.check(res.rc == 1 and 'already an initrd' in res.err.decode(),
               'its own output behind an early archive: refused', res.describe())
+    # compressed again: seen in the image of its content, once built
+    E.write_file(mine + '.gz', M.compress(E.read_file(mine), 'gzip'))
+    res, out = c.initrd(root, '6.12.9-test', src=mine + '.gz')
+    c.t.check(res.rc == 1 and 'already an initrd' in res.err.decode() and
+              not os.path.exists(out), 'its own output compressed with gzip: refused',
+              res.describe())
     # unpacked into a directory
     unpacked = os.path.join(c.base, 'unpacked')
     os.makedirs(os.path.join(unpacked, 'eroot'))
@@ -287,6 +294,19 @@ def test_limits(c):
     res, out = c.initrd(root, '6.1.0-test', '-z', 'zstd', src=junk)
     c.t.check(res.rc == 1 and 'Linux 6.10' in res.err.decode(),
               'a kernel refusal comes before the image build', res.describe())
+    # without -k, a directory INPUT's own lib/modules/KVER names the kernel
+    # (before the build), also through a symlinked lib (after it)
+    tree = c.kernel('6.1.0-test', FULL)
+    res, out = c.initrd(tree, None, '-z', 'zstd', src=tree)
+    c.t.check(res.rc == 1 and 'kernel 6.1.0-test' in res.err.decode(),
+              'a directory INPUT\'s lib/modules/KVER is the kernel checked', res.describe())
+    os.makedirs(os.path.join(tree, 'usr'))
+    os.rename(os.path.join(tree, 'lib'), os.path.join(tree, 'usr', 'lib'))
+    os.symlink('usr/lib', os.path.join(tree, 'lib'))
+    res, out = c.initrd(tree, None, '-z', 'zstd', src=tree)
+    c.t.check(res.rc == 1 and 'kernel 6.1.0-test' in res.err.decode(),
+              'a directory INPUT with lib -> usr/lib: the same kernel checked',
+              res.describe())
     # the loader's paths are bounded by construction: module names are cut
     # at 63 bytes (/eroot/modules/NAME.ko), the images' names are fixed
 

@@ -270,12 +270,14 @@ static bool early_kver(struct eroot_initrd *r)
 		return false;
 	for (size_t i = 0; i < 2 && !r->kver[0]; i++) {
 		char path[4096];
-		size_t len = (size_t)snprintf(path, sizeof(path), "%s", r->o.input);
-		bool found = true;
+		size_t len = strlen(r->o.input);
+		bool found = len < sizeof(path) - 32;
 
+		if (found)
+			memcpy(path, r->o.input, len + 1);
 		for (size_t j = 0; j < 3 && parts[i][j] && found; j++) {
 			len += (size_t)snprintf(path + len, sizeof(path) - len, "%s", parts[i][j]);
-			if (len >= sizeof(path) || lstat(path, &st) < 0)
+			if (lstat(path, &st) < 0)
 				found = false;
 			else if (!S_ISDIR(st.st_mode))
 				return false;	/* a symlink: after the build */
@@ -445,6 +447,13 @@ static int write_parts(struct eroot_initrd *r, const char *output, int fd,
 	return err;
 }
 
+static int own_output_refused(struct eroot_initrd *r)
+{
+	return eroot_fail(&r->err, -EINVAL, "%s: already an initrd made by eroot initrd (it "
+			  "holds /init and " LOADER_CONFIG_PATH "): give the initramfs it was "
+			  "made from", r->o.input);
+}
+
 /* What must hold before anything is built. */
 static int check_inputs(struct eroot_initrd *r, const char *output)
 {
@@ -463,9 +472,7 @@ static int check_inputs(struct eroot_initrd *r, const char *output)
 					  "tool can read", r->layers[i]);
 	}
 	if (initrd_is_own_output(r->o.input))
-		return eroot_fail(&r->err, -EINVAL, "%s: already an initrd made by eroot initrd (it "
-				  "holds /init and " LOADER_CONFIG_PATH "): give the initramfs it "
-				  "was made from", r->o.input);
+		return own_output_refused(r);
 	if (access(r->o.loader, R_OK) < 0)
 		return eroot_fail(&r->err, -errno, "the loader %s: %s", r->o.loader,
 				  strerror(errno));
@@ -504,6 +511,8 @@ int eroot_initrd_write(struct eroot_initrd *r, const char *output,
 		close(reserved);
 	if (!err)
 		err = build_image(r);
+	if (!err && initrd_image_is_own_output(r->tmp_image))
+		err = own_output_refused(r);
 	if (!err && !r->kernel_ready)
 		err = guess_kver(r);
 	if (!err && !r->kernel_ready)

@@ -6,7 +6,9 @@
  * any file data: a newc header is "070701" and 13 fields of 8 hex digits,
  * the name (namesize bytes with its NUL) follows, and the name and the
  * data each end at a multiple of 4.  The kernel skips zero bytes between
- * archives, so does this walk (up to ZERO_RUN_MAX of them).
+ * archives, so does this walk (up to ZERO_RUN_MAX of them).  What the walk
+ * cannot see into (an eroot initrd compressed again) shows in the image of
+ * the input, once built: the loader's files are in it.
  */
 #include <fcntl.h>
 #include <stdint.h>
@@ -15,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "eroot/eroot.h"
 #include "loader-config.h"
 #include "own_output.h"
 
@@ -122,5 +125,18 @@ bool initrd_is_own_output(const char *input)
 		return false;
 	own = file_is_own_output(fd);
 	close(fd);
+	return own;
+}
+
+bool initrd_image_is_own_output(const char *image)
+{
+	static const char *const files[] = { "/init", LOADER_CONFIG_PATH, LOADER_ROOT_IMAGE };
+	struct eroot_image *img;
+	struct eroot_inode ino;
+	bool own = !eroot_image_open_path(image, 0, &img);
+
+	for (size_t i = 0; own && i < sizeof(files) / sizeof(files[0]); i++)
+		own = !eroot_lookup_follow(img, files[i], false, &ino) && S_ISREG(ino.mode);
+	eroot_image_close(img);
 	return own;
 }

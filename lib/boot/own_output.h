@@ -19,5 +19,9 @@
  */
 #define OWN_OUTPUT_MAX_ENTRIES 100000
 bool initrd_is_own_output(const char *input);
+/* True when the EROFS image at @image (the input's content) holds /init,
+ * /eroot/config and /eroot/root.erofs: an eroot initrd the walk above
+ * could not see into (compressed again, say). */
+bool initrd_image_is_own_output(const char *image);
 
 #endif
