@@ -162,8 +162,35 @@ def test_blocks(c):
     c.refused('-C 65536 on 5.10 (big physical clusters: 5.13)', '5.10.0-test',
               with_(FULL, EROFS_FS_BACKED_BY_FILE=None), ['-z', 'lz4hc', '-C', '65536'],
               ['-C 65536', 'Linux 5.13'])
-    c.accepted('-C 4096 on 5.10', '5.10.0-test', with_(FULL, EROFS_FS_BACKED_BY_FILE=None),
-               ['-z', 'lz4hc', '-C', '4096'])
+    # eroot's compressed images always record per-algorithm settings (5.13):
+    # found in the image once built
+    c.refused('-z lz4hc -C 4096 on 5.10', '5.10.0-test',
+              with_(FULL, EROFS_FS_BACKED_BY_FILE=None), ['-z', 'lz4hc', '-C', '4096'],
+              ['the image', 'Linux 5.13'])
+    c.accepted('-z none on 5.10', '5.10.0-test', with_(FULL, EROFS_FS_BACKED_BY_FILE=None),
+               ['-z', 'none'])
+
+
+def test_layers(c):
+    """--layer images are checked by their superblock: algorithms, block
+    size, incompatible features."""
+    for name, opts, kver, config, words in (
+            ('zstd', ['-z', 'zstd'], '6.1.0-test', with_(FULL, EROFS_FS_ZIP_ZSTD=None),
+             ['EROFS zstd needs Linux 6.10']),
+            ('lzma-noconfig', ['-z', 'lzma'], '6.12.9-test',
+             with_(FULL, EROFS_FS_ZIP_LZMA=None), ['CONFIG_EROFS_FS_ZIP_LZMA']),
+            ('fragments', ['-z', 'lz4', '-E', 'fragments'], '5.15.0-test',
+             with_(FULL, EROFS_FS_BACKED_BY_FILE=None), ['fragments', 'Linux 6.1']),
+            ('b512', ['-b', '512', '-z', 'lz4'], '6.6.0-test', FULL,
+             ['512-byte blocks', 'compressed images from 6.8'])):
+        layer = os.path.join(c.base, 'layer-%s.erofs' % name)
+        if not E.must(c.t, E.eroot('mkfs', '-q', *opts, layer, c.src),
+                      'a layer image %s' % ' '.join(opts)):
+            continue
+        c.refused('--layer built with %s on %s' % (' '.join(opts), kver), kver, config,
+                  ['--layer', layer], ['--layer %s' % layer] + words)
+    layer = os.path.join(c.base, 'layer-zstd.erofs')
+    c.accepted('--layer built with -z zstd on 6.12', '6.12.9-test', FULL, ['--layer', layer])
 
 
 def test_builtin(c):
@@ -342,7 +369,7 @@ def main():
     os.makedirs(src)
     E.write_file(os.path.join(src, 'hello'), b'hello\n' * 1000)
     c = Case(t, base, src)
-    for test in (test_compression, test_mounting, test_blocks, test_builtin,
+    for test in (test_compression, test_mounting, test_blocks, test_layers, test_builtin,
                  test_config_sources, test_own_output, test_limits, test_real_kernel):
         test(c)
         print('done: %s' % test.__name__, flush=True)

@@ -302,8 +302,23 @@ static void warn(struct eroot_initrd *r, const char *fmt, ...)
 		r->o.warn(r->o.warn_ctx, text);
 }
 
-/* Check the kernel of r->kver (docs/boot.md, kernel_check.c) and resolve
- * the loader's modules for it, within the loader's limits. */
+/* An image that exists, by its superblock, against the kernel. */
+static int check_image_file(struct eroot_initrd *r, const char *path, const char *label)
+{
+	struct eroot_image *img;
+	int err = eroot_image_open_path(path, 0, &img);
+
+	if (err)
+		eroot_fail(&r->err, err, "%s: not an EROFS image this tool can read", label);
+	else
+		err = kernel_check_super(&r->kc, eroot_image_super(img), label, &r->err);
+	eroot_image_close(img);
+	return err;
+}
+
+/* Check the kernel of r->kver (docs/boot.md, kernel_check.c) against the
+ * options and the layers, and resolve the loader's modules for it, within
+ * the loader's limits. */
 static int prepare_kernel(struct eroot_initrd *r)
 {
 	const struct kernel_image img = { r->o.compressor, r->block_size, r->o.pcluster_size };
@@ -315,6 +330,12 @@ static int prepare_kernel(struct eroot_initrd *r)
 		     r->kver, r->kver);
 	if (!err)
 		err = kernel_check(&r->kc, &img, &r->err);
+	for (unsigned int i = 0; !err && i < r->o.nlayers; i++) {
+		char label[4200];
+
+		snprintf(label, sizeof(label), "--layer %s", r->layers[i]);
+		err = check_image_file(r, r->layers[i], label);
+	}
 	if (!err)
 		err = kmod_open(&r->ks, r->o.modules_root, r->kver, &r->err);
 	if (err)
@@ -517,6 +538,9 @@ int eroot_initrd_write(struct eroot_initrd *r, const char *output,
 		err = guess_kver(r);
 	if (!err && !r->kernel_ready)
 		err = prepare_kernel(r);
+	/* what the options did not say: features and algorithms it records */
+	if (!err)
+		err = check_image_file(r, r->tmp_image, "the image");
 	if (!err)
 		err = write_parts(r, output, fd, stats ? stats : &unused);
 	if (!err && (fchmod(fd, 0644) < 0 || fsync(fd) < 0 || rename(r->tmp_out, output) < 0))

@@ -19,8 +19,15 @@
  * pages (arm64 16K/64K, ppc64 64K) are affected.  Its physical clusters
  * stop at 1 MiB, the kernel's Z_EROFS_PCLUSTER_MAX_SIZE (the builder
  * refuses more).  The loader stacks overlayfs over the image: OVERLAY_FS.
+ * An image that exists (a --layer, the content image once built) is also
+ * checked by its superblock: its block size, the algorithms it records and
+ * its incompatible features (erofs_fs.h's EROFS_FEATURE_INCOMPAT_*: big
+ * pclusters 5.13, chunked files 5.15, extra devices 5.16, ztailpacking
+ * 5.17, fragments and dedupe 6.1, xattr prefixes 6.4, 48-bit 6.15,
+ * metabox 6.17).
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +44,19 @@ static const struct algorithm {
 	{ "lzma", 5, 16, "EROFS_FS_ZIP_LZMA" },
 	{ "deflate", 6, 6, "EROFS_FS_ZIP_DEFLATE" },
 	{ "zstd", 6, 10, "EROFS_FS_ZIP_ZSTD" },
+};
+
+/* The superblock's incompatible features, as the kernel names them in
+ * erofs_fs.h, and the first kernel that reads each. */
+static const struct { uint32_t bit; unsigned int major, minor; const char *what; } features[] = {
+	{ 0x002, 5, 13, "big physical clusters and per-algorithm settings" },
+	{ 0x004, 5, 15, "chunk-based files" },
+	{ 0x008, 5, 16, "extra devices" },
+	{ 0x010, 5, 17, "inline compressed tails (ztailpacking)" },
+	{ 0x020, 6, 1, "fragments and deduplicated extents" },
+	{ 0x040, 6, 4, "long xattr name prefixes" },
+	{ 0x080, 6, 15, "48-bit block addresses" },
+	{ 0x100, 6, 17, "metabox (compressed metadata)" },
 };
 
 /* The loader's modules and the options that build them. */
@@ -63,19 +83,12 @@ static int refuse(const struct kconfig *kc, struct eroot_errmsg *err, const char
 			  why);
 }
 
-static int check_algorithm(const struct kconfig *kc, const char *spec, size_t len,
-			   struct eroot_errmsg *err)
+/* @a in an image that @what names ("-z zstd", "--layer L") */
+static int check_algorithm(const struct kconfig *kc, const struct algorithm *a,
+			   const char *what, struct eroot_errmsg *err)
 {
-	const struct algorithm *a = NULL;
-	char what[48], why[160];
+	char why[160];
 
-	len = strcspn(spec, ",") < len ? strcspn(spec, ",") : len;
-	for (size_t i = 0; i < sizeof(algorithms) / sizeof(algorithms[0]); i++)
-		if (strlen(algorithms[i].name) == len && !strncmp(algorithms[i].name, spec, len))
-			a = &algorithms[i];
-	if (!a)
-		return 0;		/* the builder names what it does not know */
-	snprintf(what, sizeof(what), "-z %s", a->name);
 	if (!maybe_enabled(kc, "EROFS_FS_ZIP"))
 		return refuse(kc, err, what, "read it",
 			      "EROFS compression needs CONFIG_EROFS_FS_ZIP");
@@ -115,29 +128,48 @@ static unsigned long page_size(const struct kconfig *kc)
 	return 4096;
 }
 
-static int check_blocks(const struct kconfig *kc, const struct kernel_image *img,
-			struct eroot_errmsg *err)
+/* -z ALGO[,LEVEL][:ALGO...]: each algorithm */
+static int check_compressor(const struct kconfig *kc, const char *spec,
+			    struct eroot_errmsg *err)
+{
+	for (const char *p = spec; p && *p; ) {
+		size_t len = strcspn(p, ":"), name_len = strcspn(p, ",:");
+
+		for (size_t i = 0; i < sizeof(algorithms) / sizeof(algorithms[0]); i++) {
+			const struct algorithm *a = &algorithms[i];
+			char what[48];
+			int ret;
+
+			if (strlen(a->name) != name_len || strncmp(a->name, p, name_len))
+				continue;
+			snprintf(what, sizeof(what), "-z %s", a->name);
+			if ((ret = check_algorithm(kc, a, what, err)))
+				return ret;
+		}
+		p += len + (p[len] == ':');	/* the builder names what it does not know */
+	}
+	return 0;
+}
+
+/* Blocks of @block_size bytes in an image @label names ("" for the one
+ * being built). */
+static int check_blocks(const struct kconfig *kc, unsigned int block_size, bool compressed,
+			const char *label, struct eroot_errmsg *err)
 {
 	unsigned long page = page_size(kc);
-	char what[48], why[160];
-	bool sub_page_ok = img->compressor ? kconfig_at_least(kc, 6, 8) :
-			   kconfig_at_least(kc, 6, 4);
+	char what[320], why[160];
+	bool sub_page_ok = compressed ? kconfig_at_least(kc, 6, 8) : kconfig_at_least(kc, 6, 4);
 
-	snprintf(what, sizeof(what), "%u-byte blocks", img->block_size);
-	if (img->block_size > page) {
+	snprintf(what, sizeof(what), "%s%s%u-byte blocks", label, label[0] ? ": " : "",
+		 block_size);
+	if (block_size > page) {
 		snprintf(why, sizeof(why), "EROFS blocks must not exceed its %lu-byte pages", page);
 		return refuse(kc, err, what, "read them", why);
 	}
-	if (img->block_size < page && !sub_page_ok) {
+	if (block_size < page && !sub_page_ok) {
 		snprintf(why, sizeof(why), "its pages are %lu bytes; EROFS reads smaller blocks "
 			 "from Linux 6.4, in compressed images from 6.8", page);
 		return refuse(kc, err, what, "read them", why);
-	}
-	if (img->compressor && img->pcluster_size > img->block_size &&
-	    !kconfig_at_least(kc, 5, 13)) {
-		snprintf(what, sizeof(what), "-C %u", img->pcluster_size);
-		return refuse(kc, err, what, "read it",
-			      "physical clusters over one block need Linux 5.13");
 	}
 	return 0;
 }
@@ -158,14 +190,42 @@ int kernel_check(const struct kconfig *kc, const struct kernel_image *img,
 		return refuse(kc, err, "the image", "mount it", "neither file-backed, which needs "
 			      "Linux 6.12 and CONFIG_EROFS_FS_BACKED_BY_FILE, nor through a loop "
 			      "device: CONFIG_BLK_DEV_LOOP is not set");
-	for (const char *p = img->compressor; p && *p; ) {
-		size_t len = strcspn(p, ":");
+	if ((ret = check_compressor(kc, img->compressor, err)))
+		return ret;
+	if (img->compressor && img->pcluster_size > img->block_size &&
+	    !kconfig_at_least(kc, 5, 13)) {
+		char what[48];
 
-		if ((ret = check_algorithm(kc, p, len, err)))
-			return ret;
-		p += len + (p[len] == ':');
+		snprintf(what, sizeof(what), "-C %u", img->pcluster_size);
+		return refuse(kc, err, what, "read it",
+			      "physical clusters over one block need Linux 5.13");
 	}
-	return check_blocks(kc, img, err);
+	return check_blocks(kc, img->block_size, img->compressor != NULL, "", err);
+}
+
+int kernel_check_super(const struct kconfig *kc, const struct eroot_super_info *si,
+		       const char *label, struct eroot_errmsg *err)
+{
+	char why[160];
+	int ret;
+
+	for (size_t i = 0; i < sizeof(features) / sizeof(features[0]); i++) {
+		if (!(si->feature_incompat & features[i].bit) ||
+		    kconfig_at_least(kc, features[i].major, features[i].minor))
+			continue;
+		snprintf(why, sizeof(why), "EROFS %s need Linux %u.%u", features[i].what,
+			 features[i].major, features[i].minor);
+		return refuse(kc, err, label, "read it", why);
+	}
+	/* compr_algs bit N is the on-disk algorithm N: lz4, lzma, deflate, zstd */
+	for (unsigned int bit = 0; bit < 4; bit++) {
+		static const unsigned int index[] = { 0, 2, 3, 4 };
+
+		if ((si->compr_algs & (1u << bit)) &&
+		    (ret = check_algorithm(kc, &algorithms[index[bit]], label, err)))
+			return ret;
+	}
+	return check_blocks(kc, si->block_size, si->compr_algs != 0, label, err);
 }
 
 enum kernel_module_state kernel_module_state(const struct kconfig *kc, const char *module)

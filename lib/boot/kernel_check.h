@@ -9,6 +9,7 @@
 #ifndef EROOT_BOOT_KERNEL_CHECK_H
 #define EROOT_BOOT_KERNEL_CHECK_H
 
+#include "eroot/eroot.h"
 #include "errmsg.h"
 #include "kconfig.h"
 
@@ -27,6 +28,14 @@ struct kernel_image {
  */
 int kernel_check(const struct kconfig *kc, const struct kernel_image *img,
 		 struct eroot_errmsg *err);
+
+/*
+ * The same for an image that exists, from its superblock (eroot_image_super):
+ * block size, algorithms, incompatible features; @label names it in the
+ * message ("--layer PATH").  0, or -ENOTSUP and one line in @err.
+ */
+int kernel_check_super(const struct kconfig *kc, const struct eroot_super_info *si,
+		       const char *label, struct eroot_errmsg *err);
 
 /* What the configuration says of a module the loader loads. */
 enum kernel_module_state {
