@@ -18,21 +18,31 @@
 
 static char root[64];
 
+/* @rel under the root; its directories must exist (make_dirs()). */
 static void put(const char *rel, const void *data, size_t len)
 {
-	char path[512], *slash;
+	char path[512];
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/%s", root, rel);
-	for (slash = strchr(path + strlen(root) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
-		*slash = '\0';
-		mkdir(path, 0755);
-		*slash = '/';
-	}
 	f = fopen(path, "wb");
-	CHECK(f && fwrite(data, 1, len, f) == len);
-	if (f)
-		fclose(f);
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	CHECK(fwrite(data, 1, len, f) == len);
+	fclose(f);
+}
+
+static void make_dirs(void)
+{
+	static const char *const dirs[] = { "boot", "usr", "usr/lib", "usr/lib/modules",
+		"usr/lib/modules/7.3.0-t", "lib", "lib/modules", "lib/modules/7.3.0-t" };
+	char path[512];
+
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", root, dirs[i]);
+		CHECK(mkdir(path, 0755) == 0);
+	}
 }
 
 static const char sample[] =
@@ -196,6 +206,7 @@ int main(void)
 		perror("mkdtemp");
 		return 1;
 	}
+	make_dirs();
 	test_values();
 	test_places();
 	test_versions();
