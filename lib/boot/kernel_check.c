@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "format.h"
 #include "kernel_check.h"
 
 static const struct algorithm {
@@ -49,14 +50,15 @@ static const struct algorithm {
 /* The superblock's incompatible features, as the kernel names them in
  * erofs_fs.h, and the first kernel that reads each. */
 static const struct { uint32_t bit; unsigned int major, minor; const char *what; } features[] = {
-	{ 0x002, 5, 13, "big physical clusters and per-algorithm settings" },
-	{ 0x004, 5, 15, "chunk-based files" },
-	{ 0x008, 5, 16, "extra devices" },
-	{ 0x010, 5, 17, "inline compressed tails (ztailpacking)" },
-	{ 0x020, 6, 1, "fragments and deduplicated extents" },
-	{ 0x040, 6, 4, "long xattr name prefixes" },
-	{ 0x080, 6, 15, "48-bit block addresses" },
-	{ 0x100, 6, 17, "metabox (compressed metadata)" },
+	{ EROFS_FEATURE_INCOMPAT_COMPR_CFGS, 5, 13,	/* = BIG_PCLUSTER */
+	  "big physical clusters and per-algorithm settings" },
+	{ EROFS_FEATURE_INCOMPAT_CHUNKED_FILE, 5, 15, "chunk-based files" },
+	{ EROFS_FEATURE_INCOMPAT_DEVICE_TABLE, 5, 16, "extra devices" },
+	{ EROFS_FEATURE_INCOMPAT_ZTAILPACKING, 5, 17, "inline compressed tails (ztailpacking)" },
+	{ EROFS_FEATURE_INCOMPAT_FRAGMENTS, 6, 1, "fragments and deduplicated extents" },
+	{ EROFS_FEATURE_INCOMPAT_XATTR_PREFIXES, 6, 4, "long xattr name prefixes" },
+	{ EROFS_FEATURE_INCOMPAT_48BIT, 6, 15, "48-bit block addresses" },
+	{ EROFS_FEATURE_INCOMPAT_METABOX, 6, 17, "metabox (compressed metadata)" },
 };
 
 /* The loader's modules and the options that build them. */
