@@ -42,7 +42,7 @@ import test_roundtrip as R
 BASELINE = 'b74fc09'
 
 IMG = object()          # stands for the image path in a case's arguments
-KVER = '6.1.0-same'     # the fake kernel of the module tree below
+KVER = '6.12.0-same'    # the fake kernel of the module tree below (zstd: 6.10+)
 CONFIG = b'eroot/config'
 # Issue 11: the loader hashes in userspace, so the hashing modules the
 # baseline puts in the loader archive are gone (and the entries after them

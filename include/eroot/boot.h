@@ -40,6 +40,15 @@ struct eroot_initrd_options {
 	const char *kver;
 	/* Where lib/modules/KVER (or usr/lib/modules/KVER) is; NULL: "/". */
 	const char *modules_root;
+	/* The kernel's build configuration; NULL: the first of
+	 * lib/modules/KVER/config, usr/lib/modules/KVER/config and
+	 * boot/config-KVER under modules_root.  eroot_initrd_write() refuses
+	 * what that kernel cannot boot (docs/boot.md); with none found it
+	 * checks the version alone, after one warning. */
+	const char *kernel_config;
+	/* Warnings (one line, no newline); NULL: none are reported. */
+	void (*warn)(void *ctx, const char *text);
+	void *warn_ctx;
 	/* EROFS images stacked over the content, bottom to top (at most 15);
 	 * each must be an image liberoot can open. */
 	const char *const *layers;
@@ -83,16 +92,24 @@ const char *eroot_initrd_errmsg(const struct eroot_initrd *r);
 
 /*
  * Build the image of the input and write the initrd to @output: checks the
- * layers and the loader, builds the image into "@output.image.XXXXXX",
- * resolves the modules (modules.dep, modules.softdep, modules.alias,
- * modules.builtin; compressed modules stored decompressed), writes
+ * layers and the loader, refuses an input that is itself such an initrd,
+ * checks the kernel (its configuration and version against the image's
+ * compression and block size and the loader's needs) and resolves the
+ * modules (the configuration, modules.dep, modules.softdep, modules.alias,
+ * modules.builtin; compressed modules stored decompressed), builds the
+ * image into "@output.image.XXXXXX", writes
  * "@output.XXXXXX", fsyncs it and renames it to @output (mode 0644).  On
  * failure nothing is left behind and an existing @output is untouched.
  * @stats may be NULL.  Call once per handle.
  *
+ * The kernel is checked before the image is built when its version is
+ * known then (@opts->kver, or a directory input), else right after.
+ *
  * Errors: -ENOENT (no module tree, a module neither built in nor found,
  * an input without lib/modules/KVER and no kver), -EINVAL (a layer that is
- * not an EROFS image), -E2BIG (more layers than the loader takes), -EFBIG
+ * not an EROFS image, an input eroot initrd made), -ENOTSUP (what the
+ * kernel cannot boot), -E2BIG (more layers or modules than the loader
+ * takes), -EFBIG
  * (an image over 4 GiB, more than a newc member holds), -EIO, -ENOMEM,
  * and the builder's errors for the input.
  */

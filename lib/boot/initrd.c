@@ -11,9 +11,11 @@
  * Bootloaders may append more archives after it; the loader carries what
  * they bring into the final root.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,9 +26,12 @@
 #include "config_writer.h"
 #include "digest.h"
 #include "errmsg.h"
+#include "kconfig.h"
+#include "kernel_check.h"
 #include "kmod.h"
 #include "loader-config.h"
 #include "newc.h"
+#include "own_output.h"
 
 /* Temporary names: "@output.image.XXXXXX" and "@output.XXXXXX". */
 #define TEMP_NAME_MAX 4096
@@ -41,6 +46,10 @@ struct eroot_initrd {
 	char tmp_out[TEMP_NAME_MAX], tmp_image[TEMP_NAME_MAX];
 	uint64_t early;			/* bytes of early archives kept */
 	char kver[128];
+	unsigned int block_size;	/* the image's */
+	struct kconfig kc;		/* the target kernel's configuration */
+	struct kmod_set ks;		/* the loader's modules for it */
+	bool kernel_ready;		/* kc and ks are those of kver */
 	char digest_arg[96];		/* "eroot.digest=sha256:HEX" once written */
 };
 
@@ -81,6 +90,7 @@ struct eroot_initrd *eroot_initrd_new(const struct eroot_initrd_options *opts)
 	r->o.loader = copy(opts->loader, &oom);
 	r->o.kver = copy(opts->kver, &oom);
 	r->o.modules_root = copy(opts->modules_root ? opts->modules_root : "/", &oom);
+	r->o.kernel_config = copy(opts->kernel_config, &oom);
 	r->o.compressor = copy(opts->compressor, &oom);
 	r->o.stage_dir = copy(opts->stage_dir, &oom);
 	r->layers = calloc(opts->nlayers + 1, sizeof(char *));
@@ -96,6 +106,7 @@ struct eroot_initrd *eroot_initrd_new(const struct eroot_initrd_options *opts)
 	bo.stage_dir = r->o.stage_dir;
 	bo.progress = r->o.progress;
 	bo.progress_ctx = r->o.progress_ctx;
+	r->block_size = bo.block_size;
 	r->b = oom ? NULL : eroot_builder_new(&bo);
 	if (!r->b) {
 		eroot_initrd_free(r);
@@ -109,6 +120,8 @@ void eroot_initrd_free(struct eroot_initrd *r)
 	if (!r)
 		return;
 	eroot_builder_free(r->b);
+	kmod_close(&r->ks);
+	kconfig_free(&r->kc);
 	for (unsigned int i = 0; r->layers && i < r->o.nlayers; i++)
 		free(r->layers[i]);
 	free(r->layers);
@@ -116,6 +129,7 @@ void eroot_initrd_free(struct eroot_initrd *r)
 	free((char *)r->o.loader);
 	free((char *)r->o.kver);
 	free((char *)r->o.modules_root);
+	free((char *)r->o.kernel_config);
 	free((char *)r->o.compressor);
 	free((char *)r->o.stage_dir);
 	free(r);
@@ -199,41 +213,140 @@ static int build_image(struct eroot_initrd *r)
 	return err;
 }
 
+/* The first name in @dir (as an image lists it: by strcmp), "" if none. */
+static void first_entry(const char *dir, char *out, size_t size)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	out[0] = '\0';
+	while (d && (de = readdir(d)))
+		if (de->d_name[0] != '.' && strlen(de->d_name) < size &&
+		    (!out[0] || strcmp(de->d_name, out) < 0))
+			snprintf(out, size, "%s", de->d_name);
+	if (d)
+		closedir(d);
+}
+
+/* The kernel version known before the image is built: -k, or a directory
+ * input's own usr/lib/modules/KVER or lib/modules/KVER, as guess_kver()
+ * would find it in the image.  Only through real directories: a symlink
+ * may point out of the input (the image resolves it inside). */
+static bool early_kver(struct eroot_initrd *r)
+{
+	static const char *const parts[][3] = { { "/usr", "/lib", "/modules" },
+						{ "/lib", "/modules", NULL } };
+	struct stat st;
+
+	if (r->o.kver) {
+		snprintf(r->kver, sizeof(r->kver), "%s", r->o.kver);
+		return true;
+	}
+	if (stat(r->o.input, &st) < 0 || !S_ISDIR(st.st_mode))
+		return false;
+	for (size_t i = 0; i < 2 && !r->kver[0]; i++) {
+		char path[4096];
+		size_t len = strlen(r->o.input);
+		bool found = len < sizeof(path) - 32;
+
+		if (found)
+			memcpy(path, r->o.input, len + 1);
+		for (size_t j = 0; j < 3 && parts[i][j] && found; j++) {
+			len += (size_t)snprintf(path + len, sizeof(path) - len, "%s", parts[i][j]);
+			if (lstat(path, &st) < 0)
+				found = false;
+			else if (!S_ISDIR(st.st_mode))
+				return false;	/* a symlink: after the build */
+		}
+		if (found)
+			first_entry(path, r->kver, sizeof(r->kver));
+	}
+	return r->kver[0] != '\0';
+}
+
+static void warn(struct eroot_initrd *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void warn(struct eroot_initrd *r, const char *fmt, ...)
+{
+	char text[EROOT_ERRMSG_SIZE];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (r->o.warn)
+		r->o.warn(r->o.warn_ctx, text);
+}
+
+/* An image that exists, by its superblock, against the kernel. */
+static int check_image_file(struct eroot_initrd *r, const char *path, const char *label)
+{
+	struct eroot_image *img;
+	int err = eroot_image_open_path(path, 0, &img);
+
+	if (err)
+		eroot_fail(&r->err, err, "%s: not an EROFS image this tool can read", label);
+	else
+		err = kernel_check_super(&r->kc, eroot_image_super(img), label, &r->err);
+	eroot_image_close(img);
+	return err;
+}
+
+/* Check the kernel of r->kver (docs/boot.md, kernel_check.c) against the
+ * options and the layers, and resolve the loader's modules for it, within
+ * the loader's limits. */
+static int prepare_kernel(struct eroot_initrd *r)
+{
+	const struct kernel_image img = { r->o.compressor, r->block_size, r->o.pcluster_size };
+	int err = kconfig_read(&r->kc, r->o.modules_root, r->kver, r->o.kernel_config, &r->err);
+
+	if (!err && !r->kc.path[0])
+		warn(r, "no configuration of kernel %s under %s (lib/modules/%s/config, "
+		     "boot/config-%s): checking its version alone", r->kver, r->o.modules_root,
+		     r->kver, r->kver);
+	if (!err)
+		err = kernel_check(&r->kc, &img, &r->err);
+	for (unsigned int i = 0; !err && i < r->o.nlayers; i++) {
+		char label[4200];
+
+		snprintf(label, sizeof(label), "--layer %s", r->layers[i]);
+		err = check_image_file(r, r->layers[i], label);
+	}
+	if (!err)
+		err = kmod_open(&r->ks, r->o.modules_root, r->kver, &r->err);
+	if (err)
+		return err;
+	r->ks.config = &r->kc;
+	for (size_t i = 0; !err && i < sizeof(loader_modules) / sizeof(loader_modules[0]); i++)
+		err = kmod_want(&r->ks, loader_modules[i], false);
+	if (!err && r->ks.n > LOADER_MAX_MODULES)
+		err = eroot_fail(&r->err, -E2BIG, "kernel %s: the loader needs %zu modules, it "
+				 "loads at most %d", r->kver, r->ks.n, LOADER_MAX_MODULES);
+	r->kernel_ready = !err;
+	return err;
+}
+
 /* The loader's modules into the archive (stored decompressed) and the
  * configuration, dependencies first. */
 static int add_modules(struct eroot_initrd *r, struct newc *w, struct config_writer *cfg)
 {
-	struct kmod_set ks;
-	int err = 0;
+	int err = newc_dir(w, &LOADER_MODULES_DIR[1], 0700);
 
-	if (r->o.kver)
-		snprintf(r->kver, sizeof(r->kver), "%s", r->o.kver);
-	else
-		err = guess_kver(r);
-	if (!err)
-		err = kmod_open(&ks, r->o.modules_root, r->kver, &r->err);
-	if (err)
-		return err;
-	for (size_t i = 0; !err && i < sizeof(loader_modules) / sizeof(loader_modules[0]); i++)
-		err = kmod_want(&ks, loader_modules[i], false);
-	if (!err)
-		err = newc_dir(w, &LOADER_MODULES_DIR[1], 0700);
-	for (size_t i = 0; !err && i < ks.n; i++) {
+	for (size_t i = 0; !err && i < r->ks.n; i++) {
 		char name[128], hex[65];
 		unsigned char *data = NULL;
 		size_t len = 0;
 
-		snprintf(name, sizeof(name), LOADER_MODULES_DIR "/%s.ko", ks.files[i].name);
-		err = kmod_read(&ks, &ks.files[i], &data, &len);
+		snprintf(name, sizeof(name), LOADER_MODULES_DIR "/%s.ko", r->ks.files[i].name);
+		err = kmod_read(&r->ks, &r->ks.files[i], &data, &len);
 		if (!err)
 			err = newc_buf(w, name + 1, S_IFREG | 0600, data, len);
 		if (!err)
 			err = boot_sha256_buf(&r->err, data, len, hex);
 		if (!err)
-			err = config_writer_module(cfg, name, hex, ks.files[i].optional);
+			err = config_writer_module(cfg, name, hex, r->ks.files[i].optional);
 		free(data);
 	}
-	kmod_close(&ks);
 	return err;
 }
 
@@ -334,6 +447,13 @@ static int write_parts(struct eroot_initrd *r, const char *output, int fd,
 	return err;
 }
 
+static int own_output_refused(struct eroot_initrd *r)
+{
+	return eroot_fail(&r->err, -EINVAL, "%s: already an initrd made by eroot initrd (it "
+			  "holds /init and " LOADER_CONFIG_PATH "): give the initramfs it was "
+			  "made from", r->o.input);
+}
+
 /* What must hold before anything is built. */
 static int check_inputs(struct eroot_initrd *r, const char *output)
 {
@@ -351,6 +471,8 @@ static int check_inputs(struct eroot_initrd *r, const char *output)
 			return eroot_fail(&r->err, -EINVAL, "--layer %s: not an EROFS image this "
 					  "tool can read", r->layers[i]);
 	}
+	if (initrd_is_own_output(r->o.input))
+		return own_output_refused(r);
 	if (access(r->o.loader, R_OK) < 0)
 		return eroot_fail(&r->err, -errno, "the loader %s: %s", r->o.loader,
 				  strerror(errno));
@@ -369,6 +491,8 @@ int eroot_initrd_write(struct eroot_initrd *r, const char *output,
 		return eroot_fail(&r->err, -EINVAL, "eroot_initrd_write: called twice");
 	r->used = true;
 	err = check_inputs(r, output);
+	if (!err && early_kver(r))
+		err = prepare_kernel(r);
 	if (err)
 		return err;
 	snprintf(r->tmp_image, sizeof(r->tmp_image), "%s.image.XXXXXX", output);
@@ -387,6 +511,15 @@ int eroot_initrd_write(struct eroot_initrd *r, const char *output,
 		close(reserved);
 	if (!err)
 		err = build_image(r);
+	if (!err && initrd_image_is_own_output(r->tmp_image))
+		err = own_output_refused(r);
+	if (!err && !r->kernel_ready)
+		err = guess_kver(r);
+	if (!err && !r->kernel_ready)
+		err = prepare_kernel(r);
+	/* what the options did not say: features and algorithms it records */
+	if (!err)
+		err = check_image_file(r, r->tmp_image, "the image");
 	if (!err)
 		err = write_parts(r, output, fd, stats ? stats : &unused);
 	if (!err && (fchmod(fd, 0644) < 0 || fsync(fd) < 0 || rename(r->tmp_out, output) < 0))

@@ -28,6 +28,9 @@ static const char initrd_usage[] =
 "  -k KVER               kernel version whose modules the loader may need\n"
 "                        (default: the one INPUT carries modules for)\n"
 "  --modules-dir ROOT    find lib/modules/KVER under ROOT (default /)\n"
+"  --kernel-config FILE  the kernel's build configuration (default: under\n"
+"                        ROOT: lib/modules/KVER/config or boot/config-KVER);\n"
+"                        what that kernel cannot boot is refused\n"
 "  --layer IMG           an extra EROFS image stacked on top; repeatable\n"
 "  --digest POLICY       sha256 (default: the loader verifies every module\n"
 "                        and image against the SHA-256 recorded in its\n"
@@ -41,11 +44,12 @@ static const char initrd_usage[] =
 "  -q, --quiet           no progress, no summary\n"
 "  -h, --help            show this help\n";
 
-enum { OPT_MODULES_DIR = 0x100, OPT_LAYER, OPT_DIGEST, OPT_LOADER, OPT_STATS,
+enum { OPT_MODULES_DIR = 0x100, OPT_KERNEL_CONFIG, OPT_LAYER, OPT_DIGEST, OPT_LOADER, OPT_STATS,
        OPT_PRINT_DIGEST, OPT_DIGEST_FILE };
 
 static const struct option long_opts[] = {
 	{ "modules-dir", required_argument, NULL, OPT_MODULES_DIR },
+	{ "kernel-config", required_argument, NULL, OPT_KERNEL_CONFIG },
 	{ "layer", required_argument, NULL, OPT_LAYER },
 	{ "digest", required_argument, NULL, OPT_DIGEST },
 	{ "loader", required_argument, NULL, OPT_LOADER },
@@ -64,6 +68,12 @@ struct initrd {
 	const char *digest_file;	/* --digest-file */
 	bool stats, quiet, print_digest;
 };
+
+static void show_warning(void *ctx, const char *text)
+{
+	(void)ctx;
+	fprintf(stderr, "%s: warning: %s\n", prog, text);
+}
 
 static void show_progress(void *ctx, uint64_t done, uint64_t total)
 {
@@ -110,6 +120,9 @@ static int parse_initrd_args(int argc, char **argv, struct initrd *r)
 		case OPT_MODULES_DIR:
 			r->o.modules_root = optarg;
 			break;
+		case OPT_KERNEL_CONFIG:
+			r->o.kernel_config = optarg;
+			break;
 		case OPT_LAYER:
 			r->layers[r->o.nlayers++] = optarg;
 			break;
@@ -155,6 +168,7 @@ static int run(struct initrd *r)
 	int err;
 
 	r->o.stage_dir = dir ? dirname(dir) : ".";
+	r->o.warn = show_warning;
 	if (!r->quiet && isatty(STDERR_FILENO))
 		r->o.progress = show_progress;
 	w = eroot_initrd_new(&r->o);
