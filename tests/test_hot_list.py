@@ -13,7 +13,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import eroottest as E  # noqa: E402
 
-KVER = '6.1.0-hot'      # a module tree whose loader modules are all built in
+KVER = '6.12.0-hot'     # a module tree whose loader modules are all built in
+CONFIG = ['EROFS_FS', 'EROFS_FS_ZIP', 'EROFS_FS_BACKED_BY_FILE', 'OVERLAY_FS', 'BLK_DEV_LOOP']
 BUILTIN = ['kernel/fs/erofs/erofs.ko', 'kernel/fs/overlayfs/overlay.ko',
            'kernel/drivers/block/loop.ko', 'kernel/crypto/af_alg.ko',
            'kernel/crypto/algif_hash.ko', 'kernel/crypto/sha256_generic.ko']
@@ -24,6 +25,7 @@ def make_source(src):
     os.makedirs(kdir)
     E.write_file(os.path.join(kdir, 'modules.dep'), b'')
     E.write_file(os.path.join(kdir, 'modules.builtin'), '\n'.join(BUILTIN).encode() + b'\n')
+    E.write_file(os.path.join(kdir, 'config'), ''.join('CONFIG_%s=y\n' % o for o in CONFIG).encode())
     os.makedirs(os.path.join(src, 'usr', 'bin'))
     os.makedirs(os.path.join(src, 'etc'))
     bodies = {}
