@@ -14,7 +14,9 @@ into an eroot initrd, boots the fixture's root as a read-only virtio disk to
 the marker the real root writes; the loader handed over once and printed no
 failure.  The original initrd boots too, and rootfs keeps no more in the
 real root with eroot's than with it (the image was released); 6.12
-mounts the image file-backed, 6.1 through a loop device.
+mounts the image file-backed, 6.1 through a loop device.  On 6.12 one more
+boot with eroot.profile: the profiler survives the init's switch and writes
+its list then, and the image is released all the same.
 small: an initramfs whose /init is tests/boot-init-probe.c, with a --layer
 image over it and a cpio a bootloader would append: /init runs as PID 1 on
 an overlayfs root with the kernel's argument and environment, and sees its
@@ -101,6 +103,24 @@ def real(t, work, gen, series):
     # 6.12 mounts the image straight from its file in rootfs; 6.1 cannot
     how = 'mounted file-backed' if series == '6.12' else 'mounted through /dev/loop'
     t.check(how in res.console, '%s: the image is %s' % (what, how), res.describe())
+    if series == '6.12' and base.ok:
+        profiled(t, what, vmlinuz, out, APPEND[gen], opts, base)
+
+
+def profiled(t, what, vmlinuz, out, append, opts, base):
+    """eroot.profile through a real init's switch: the profiler survives it
+    (systemd spares an argv[0] starting with '@'), writes its list and lets
+    the image go as a boot without it does."""
+    res = boot.boot(vmlinuz, out, append=append + ' eroot.profile', **opts)
+    loader_ok(t, res, what + ' eroot.profile')
+    m = re.search(r'eroot: profile: (\d+) files before the switch to the real root', res.console)
+    t.check(m and int(m.group(1)) > 10, what + ': eroot.profile wrote its list at the switch',
+            res.describe())
+    if res.ok:
+        t.check(res.fields['unevictable'] <= base.fields['unevictable'] + UNEVICTABLE_SLACK_KB,
+                what + ': with eroot.profile too the image is released (Unevictable %s vs %s '
+                'kB)' % (res.fields['unevictable'], base.fields['unevictable']))
+    print('%s eroot.profile: %s' % (what, m.group(0) if m else '(no profile line)'), flush=True)
 
 
 def probe_binary(work):
