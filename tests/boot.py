@@ -9,7 +9,8 @@ like a pass.  The verdict line is "EROOT-... key=value...".
     root_disk(root_dir, image)   ext4 image of a root tree + /eroot-marker
     boot(kernel, initrd, disk)   one boot -> Boot (console, verdict, timings)
     kernels()                    [Kernel]: '6.1' (debian-root fixture, bookworm
-                                 QEMU) and '6.12' (boot-kit, QEMU 10)
+                                 QEMU), '6.12' (boot-kit, QEMU 10) and '7.3'
+                                 (kernel-7, QEMU 10)
 """
 import collections
 import hashlib
@@ -348,15 +349,20 @@ def kernels(cache=None):
     """The kernels to boot, each with the QEMU to boot it with:
     '6.1': Debian 12's cloud kernel from the debian-root fixture (modules in
     the fixture's root), bookworm's QEMU; '6.12': the bookworm-backports
-    cloud kernel from boot-kit, QEMU 10 (7.2 crashes 6.12 under TCG).
+    cloud kernel from boot-kit, QEMU 10 (7.2 crashes 6.12 under TCG); '7.3':
+    trixie-backports' cloud kernel from kernel-7, QEMU 10.
     The fixtures are built on first use; FixtureError if one fails."""
     root = fixture('debian-root', 'initramfs-tools', cache=cache)
     kit = fixture('boot-kit', cache=cache)
+    k7 = fixture('kernel-7', cache=cache)
+    qemu10_args = tuple(shlex.split(kit['QEMU10_ARGS']))
     return [
         Kernel(_series(root['KVER']), root['VMLINUZ'], root['ROOT'], root['KVER'],
                kit['QEMU'], ()),
         Kernel(_series(kit['BPO_KVER']), kit['BPO_VMLINUZ'], kit['BPO_MODULES_DIR'],
-               kit['BPO_KVER'], kit['QEMU10'], tuple(shlex.split(kit['QEMU10_ARGS']))),
+               kit['BPO_KVER'], kit['QEMU10'], qemu10_args),
+        Kernel(_series(k7['K7_KVER']), k7['K7_VMLINUZ'], k7['K7_MODULES_DIR'],
+               k7['K7_KVER'], kit['QEMU10'], qemu10_args),
     ]
 
 
