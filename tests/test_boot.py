@@ -6,6 +6,7 @@ never passes.
     test_boot.py real GENERATOR KERNEL   initramfs-tools|dracut, 6.1|6.12|7.3
     test_boot.py small                   a generated initramfs, appended cpio
     test_boot.py failures                broken image, wrong digest, wrong modules
+    test_boot.py tamper                  eroot.digest= against changed bytes
 
 real: the generator's own initrd for that kernel (debian-root fixture), made
 into an eroot initrd, boots the fixture's root as a read-only virtio disk to
@@ -18,7 +19,14 @@ image over it and a cpio a bootloader would append: /init runs as PID 1 on
 an overlayfs root with the kernel's argument and environment, and sees its
 own files, the layer's (which win) and the appended one.
 failures: each boots to its one "eroot: ... failed" line and no verdict.
+tamper (6.12): an initrd made with --digest none and pinned by the
+eroot.digest= that --print-digest gave boots; one changed byte of a module,
+of the configuration, of a --layer image or of the content image stops the
+boot with the line naming the file, as does an appended archive replacing
+/eroot/config; an appended archive replacing a file of the image is not
+carried by default, and is with eroot.carry=replace.
 """
+import hashlib
 import os
 import re
 import subprocess
@@ -103,37 +111,46 @@ def probe_binary(work):
         return f.read()
 
 
-def small_initrd(t, work, kver, modules_root, *args):
+def small_initrd(t, work, kver, modules_root, *args, out_name='small-eroot.img'):
     """An initramfs of the probe as /init, made into an eroot initrd."""
     src = os.path.join(work, 'small.cpio.gz')
     entries = [mk.dirent('etc'), mk.reg('etc/probe-own', b'from-the-image\n'),
                mk.reg('init', probe_binary(work), 0o755)]
     with open(src, 'wb') as f:
         f.write(mk.compress(mk.newc(entries), 'gzip'))
-    out = os.path.join(work, 'small-eroot.img')
+    out = os.path.join(work, out_name)
     ok = eroot_initrd(t, out, src, '-k', kver, '--modules-dir', modules_root, *args)
     return out if ok else None
 
 
-def append_cpio(initrd, out):
+def append_cpio(initrd, out, *more):
     extra = mk.newc([mk.dirent('.extra'), mk.dirent('.extra/credentials'),
-                     mk.reg('.extra/credentials/probe.cred', b'appended-by-loader\n')])
+                     mk.reg('.extra/credentials/probe.cred', b'appended-by-loader\n')] +
+                    list(more))
     with open(initrd, 'rb') as f, open(out, 'wb') as o:
         data = f.read()
         o.write(data + b'\0' * (-len(data) % 512) + extra)
+
+
+def layer_image(t, work, files):
+    """An EROFS image of etc/NAME files, for --layer."""
+    layer_src = os.path.join(work, 'layer')
+    os.makedirs(os.path.join(layer_src, 'etc'))
+    for name, text in files:
+        with open(os.path.join(layer_src, 'etc', name), 'w') as f:
+            f.write(text)
+    layer = os.path.join(work, 'layer.erofs')
+    ok = et.must(t, et.eroot('mkfs', '-q', '-z', 'lz4', layer, layer_src), 'layer image')
+    return layer if ok else None
 
 
 def small(t, work):
     root, vmlinuz, _, qemu, qargs = kernel_of('initramfs-tools', '6.1')
     kver = boot.fixture('debian-root', 'initramfs-tools')['KVER']
     # a layer over the image: one file of its own, one the image has too
-    layer_src = os.path.join(work, 'layer')
-    os.makedirs(os.path.join(layer_src, 'etc'))
-    for name, text in (('probe-layer', 'from-the-layer\n'), ('probe-own', 'layer-wins\n')):
-        with open(os.path.join(layer_src, 'etc', name), 'w') as f:
-            f.write(text)
-    layer = os.path.join(work, 'layer.erofs')
-    if not et.must(t, et.eroot('mkfs', '-q', '-z', 'lz4', layer, layer_src), 'layer image'):
+    layer = layer_image(t, work, (('probe-layer', 'from-the-layer\n'),
+                                  ('probe-own', 'layer-wins\n')))
+    if not layer:
         return
     out = small_initrd(t, work, kver, root, '--layer', layer)
     if not out:
@@ -167,7 +184,7 @@ def failures(t, work):
         return
     opts = dict(qemu=qemu, qemu_args=qargs, timeout=TIMEOUT)
     res = boot.boot(vmlinuz, out, append='eroot.digest=sha256:' + '0' * 64, **opts)
-    expect_failure(t, 'wrong eroot.digest', res, 'eroot: verifying the image failed')
+    expect_failure(t, 'wrong eroot.digest', res, 'eroot: verifying /eroot/config failed')
     # one byte of the image changed: its data starts at a page boundary
     # after the header naming it
     broken = os.path.join(work, 'broken.img')
@@ -178,16 +195,16 @@ def failures(t, work):
     with open(broken, 'wb') as f:
         f.write(data)
     res = boot.boot(vmlinuz, broken, **opts)
-    expect_failure(t, 'a broken image', res, 'eroot: verifying the image failed')
+    expect_failure(t, 'a broken image', res, 'eroot: verifying /eroot/root.erofs failed')
     # a loader configuration of another version (a --loader from another
     # eroot build): the loader archive is plain newc, the line keeps its length
     other = os.path.join(work, 'other-version.img')
     with open(out, 'rb') as f:
         data = f.read()
-    t.check(b'\nversion 1\n' not in data[:data.index(b'eroot/config\0')] and
-            b'version 1\n' in data, 'the loader configuration names its version 1')
+    t.check(b'\nversion 2\n' not in data[:data.index(b'eroot/config\0')] and
+            b'version 2\n' in data, 'the loader configuration names its version 2')
     with open(other, 'wb') as f:
-        f.write(data.replace(b'version 1\n', b'version 9\n', 1))
+        f.write(data.replace(b'version 2\n', b'version 9\n', 1))
     res = boot.boot(vmlinuz, other, **opts)
     expect_failure(t, 'a configuration of another version', res,
                    'eroot: reading /eroot/config failed')
@@ -196,9 +213,123 @@ def failures(t, work):
     expect_failure(t, '6.1 modules on 6.12', res, 'eroot: loading a module failed')
 
 
+def newc_member(data, name):
+    """(offset, size) of the data of newc member @name in @data, walking the
+    initrd's uncompressed archives header by header (zero padding between)."""
+    at = 0
+    while at < len(data):
+        if data[at] == 0:
+            at += 4
+            continue
+        assert data[at:at + 6] == b'070701', 'not a newc header at %d' % at
+        size = int(data[at + 54:at + 62], 16)
+        namesize = int(data[at + 94:at + 102], 16)
+        start = (at + 110 + namesize + 3) // 4 * 4
+        if data[at + 110:at + 110 + namesize - 1] == name.encode():
+            return start, size
+        at = (start + size + 3) // 4 * 4
+    raise KeyError(name)
+
+
+def changed(src, out, name, where, xor=0x55):
+    """@src with one byte of member @name flipped, at @where(size)."""
+    with open(src, 'rb') as f:
+        data = bytearray(f.read())
+    at, size = newc_member(data, name)
+    data[at + where(size)] ^= xor
+    with open(out, 'wb') as f:
+        f.write(data)
+    return out
+
+
+def tamper(t, work):
+    root, vmlinuz, _, qemu, qargs = kernel_of('initramfs-tools', '6.12')
+    kver = boot.fixture('debian-root', 'initramfs-tools')['KVER_BPO']
+    layer = layer_image(t, work, (('probe-layer', 'from-the-layer\n'),))
+    digest_file = os.path.join(work, 'digest')
+    # --digest none: whatever the policy, eroot.digest= covers everything
+    src = os.path.join(work, 'small.cpio.gz')
+    out = small_initrd(t, work, kver, root, '--layer', layer, '--digest', 'none',
+                       '--digest-file', digest_file)
+    if not out:
+        return
+    printed = et.eroot('initrd', '-q', '-k', kver, '--modules-dir', root, '--layer', layer,
+                       '--digest', 'none', '--print-digest', out + '.again', src, timeout=600)
+    with open(out, 'rb') as f:
+        data = f.read()
+    at, size = newc_member(data, 'eroot/config')
+    config = data[at:at + size]
+    arg = 'eroot.digest=sha256:' + hashlib.sha256(config).hexdigest()
+    t.check(et.read_file(digest_file) == (arg + '\n').encode(),
+            '--digest-file holds the SHA-256 of /eroot/config', et.read_file(digest_file))
+    t.check(printed.rc == 0 and printed.out == (arg + '\n').encode(),
+            '--print-digest prints the same line, alone under -q', printed.describe())
+    t.check(not [n for n in os.listdir(work) if n.startswith('digest.')],
+            '--digest-file leaves no temporary file', os.listdir(work))
+    nowhere = os.path.join(work, 'missing', 'digest')
+    res = et.eroot('initrd', '-q', '-k', kver, '--modules-dir', root, '--digest-file', nowhere,
+                   out + '.again', src, timeout=600)
+    t.check(res.rc == 1 and res.err_lines() == ['eroot initrd: %s: No such file or directory'
+                                                 % nowhere],
+            '--digest-file into a missing directory: exit 1, one line naming it',
+            res.describe())
+    modules = re.findall(rb'^module (\S+) ', config, re.M)
+    t.check(modules and config.count(b'\nimage ') == 2 and b'\ndigest none\n' in config,
+            'the configuration names modules and both images', config.decode())
+    if not modules:
+        return
+    opts = dict(qemu=qemu, qemu_args=qargs, timeout=TIMEOUT)
+    pinned = arg + ' eroot.debug'
+
+    # the appended archive replaces a file the image's /init reads
+    mine = mk.reg('etc/probe-own', b'appended-wins\n')
+    appended = os.path.join(work, 'appended.img')
+    append_cpio(out, appended, mk.dirent('etc'), mine)
+    res = boot.boot(vmlinuz, appended, append=pinned, **opts)
+    loader_ok(t, res, 'pinned, appended')
+    f = res.fields
+    for key, want in (('own', 'from-the-image'), ('layer', 'from-the-layer'),
+                      ('appended', 'appended-by-loader')):
+        t.check(f.get(key) == want, 'eroot.carry=add (default): %s=%s' % (key, want),
+                res.verdict or res.describe())
+    t.check('eroot: not carrying /etc/probe-own: the image has it (eroot.carry=replace '
+            'carries it)' in res.console, 'the refused path is named', res.describe())
+    steps = [l for l in res.console.splitlines() if 'sha256 verified in' in l]
+    t.check(len(steps) == 1 + len(modules) + 2, 'eroot.debug: a time line for the '
+            'configuration, each module and each image', '\n'.join(steps))
+    print('pinned: %s\n%s' % (res.summary(), '\n'.join(steps)), flush=True)
+    res = boot.boot(vmlinuz, appended, append=pinned + ' eroot.carry=replace', **opts)
+    loader_ok(t, res, 'eroot.carry=replace')
+    t.check(res.fields.get('own') == 'appended-wins', 'eroot.carry=replace: own=appended-wins',
+            res.verdict or res.describe())
+
+    # one changed byte each: the loader names the file and stops
+    module = modules[-1].decode()
+    cases = (
+        ('a module byte', module[1:], lambda n: n // 2, 'verifying %s' % module),
+        ('a configuration line', 'eroot/config', lambda n: config.index(b'\nimage ') + 80,
+         'verifying /eroot/config'),
+        ('a --layer image byte', 'eroot/layer1.erofs', lambda n: 1500,
+         'verifying /eroot/layer1.erofs'),
+        ('a content image byte', 'eroot/root.erofs', lambda n: n - 100,
+         'verifying /eroot/root.erofs'),
+    )
+    for what, member, where, line in cases:
+        bad = changed(out, os.path.join(work, 'tampered.img'), member, where, xor=1)
+        res = boot.boot(vmlinuz, bad, append=pinned, **opts)
+        expect_failure(t, what, res, 'eroot: %s failed' % line)
+    # an appended archive replacing the configuration: the kernel unpacks it
+    # before the loader runs, which then refuses it as any changed byte
+    other = os.path.join(work, 'appended-config.img')
+    append_cpio(out, other, mk.dirent('eroot'), mk.reg('eroot/config', config.replace(
+        b'\ndigest none\n', b'\ndigest sha256\n'), 0o600))
+    res = boot.boot(vmlinuz, other, append=pinned, **opts)
+    expect_failure(t, 'an appended /eroot/config', res, 'eroot: verifying /eroot/config failed')
+
+
 def main():
     args = sys.argv[1:]
-    if not (args in (['small'], ['failures']) or
+    if not (args in (['small'], ['failures'], ['tamper']) or
             (len(args) == 3 and args[0] == 'real' and
              args[1] in APPEND and args[2] in ('6.1', '6.12', '7.3'))):
         sys.exit(__doc__)
@@ -210,6 +341,8 @@ def main():
             real(t, work, args[1], args[2])
         elif args[0] == 'small':
             small(t, work)
+        elif args[0] == 'tamper':
+            tamper(t, work)
         else:
             failures(t, work)
     except boot.FixtureError as e:

@@ -42,8 +42,13 @@ import test_roundtrip as R
 BASELINE = 'b74fc09'
 
 IMG = object()          # stands for the image path in a case's arguments
-KVER = '6.1.0-same'     # the fake kernel of the module tree below
+KVER = '6.12.0-same'    # the fake kernel of the module tree below (zstd: 6.10+)
 CONFIG = b'eroot/config'
+# Issue 11: the loader hashes in userspace, so the hashing modules the
+# baseline puts in the loader archive are gone (and the entries after them
+# number 4 lower in the header's ino field).
+DROPPED_MODULES = {b'eroot/modules/%s.ko' % m for m in
+                   (b'af_alg', b'algif_hash', b'sha256_generic', b'libsha256')}
 
 
 # ------------------------------------------------------------ comparing
@@ -326,6 +331,11 @@ def same_initrd(t, name, cur_path, old_path, took):
         t.check(False, '%s: both initrds are newc archives' % name, e)
         return
     problems = []
+    dropped = [e for e in oe if e[2] in DROPPED_MODULES]
+    oe = [e for e in oe if e[2] not in DROPPED_MODULES]
+    if dropped:
+        print('note: %s: the baseline\'s hashing modules are left out (allowed): %s' % (
+            name, b' '.join(e[2] for e in dropped).decode()))
     names = [(e[0], e[2]) for e in ce]
     if names != [(e[0], e[2]) for e in oe]:
         problems.append('entries differ: current %s\nbaseline %s' % (
@@ -336,7 +346,7 @@ def same_initrd(t, name, cur_path, old_path, took):
                         (len(config), CONFIG.decode()))
     else:
         head = oe[config[0]][1]
-        if cur[:head] != old[:head]:
+        if not dropped and cur[:head] != old[:head]:
             problems.append('before the configuration (%d bytes): %s' % (
                 head, describe_difference(cur[:head], old[:head])))
     for c, o in zip(ce, oe):
@@ -349,7 +359,8 @@ def same_initrd(t, name, cur_path, old_path, took):
         fields = [f for i, f in enumerate(('ino', 'mode', 'uid', 'gid',
                   'nlink', 'mtime', 'filesize', 'devmajor', 'devminor',
                   'rdevmajor', 'rdevminor', 'namesize', 'check'))
-                  if c[3][i] != o[3][i]]
+                  if c[3][i] != o[3][i] and
+                  not (i == 0 and 0 < o[3][0] - c[3][0] <= len(dropped))]
         if fields:
             problems.append('%s: header fields %s differ' % (label, fields))
         same, detail = same_bytes(c[5], o[5])

@@ -40,12 +40,23 @@ struct eroot_initrd_options {
 	const char *kver;
 	/* Where lib/modules/KVER (or usr/lib/modules/KVER) is; NULL: "/". */
 	const char *modules_root;
+	/* The kernel's build configuration; NULL: the first of
+	 * lib/modules/KVER/config, usr/lib/modules/KVER/config and
+	 * boot/config-KVER under modules_root.  eroot_initrd_write() refuses
+	 * what that kernel cannot boot (docs/boot.md); with none found it
+	 * checks the version alone, after one warning. */
+	const char *kernel_config;
+	/* Warnings (one line, no newline); NULL: none are reported. */
+	void (*warn)(void *ctx, const char *text);
+	void *warn_ctx;
 	/* EROFS images stacked over the content, bottom to top (at most 15);
 	 * each must be an image liberoot can open. */
 	const char *const *layers;
 	unsigned int nlayers;
-	/* Non-zero: record each image's SHA-256 for the loader to verify
-	 * (default); zero: record none. */
+	/* The loader's policy when the command line has no eroot.digest=:
+	 * non-zero (default), verify every module and image against the
+	 * SHA-256 recorded in its configuration; zero, verify nothing.  The
+	 * digests are recorded either way, for eroot.digest=. */
 	int verify;
 	/* The image's compression, as eroot_build_options: "lz4hc" by
 	 * default, NULL for none; a physical cluster size (0: a block). */
@@ -81,21 +92,48 @@ const char *eroot_initrd_errmsg(const struct eroot_initrd *r);
 
 /*
  * Build the image of the input and write the initrd to @output: checks the
- * layers and the loader, builds the image into "@output.image.XXXXXX",
- * resolves the modules (modules.dep, modules.softdep, modules.alias,
- * modules.builtin; compressed modules stored decompressed), writes
+ * layers and the loader, refuses an input that is itself such an initrd,
+ * checks the kernel (its configuration and version against the image's
+ * compression and block size and the loader's needs) and resolves the
+ * modules (the configuration, modules.dep, modules.softdep, modules.alias,
+ * modules.builtin; compressed modules stored decompressed), builds the
+ * image into "@output.image.XXXXXX", writes
  * "@output.XXXXXX", fsyncs it and renames it to @output (mode 0644).  On
  * failure nothing is left behind and an existing @output is untouched.
  * @stats may be NULL.  Call once per handle.
  *
+ * The kernel is checked before the image is built when its version is
+ * known then (@opts->kver, or a directory input), else right after.
+ *
  * Errors: -ENOENT (no module tree, a module neither built in nor found,
  * an input without lib/modules/KVER and no kver), -EINVAL (a layer that is
- * not an EROFS image), -E2BIG (more layers than the loader takes), -EFBIG
+ * not an EROFS image, an input eroot initrd made), -ENOTSUP (what the
+ * kernel cannot boot), -E2BIG (more layers or modules than the loader
+ * takes), -EFBIG
  * (an image over 4 GiB, more than a newc member holds), -EIO, -ENOMEM,
  * and the builder's errors for the input.
  */
 int eroot_initrd_write(struct eroot_initrd *r, const char *output,
 		       struct eroot_initrd_stats *stats);
+
+/*
+ * The kernel command line option that pins this initrd,
+ * "eroot.digest=sha256:HEX": the SHA-256 of the loader's configuration,
+ * which records the SHA-256 of every module and image the loader uses, so
+ * the one value covers all of them (not the loader itself; docs/boot.md,
+ * the threat model).  "" until eroot_initrd_write() has succeeded.  Valid
+ * until @r is freed.
+ */
+const char *eroot_initrd_digest_arg(const struct eroot_initrd *r);
+
+/*
+ * Write eroot_initrd_digest_arg() and a newline to @path, through
+ * "@path.XXXXXX" fsynced and renamed into place (mode 0644), for a hook
+ * that puts it into a boot entry.  0, or -EINVAL (no initrd written yet),
+ * -ENAMETOOLONG or another negative errno with a message; on failure
+ * @path is untouched.
+ */
+int eroot_initrd_save_digest_arg(struct eroot_initrd *r, const char *path);
 
 /*
  * For a signal handler that removes temporary files before the process

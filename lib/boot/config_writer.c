@@ -28,6 +28,9 @@ static int add_line(struct config_writer *w, const char *fmt, ...)
 	if (n < 0 || n >= LOADER_MAX_LINE)
 		return eroot_fail(w->err, -EINVAL, "loader configuration: a line over %d bytes",
 				  LOADER_MAX_LINE - 1);
+	if (w->len + (size_t)n > LOADER_MAX_CONFIG)
+		return eroot_fail(w->err, -E2BIG, "loader configuration: over the loader's %d bytes",
+				  LOADER_MAX_CONFIG);
 	if (w->len + (size_t)n + 1 > w->cap) {
 		size_t cap = (w->cap + (size_t)n + 1) * 2;
 		char *more = realloc(w->text, cap);
@@ -63,15 +66,29 @@ int config_writer_init(struct config_writer *w, struct eroot_errmsg *err)
 	return add_line(w, LOADER_KEY_VERSION " %d\n", LOADER_CONFIG_VERSION);
 }
 
-int config_writer_module(struct config_writer *w, const char *path, bool optional)
+/* 64 lowercase hex digits, as the loader's parser takes them. */
+static int check_sha256(struct config_writer *w, const char *what, const char *path,
+			const char *hex)
+{
+	if (!hex || strlen(hex) != LOADER_SHA256_HEX_LEN ||
+	    strspn(hex, "0123456789abcdef") != LOADER_SHA256_HEX_LEN)
+		return eroot_fail(w->err, -EINVAL, "%s %s: a SHA-256 is 64 lowercase hex digits",
+				  what, path);
+	return 0;
+}
+
+int config_writer_module(struct config_writer *w, const char *path, const char *sha256_hex,
+			 bool optional)
 {
 	int err = check_word(w, "module", path);
 
+	if (!err)
+		err = check_sha256(w, "module", path, sha256_hex);
 	if (!err && w->nmodules == LOADER_MAX_MODULES)
 		err = eroot_fail(w->err, -E2BIG, "more than %d kernel modules for the loader",
 				 LOADER_MAX_MODULES);
 	if (!err)
-		err = add_line(w, LOADER_KEY_MODULE " %s%s\n", path,
+		err = add_line(w, LOADER_KEY_MODULE " %s %s%s\n", path, sha256_hex,
 			       optional ? " " LOADER_MODULE_OPTIONAL : "");
 	if (!err)
 		w->nmodules++;
@@ -92,12 +109,10 @@ int config_writer_image(struct config_writer *w, const char *path, const char *s
 		err = eroot_fail(w->err, -E2BIG, "more than %d images: the loader takes the "
 				 "content image and at most %d layers", LOADER_MAX_IMAGES,
 				 LOADER_MAX_IMAGES - 1);
-	if (!err && sha256_hex && strlen(sha256_hex) != LOADER_SHA256_HEX_LEN)
-		err = eroot_fail(w->err, -EINVAL, "image %s: a SHA-256 of %zu hex digits", path,
-				 strlen(sha256_hex));
 	if (!err)
-		err = add_line(w, LOADER_KEY_IMAGE " %s %s\n", path,
-			       sha256_hex ? sha256_hex : LOADER_NO_DIGEST);
+		err = check_sha256(w, "image", path, sha256_hex);
+	if (!err)
+		err = add_line(w, LOADER_KEY_IMAGE " %s %s\n", path, sha256_hex);
 	if (!err)
 		w->nimages++;
 	return err;

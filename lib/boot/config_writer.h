@@ -22,12 +22,14 @@ struct config_writer {
 
 /* Start a configuration: its version line.  0 or -ENOMEM. */
 int config_writer_init(struct config_writer *w, struct eroot_errmsg *err);
-/* A module to load, in load order; @optional if it may fail to load. */
-int config_writer_module(struct config_writer *w, const char *path, bool optional);
-/* The verification policy: @sha256, or none. */
+/* A module to load, in load order, with the SHA-256 of its bytes (64
+ * lowercase hex digits); @optional if it may fail to load. */
+int config_writer_module(struct config_writer *w, const char *path, const char *sha256_hex,
+			 bool optional);
+/* The verification policy without eroot.digest=: @sha256, or none. */
 int config_writer_digest(struct config_writer *w, bool sha256);
-/* An image: the content image first, then layers bottom to top.
- * @sha256_hex: 64 lowercase hex digits, or NULL when none is recorded. */
+/* An image: the content image first, then layers bottom to top, with its
+ * SHA-256 (64 lowercase hex digits). */
 int config_writer_image(struct config_writer *w, const char *path, const char *sha256_hex);
 /* klibc's run-init inside the image, which the loader stands in for. */
 int config_writer_run_init(struct config_writer *w, const char *path);

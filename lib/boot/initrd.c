@@ -11,10 +11,11 @@
  * Bootloaders may append more archives after it; the loader carries what
  * they bring into the final root.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
-#include <openssl/evp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,10 +24,14 @@
 
 #include "eroot/boot.h"
 #include "config_writer.h"
+#include "digest.h"
 #include "errmsg.h"
+#include "kconfig.h"
+#include "kernel_check.h"
 #include "kmod.h"
 #include "loader-config.h"
 #include "newc.h"
+#include "own_output.h"
 
 /* Temporary names: "@output.image.XXXXXX" and "@output.XXXXXX". */
 #define TEMP_NAME_MAX 4096
@@ -41,13 +46,16 @@ struct eroot_initrd {
 	char tmp_out[TEMP_NAME_MAX], tmp_image[TEMP_NAME_MAX];
 	uint64_t early;			/* bytes of early archives kept */
 	char kver[128];
+	unsigned int block_size;	/* the image's */
+	struct kconfig kc;		/* the target kernel's configuration */
+	struct kmod_set ks;		/* the loader's modules for it */
+	bool kernel_ready;		/* kc and ks are those of kver */
+	char digest_arg[96];		/* "eroot.digest=sha256:HEX" once written */
 };
 
-/* The modules the loader may load: what it mounts with and hashes with. */
-static const struct { const char *name; bool for_digest; } loader_modules[] = {
-	{ "erofs", false }, { "overlay", false }, { "loop", false },
-	{ "af_alg", true }, { "algif_hash", true }, { "sha256", true },
-};
+/* The modules the loader may load: what it mounts with (it hashes in
+ * userspace). */
+static const char *const loader_modules[] = { "erofs", "overlay", "loop" };
 
 /* klibc's run-init, which the loader stands in for (see eroot-init). */
 static const char *const run_init_paths[] = { "/usr/bin/run-init", "/bin/run-init",
@@ -82,6 +90,7 @@ struct eroot_initrd *eroot_initrd_new(const struct eroot_initrd_options *opts)
 	r->o.loader = copy(opts->loader, &oom);
 	r->o.kver = copy(opts->kver, &oom);
 	r->o.modules_root = copy(opts->modules_root ? opts->modules_root : "/", &oom);
+	r->o.kernel_config = copy(opts->kernel_config, &oom);
 	r->o.compressor = copy(opts->compressor, &oom);
 	r->o.stage_dir = copy(opts->stage_dir, &oom);
 	r->layers = calloc(opts->nlayers + 1, sizeof(char *));
@@ -97,6 +106,7 @@ struct eroot_initrd *eroot_initrd_new(const struct eroot_initrd_options *opts)
 	bo.stage_dir = r->o.stage_dir;
 	bo.progress = r->o.progress;
 	bo.progress_ctx = r->o.progress_ctx;
+	r->block_size = bo.block_size;
 	r->b = oom ? NULL : eroot_builder_new(&bo);
 	if (!r->b) {
 		eroot_initrd_free(r);
@@ -110,6 +120,8 @@ void eroot_initrd_free(struct eroot_initrd *r)
 	if (!r)
 		return;
 	eroot_builder_free(r->b);
+	kmod_close(&r->ks);
+	kconfig_free(&r->kc);
 	for (unsigned int i = 0; r->layers && i < r->o.nlayers; i++)
 		free(r->layers[i]);
 	free(r->layers);
@@ -117,6 +129,7 @@ void eroot_initrd_free(struct eroot_initrd *r)
 	free((char *)r->o.loader);
 	free((char *)r->o.kver);
 	free((char *)r->o.modules_root);
+	free((char *)r->o.kernel_config);
 	free((char *)r->o.compressor);
 	free((char *)r->o.stage_dir);
 	free(r);
@@ -135,29 +148,6 @@ const char *eroot_initrd_temp_path(const struct eroot_initrd *r, unsigned int wh
 struct eroot_builder *eroot_initrd_image_builder(struct eroot_initrd *r)
 {
 	return r->b;
-}
-
-static int sha256_hex(struct eroot_initrd *r, const char *path, char hex[65])
-{
-	unsigned char buf[1 << 16], md[32];
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	FILE *f = fopen(path, "rb");
-	unsigned int mdlen = 0;
-	size_t n;
-	int err = 0;
-
-	if (!f || !ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
-		err = eroot_fail(&r->err, -EIO, "%s: %s", path, f ? "cannot hash" : strerror(errno));
-	while (!err && (n = fread(buf, 1, sizeof(buf), f)) > 0)
-		EVP_DigestUpdate(ctx, buf, n);
-	if (!err && (ferror(f) || !EVP_DigestFinal_ex(ctx, md, &mdlen)))
-		err = eroot_fail(&r->err, -EIO, "%s: read error", path);
-	for (unsigned int i = 0; !err && i < mdlen; i++)
-		sprintf(hex + 2 * i, "%02x", md[i]);
-	if (f)
-		fclose(f);
-	EVP_MD_CTX_free(ctx);
-	return err;
 }
 
 static int first_name(void *ctx, const struct eroot_dirent *de)
@@ -223,57 +213,154 @@ static int build_image(struct eroot_initrd *r)
 	return err;
 }
 
+/* The first name in @dir (as an image lists it: by strcmp), "" if none. */
+static void first_entry(const char *dir, char *out, size_t size)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	out[0] = '\0';
+	while (d && (de = readdir(d)))
+		if (de->d_name[0] != '.' && strlen(de->d_name) < size &&
+		    (!out[0] || strcmp(de->d_name, out) < 0))
+			snprintf(out, size, "%s", de->d_name);
+	if (d)
+		closedir(d);
+}
+
+/* The kernel version known before the image is built: -k, or a directory
+ * input's own usr/lib/modules/KVER or lib/modules/KVER, as guess_kver()
+ * would find it in the image.  Only through real directories: a symlink
+ * may point out of the input (the image resolves it inside). */
+static bool early_kver(struct eroot_initrd *r)
+{
+	static const char *const parts[][3] = { { "/usr", "/lib", "/modules" },
+						{ "/lib", "/modules", NULL } };
+	struct stat st;
+
+	if (r->o.kver) {
+		snprintf(r->kver, sizeof(r->kver), "%s", r->o.kver);
+		return true;
+	}
+	if (stat(r->o.input, &st) < 0 || !S_ISDIR(st.st_mode))
+		return false;
+	for (size_t i = 0; i < 2 && !r->kver[0]; i++) {
+		char path[4096];
+		size_t len = strlen(r->o.input);
+		bool found = len < sizeof(path) - 32;
+
+		if (found)
+			memcpy(path, r->o.input, len + 1);
+		for (size_t j = 0; j < 3 && parts[i][j] && found; j++) {
+			len += (size_t)snprintf(path + len, sizeof(path) - len, "%s", parts[i][j]);
+			if (lstat(path, &st) < 0)
+				found = false;
+			else if (!S_ISDIR(st.st_mode))
+				return false;	/* a symlink: after the build */
+		}
+		if (found)
+			first_entry(path, r->kver, sizeof(r->kver));
+	}
+	return r->kver[0] != '\0';
+}
+
+static void warn(struct eroot_initrd *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void warn(struct eroot_initrd *r, const char *fmt, ...)
+{
+	char text[EROOT_ERRMSG_SIZE];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (r->o.warn)
+		r->o.warn(r->o.warn_ctx, text);
+}
+
+/* An image that exists, by its superblock, against the kernel. */
+static int check_image_file(struct eroot_initrd *r, const char *path, const char *label)
+{
+	struct eroot_image *img;
+	int err = eroot_image_open_path(path, 0, &img);
+
+	if (err)
+		eroot_fail(&r->err, err, "%s: not an EROFS image this tool can read", label);
+	else
+		err = kernel_check_super(&r->kc, eroot_image_super(img), label, &r->err);
+	eroot_image_close(img);
+	return err;
+}
+
+/* Check the kernel of r->kver (docs/boot.md, kernel_check.c) against the
+ * options and the layers, and resolve the loader's modules for it, within
+ * the loader's limits. */
+static int prepare_kernel(struct eroot_initrd *r)
+{
+	const struct kernel_image img = { r->o.compressor, r->block_size, r->o.pcluster_size };
+	int err = kconfig_read(&r->kc, r->o.modules_root, r->kver, r->o.kernel_config, &r->err);
+
+	if (!err && !r->kc.path[0])
+		warn(r, "no configuration of kernel %s under %s (lib/modules/%s/config, "
+		     "boot/config-%s): checking its version alone", r->kver, r->o.modules_root,
+		     r->kver, r->kver);
+	if (!err)
+		err = kernel_check(&r->kc, &img, &r->err);
+	for (unsigned int i = 0; !err && i < r->o.nlayers; i++) {
+		char label[4200];
+
+		snprintf(label, sizeof(label), "--layer %s", r->layers[i]);
+		err = check_image_file(r, r->layers[i], label);
+	}
+	if (!err)
+		err = kmod_open(&r->ks, r->o.modules_root, r->kver, &r->err);
+	if (err)
+		return err;
+	r->ks.config = &r->kc;
+	for (size_t i = 0; !err && i < sizeof(loader_modules) / sizeof(loader_modules[0]); i++)
+		err = kmod_want(&r->ks, loader_modules[i], false);
+	if (!err && r->ks.n > LOADER_MAX_MODULES)
+		err = eroot_fail(&r->err, -E2BIG, "kernel %s: the loader needs %zu modules, it "
+				 "loads at most %d", r->kver, r->ks.n, LOADER_MAX_MODULES);
+	r->kernel_ready = !err;
+	return err;
+}
+
 /* The loader's modules into the archive (stored decompressed) and the
  * configuration, dependencies first. */
 static int add_modules(struct eroot_initrd *r, struct newc *w, struct config_writer *cfg)
 {
-	struct kmod_set ks;
-	int err = 0;
+	int err = newc_dir(w, &LOADER_MODULES_DIR[1], 0700);
 
-	if (r->o.kver)
-		snprintf(r->kver, sizeof(r->kver), "%s", r->o.kver);
-	else
-		err = guess_kver(r);
-	if (!err)
-		err = kmod_open(&ks, r->o.modules_root, r->kver, &r->err);
-	if (err)
-		return err;
-	/* the hashing modules also serve eroot.digest= under --digest none */
-	for (size_t i = 0; !err && i < sizeof(loader_modules) / sizeof(loader_modules[0]); i++)
-		err = kmod_want(&ks, loader_modules[i].name,
-				!strcmp(loader_modules[i].name, "sha256") ||
-				(loader_modules[i].for_digest && !r->o.verify));
-	if (!err)
-		err = newc_dir(w, &LOADER_MODULES_DIR[1], 0700);
-	for (size_t i = 0; !err && i < ks.n; i++) {
-		char name[128];
+	for (size_t i = 0; !err && i < r->ks.n; i++) {
+		char name[128], hex[65];
 		unsigned char *data = NULL;
 		size_t len = 0;
 
-		snprintf(name, sizeof(name), LOADER_MODULES_DIR "/%s.ko", ks.files[i].name);
-		err = kmod_read(&ks, &ks.files[i], &data, &len);
+		snprintf(name, sizeof(name), LOADER_MODULES_DIR "/%s.ko", r->ks.files[i].name);
+		err = kmod_read(&r->ks, &r->ks.files[i], &data, &len);
 		if (!err)
 			err = newc_buf(w, name + 1, S_IFREG | 0600, data, len);
 		if (!err)
-			err = config_writer_module(cfg, name, ks.files[i].optional);
+			err = boot_sha256_buf(&r->err, data, len, hex);
+		if (!err)
+			err = config_writer_module(cfg, name, hex, r->ks.files[i].optional);
 		free(data);
 	}
-	kmod_close(&ks);
 	return err;
 }
 
-/* The images' entries in the configuration, with their digests. */
+/* The images' entries in the configuration, with their digests (always:
+ * eroot.digest= covers them whatever the policy). */
 static int add_image_config(struct eroot_initrd *r, struct config_writer *cfg)
 {
 	char hex[65], run_init[64];
-	int err = 0;
+	int err = boot_sha256_file(&r->err, r->tmp_image, hex);
 
-	if (r->o.verify)
-		err = sha256_hex(r, r->tmp_image, hex);
 	if (!err)
 		err = config_writer_digest(cfg, r->o.verify);
 	if (!err)
-		err = config_writer_image(cfg, LOADER_ROOT_IMAGE, r->o.verify ? hex : NULL);
+		err = config_writer_image(cfg, LOADER_ROOT_IMAGE, hex);
 	find_run_init(r->tmp_image, run_init, sizeof(run_init));
 	if (!err && run_init[0])
 		err = config_writer_run_init(cfg, run_init);
@@ -281,10 +368,9 @@ static int add_image_config(struct eroot_initrd *r, struct config_writer *cfg)
 		char path[64];
 
 		snprintf(path, sizeof(path), LOADER_LAYER_IMAGE, i + 1);
-		if (r->o.verify)
-			err = sha256_hex(r, r->layers[i], hex);
+		err = boot_sha256_file(&r->err, r->layers[i], hex);
 		if (!err)
-			err = config_writer_image(cfg, path, r->o.verify ? hex : NULL);
+			err = config_writer_image(cfg, path, hex);
 	}
 	return err;
 }
@@ -293,6 +379,7 @@ static int add_image_config(struct eroot_initrd *r, struct config_writer *cfg)
 static int write_loader_archive(struct eroot_initrd *r, struct newc *w)
 {
 	struct config_writer cfg;
+	char hex[65];
 	int err = config_writer_init(&cfg, &r->err);
 
 	if (!err)
@@ -309,6 +396,11 @@ static int write_loader_archive(struct eroot_initrd *r, struct newc *w)
 		err = add_image_config(r, &cfg);
 	if (!err)
 		err = newc_buf(w, &LOADER_CONFIG_PATH[1], S_IFREG | 0600, cfg.text, cfg.len);
+	/* the one value that covers the configuration, so all it names */
+	if (!err)
+		err = boot_sha256_buf(&r->err, cfg.text, cfg.len, hex);
+	if (!err)
+		snprintf(r->digest_arg, sizeof(r->digest_arg), "eroot.digest=sha256:%s", hex);
 	if (!err)
 		err = newc_trailer(w);
 	config_writer_free(&cfg);
@@ -355,6 +447,13 @@ static int write_parts(struct eroot_initrd *r, const char *output, int fd,
 	return err;
 }
 
+static int own_output_refused(struct eroot_initrd *r)
+{
+	return eroot_fail(&r->err, -EINVAL, "%s: already an initrd made by eroot initrd (it "
+			  "holds /init and " LOADER_CONFIG_PATH "): give the initramfs it was "
+			  "made from", r->o.input);
+}
+
 /* What must hold before anything is built. */
 static int check_inputs(struct eroot_initrd *r, const char *output)
 {
@@ -372,6 +471,8 @@ static int check_inputs(struct eroot_initrd *r, const char *output)
 			return eroot_fail(&r->err, -EINVAL, "--layer %s: not an EROFS image this "
 					  "tool can read", r->layers[i]);
 	}
+	if (initrd_is_own_output(r->o.input))
+		return own_output_refused(r);
 	if (access(r->o.loader, R_OK) < 0)
 		return eroot_fail(&r->err, -errno, "the loader %s: %s", r->o.loader,
 				  strerror(errno));
@@ -390,6 +491,8 @@ int eroot_initrd_write(struct eroot_initrd *r, const char *output,
 		return eroot_fail(&r->err, -EINVAL, "eroot_initrd_write: called twice");
 	r->used = true;
 	err = check_inputs(r, output);
+	if (!err && early_kver(r))
+		err = prepare_kernel(r);
 	if (err)
 		return err;
 	snprintf(r->tmp_image, sizeof(r->tmp_image), "%s.image.XXXXXX", output);
@@ -408,16 +511,58 @@ int eroot_initrd_write(struct eroot_initrd *r, const char *output,
 		close(reserved);
 	if (!err)
 		err = build_image(r);
+	if (!err && initrd_image_is_own_output(r->tmp_image))
+		err = own_output_refused(r);
+	if (!err && !r->kernel_ready)
+		err = guess_kver(r);
+	if (!err && !r->kernel_ready)
+		err = prepare_kernel(r);
+	/* what the options did not say: features and algorithms it records */
+	if (!err)
+		err = check_image_file(r, r->tmp_image, "the image");
 	if (!err)
 		err = write_parts(r, output, fd, stats ? stats : &unused);
 	if (!err && (fchmod(fd, 0644) < 0 || fsync(fd) < 0 || rename(r->tmp_out, output) < 0))
 		err = eroot_fail(&r->err, -errno, "%s: %s", output, strerror(errno));
 	close(fd);
-	if (err)
+	if (err) {
 		unlink(r->tmp_out);
+		r->digest_arg[0] = '\0';
+	}
 	r->tmp_out[0] = '\0';
 	if (reserved >= 0)
 		unlink(r->tmp_image);
 	r->tmp_image[0] = '\0';
+	return err;
+}
+
+const char *eroot_initrd_digest_arg(const struct eroot_initrd *r)
+{
+	return r->digest_arg;
+}
+
+int eroot_initrd_save_digest_arg(struct eroot_initrd *r, const char *path)
+{
+	char tmp[TEMP_NAME_MAX], line[sizeof(r->digest_arg) + 1];
+	int len = snprintf(line, sizeof(line), "%s\n", r->digest_arg);
+	int fd, err = 0;
+
+	if (!r->digest_arg[0])
+		return eroot_fail(&r->err, -EINVAL, "no initrd written: no digest to save");
+	if (strlen(path) + sizeof(".XXXXXX") > sizeof(tmp))
+		return eroot_fail(&r->err, -ENAMETOOLONG, "%s: name too long", path);
+	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path);
+	fd = mkstemp(tmp);
+	if (fd < 0)
+		return eroot_fail(&r->err, -errno, "%s: %s", path, strerror(errno));
+	errno = EIO;			/* a short write sets none */
+	if (write(fd, line, (size_t)len) != len || fchmod(fd, 0644) < 0 || fsync(fd) < 0)
+		err = eroot_fail(&r->err, -errno, "%s: %s", tmp, strerror(errno));
+	if (close(fd) < 0 && !err)
+		err = eroot_fail(&r->err, -errno, "%s: %s", tmp, strerror(errno));
+	if (!err && rename(tmp, path) < 0)
+		err = eroot_fail(&r->err, -errno, "%s: %s", path, strerror(errno));
+	if (err)
+		unlink(tmp);
 	return err;
 }

@@ -18,6 +18,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "kernel_check.h"
 #include "kmod.h"
 
 static char *slurp(const char *path, size_t *len)
@@ -127,6 +128,15 @@ static bool is_builtin(const struct kmod_set *s, const char *name)
 	return false;
 }
 
+/* The configuration says there is nothing to load: =y, or not set. */
+static bool configured_without_file(const struct kmod_set *s, const char *name)
+{
+	enum kernel_module_state st = s->config ? kernel_module_state(s->config, name) :
+				      KERNEL_MODULE_UNKNOWN;
+
+	return st == KERNEL_MODULE_BUILTIN || st == KERNEL_MODULE_ABSENT;
+}
+
 static bool have(const struct kmod_set *s, const char *name)
 {
 	for (size_t i = 0; i < s->n; i++)
@@ -209,7 +219,8 @@ static int want(struct kmod_set *s, const char *name, bool optional, int depth)
 	int err;
 
 	name_of(name, strlen(name), norm, sizeof(norm));
-	if (depth > 32 || is_builtin(s, norm) || have(s, norm))
+	if (depth > 32 || is_builtin(s, norm) || configured_without_file(s, norm) ||
+	    have(s, norm))
 		return 0;
 	line = dep_line(s, norm);
 	/* an alias may stand for several modules (crc32c: generic and

@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "errmsg.h"
+#include "kconfig.h"
 
 struct kmod_file {
 	char name[64];			/* "erofs" */
@@ -25,6 +26,9 @@ struct kmod_set {
 	size_t nbuiltin;
 	char *dep, *softdep, *alias;	/* the modules.* files */
 	struct eroot_errmsg *err;	/* where failures are described */
+	/* the kernel's configuration, set by the caller after kmod_open();
+	 * NULL: modules.builtin alone says what is built in */
+	const struct kconfig *config;
 };
 
 /* Open the module tree of @kver under @root ("/" for the host): its
@@ -32,8 +36,10 @@ struct kmod_set {
  * modules.dep.  On success, kmod_close() releases the set. */
 int kmod_open(struct kmod_set *s, const char *root, const char *kver,
 	      struct eroot_errmsg *err);
-/* Add @name and what it needs; built-in modules add nothing.  A missing
- * module is an error unless @optional. */
+/* Add @name and what it needs; built-in modules add nothing, nor do the
+ * loader's modules whose option the configuration leaves unset
+ * (kernel_check() has refused a kernel lacking what the loader needs).  A
+ * missing module is an error unless @optional. */
 int kmod_want(struct kmod_set *s, const char *name, bool optional);
 /* The module's content, decompressed (.ko.xz, .ko.zst, .ko.gz), in a new
  * buffer the caller frees; -EUCLEAN when it does not decompress. */

@@ -8,16 +8,25 @@
  * Text, one item a line, words separated by single spaces:
  *   version N                 the first line; the loader refuses a version
  *                             it does not know
- *   module PATH [optional]    a kernel module, in load order; "optional"
- *                             for soft dependencies that may fail to load
- *   digest sha256|none        the build-time verification policy
- *   image PATH SHA256|-       the content image, then the layers bottom to
- *                             top; "-" when no digest is recorded
+ *   module PATH SHA256 [optional]
+ *                             a kernel module, in load order, and the
+ *                             SHA-256 of the bytes stored; "optional" for
+ *                             soft dependencies that may fail to load
+ *   digest sha256|none        the policy when the command line names no
+ *                             eroot.digest=: verify the modules and images
+ *                             against this file, or not
+ *   image PATH SHA256         the content image, then the layers bottom to
+ *                             top
  *   run-init PATH             klibc's run-init inside the image (the
  *                             loader stands in for it)
  *   # ...                     a comment
  * eroot initrd writes version, modules, digest, the content image,
  * run-init, then the layers; the loader takes the other lines in any order.
+ *
+ * SHA256 is 64 lowercase hex digits.  eroot.digest=sha256:HEX on the kernel
+ * command line is the SHA-256 of this file's bytes: with it the loader
+ * verifies this file, then every module and image against it, whatever
+ * the digest line says (docs/boot.md, the threat model).
  *
  * A change the loader of the previous version would misread (a new key it
  * must not ignore, a changed meaning) bumps LOADER_CONFIG_VERSION.  The
@@ -28,7 +37,7 @@
 #ifndef EROOT_BOOT_LOADER_CONFIG_H
 #define EROOT_BOOT_LOADER_CONFIG_H
 
-#define LOADER_CONFIG_VERSION 1
+#define LOADER_CONFIG_VERSION 2	/* 2: every module and image has its SHA-256 */
 
 /* Where the loader archive puts things (paths in the booted rootfs). */
 #define LOADER_DIR "/eroot"
@@ -48,7 +57,6 @@
 #define LOADER_MODULE_OPTIONAL "optional"
 #define LOADER_DIGEST_SHA256 "sha256"
 #define LOADER_DIGEST_NONE "none"
-#define LOADER_NO_DIGEST "-"
 #define LOADER_SHA256_HEX_LEN 64
 
 /* Limits: the loader's fixed tables.  The writer refuses more. */
@@ -56,5 +64,6 @@
 #define LOADER_MAX_MODULES 64
 #define LOADER_MAX_WORD 255		/* bytes of a path or value, no NUL */
 #define LOADER_MAX_LINE 800		/* bytes of a line, newline included */
+#define LOADER_MAX_CONFIG (1 << 17)	/* bytes of the file: the loader reads it whole */
 
 #endif

@@ -4,53 +4,38 @@
  * what liberoot's writer (lib/boot/config_writer.c) writes, the loader's own
  * parser (tools/eroot-init/config.c, compiled in here) reads back.  The
  * parser refuses a version it does not know, a configuration without one,
- * unknown keys and more than its tables hold; the writer refuses what the
- * loader could not take.
+ * unknown keys, a module or image without its SHA-256 and more than its
+ * tables hold; the writer refuses what the loader could not take.  The
+ * loader's own SHA-256 (digest.c, libcrypto's low-level functions) and its
+ * check against eroot.digest= (verify.c) are compiled in too.
  */
 #include <errno.h>
-#include <setjmp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "check.h"
 #include "config_writer.h"
 #include "init.h"
+#include "loader_stubs.h"
 
-/* The loader's fail() prints one line and ends PID 1; here it returns to
- * the test through a jump, with the line. */
-static jmp_buf failed;
-static char fail_line[1024];
-
-void fail(const struct config *c, const char *what, const char *fmt, ...)
-{
-	va_list ap;
-	int n = snprintf(fail_line, sizeof(fail_line), "eroot: %s failed: ", what);
-
-	(void)c;
-	va_start(ap, fmt);
-	vsnprintf(fail_line + n, sizeof(fail_line) - (size_t)n, fmt, ap);
-	va_end(ap);
-	longjmp(failed, 1);
-}
-
-/* Parse @text as the loader does; 0, or 1 with the failure in fail_line. */
+/* Parse @text as the loader does; 0, or 1 with the failure in
+ * loader_fail_line (the loader's fail() ends PID 1; loader_stubs.c's jumps). */
 static int parse(struct config *c, const char *text)
 {
-	FILE *f = fmemopen((void *)text, strlen(text), "r");
 	volatile int ret = 0;
 
 	memset(c, 0, sizeof(*c));
-	fail_line[0] = '\0';
-	if (!setjmp(failed))
-		config_parse(c, f, "/eroot/config");
+	loader_fail_line[0] = '\0';
+	if (!setjmp(loader_failed))
+		config_parse(c, text, strlen(text), "/eroot/config");
 	else
 		ret = 1;
-	fclose(f);
 	return ret;
 }
 
 #define HEX_A "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define HEX_B "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
+#define HEX_C "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 
 static void test_round_trip(void)
 {
@@ -59,43 +44,50 @@ static void test_round_trip(void)
 	static struct config c;
 
 	CHECK_EQ(config_writer_init(&w, &msg), 0);
-	CHECK_EQ(config_writer_module(&w, "/eroot/modules/crc32c_generic.ko", true), 0);
-	CHECK_EQ(config_writer_module(&w, "/eroot/modules/erofs.ko", false), 0);
+	CHECK_EQ(config_writer_module(&w, "/eroot/modules/crc32c_generic.ko", HEX_B, true), 0);
+	CHECK_EQ(config_writer_module(&w, "/eroot/modules/erofs.ko", HEX_C, false), 0);
 	CHECK_EQ(config_writer_digest(&w, true), 0);
 	CHECK_EQ(config_writer_image(&w, LOADER_ROOT_IMAGE, HEX_A), 0);
 	CHECK_EQ(config_writer_run_init(&w, "/usr/bin/run-init"), 0);
-	CHECK_EQ(config_writer_image(&w, "/eroot/layer1.erofs", NULL), 0);
-	/* the bytes eroot initrd stores: only the version line is new since
-	 * the format was first written */
+	CHECK_EQ(config_writer_image(&w, "/eroot/layer1.erofs", HEX_B), 0);
+	/* the bytes eroot initrd stores: version 2 gave every module and
+	 * image its SHA-256 */
 	CHECK(w.text && !strcmp(w.text,
-		"version 1\n"
-		"module /eroot/modules/crc32c_generic.ko optional\n"
-		"module /eroot/modules/erofs.ko\n"
+		"version 2\n"
+		"module /eroot/modules/crc32c_generic.ko " HEX_B " optional\n"
+		"module /eroot/modules/erofs.ko " HEX_C "\n"
 		"digest sha256\n"
 		"image /eroot/root.erofs " HEX_A "\n"
 		"run-init /usr/bin/run-init\n"
-		"image /eroot/layer1.erofs -\n"));
+		"image /eroot/layer1.erofs " HEX_B "\n"));
 	CHECK_EQ(w.len, strlen(w.text));
 
 	CHECK_EQ(parse(&c, w.text), 0);
 	CHECK_EQ(c.nmodules, 2);
-	CHECK(!strcmp(c.modules[0], "/eroot/modules/crc32c_generic.ko"));
-	CHECK(c.module_optional[0] && !c.module_optional[1]);
-	CHECK(!strcmp(c.modules[1], "/eroot/modules/erofs.ko"));
+	CHECK(!strcmp(c.modules[0].path, "/eroot/modules/crc32c_generic.ko"));
+	CHECK(!strcmp(c.modules[0].sha256, HEX_B));
+	CHECK(c.modules[0].optional && !c.modules[1].optional);
+	CHECK(!strcmp(c.modules[1].path, "/eroot/modules/erofs.ko"));
+	CHECK(!strcmp(c.modules[1].sha256, HEX_C));
 	CHECK(c.verify);
 	CHECK_EQ(c.nimages, 2);
 	CHECK(!strcmp(c.images[0].path, "/eroot/root.erofs"));
 	CHECK(!strcmp(c.images[0].sha256, HEX_A));
 	CHECK(!strcmp(c.images[1].path, "/eroot/layer1.erofs"));
-	CHECK(c.images[1].sha256[0] == '\0');
+	CHECK(!strcmp(c.images[1].sha256, HEX_B));
 	CHECK(!strcmp(c.run_init, "/usr/bin/run-init"));
 	config_writer_free(&w);
 
+	/* digest none is a policy: the SHA-256 are recorded all the same */
 	CHECK_EQ(config_writer_init(&w, &msg), 0);
 	CHECK_EQ(config_writer_digest(&w, false), 0);
-	CHECK_EQ(config_writer_image(&w, LOADER_ROOT_IMAGE, NULL), 0);
+	CHECK_EQ(config_writer_image(&w, LOADER_ROOT_IMAGE, HEX_A), 0);
 	CHECK_EQ(parse(&c, w.text), 0);
 	CHECK(!c.verify && c.nimages == 1 && c.nmodules == 0 && !c.run_init[0]);
+	CHECK(!strcmp(c.images[0].sha256, HEX_A));
+	/* a configuration without a trailing newline reads the same */
+	CHECK_EQ(parse(&c, "version 2\nimage /a " HEX_A), 0);
+	CHECK(c.nimages == 1 && !strcmp(c.images[0].sha256, HEX_A));
 	config_writer_free(&w);
 }
 
@@ -104,58 +96,88 @@ static void expect_refused(const char *text, const char *line)
 	static struct config c;
 
 	CHECK_EQ(parse(&c, text), 1);
-	if (!strstr(fail_line, line))
-		fprintf(stderr, "got \"%s\", expected \"%s\"\n", fail_line, line);
-	CHECK(strstr(fail_line, line) != NULL);
+	if (!strstr(loader_fail_line, line))
+		fprintf(stderr, "got \"%s\", expected \"%s\"\n", loader_fail_line, line);
+	CHECK(strstr(loader_fail_line, line) != NULL);
 }
 
 static void test_parser_refuses(void)
 {
 	/* another version: a --loader from another build */
-	expect_refused("version 2\ndigest none\nimage /eroot/root.erofs -\n",
-		       "eroot: reading /eroot/config failed: version 2: this loader reads "
-		       "version 1");
-	expect_refused("version 1x\nimage /eroot/root.erofs -\n", "version 1x: this loader");
+	expect_refused("version 3\ndigest none\nimage /eroot/root.erofs " HEX_A "\n",
+		       "eroot: reading /eroot/config failed: version 3: this loader reads "
+		       "version 2");
+	/* version 1 had no SHA-256 on module lines, and "-" for an image */
+	expect_refused("version 1\ndigest none\nimage /eroot/root.erofs -\n",
+		       "failed: version 1: this loader reads version 2");
+	expect_refused("version 2x\nimage /eroot/root.erofs " HEX_A "\n",
+		       "version 2x: this loader");
 	/* no version: written before the version existed */
-	expect_refused("digest none\nimage /eroot/root.erofs -\n",
+	expect_refused("digest none\nimage /eroot/root.erofs " HEX_A "\n",
 		       "eroot: reading /eroot/config failed: no version line first");
 	expect_refused("", "eroot: reading /eroot/config failed: empty");
 	expect_refused("# only a comment\n", "failed: empty");
-	expect_refused("version 1\ndigest none\n", "failed: no image named");
-	expect_refused("version 1\nimage /a -\nlayer /b\n", "failed: unknown line: layer /b");
-	expect_refused("version 1\nimage /a -\nversion 1\n", "failed: unknown line: version 1");
-	expect_refused("version 1\ndigest md5\nimage /a -\n", "failed: digest md5: sha256 or none");
+	expect_refused("version 2\ndigest none\n", "failed: no image named");
+	expect_refused("version 2\nimage /a " HEX_A "\nlayer /b\n",
+		       "failed: unknown line: layer /b");
+	expect_refused("version 2\nimage /a " HEX_A "\nversion 2\n",
+		       "failed: unknown line: version 2");
+	expect_refused("version 2\ndigest md5\nimage /a " HEX_A "\n",
+		       "failed: digest md5: sha256 or none");
+	/* every module and image names its SHA-256, 64 lowercase hex digits */
+	expect_refused("version 2\nimage /a -\n", "failed: image /a: no SHA-256");
+	expect_refused("version 2\nimage /a\n", "failed: unknown line: image /a");
+	expect_refused("version 2\nimage /a " HEX_A "0\n", "failed: image /a: no SHA-256");
+	expect_refused("version 2\nimage /a 0123456789ABCDEF0123456789abcdef0123456789abcdef"
+		       "0123456789abcdef\n", "failed: image /a: no SHA-256");
+	expect_refused("version 2\nmodule /m.ko\nimage /a " HEX_A "\n",
+		       "failed: unknown line: module /m.ko");
+	expect_refused("version 2\nmodule /m.ko optional\nimage /a " HEX_A "\n",
+		       "failed: module /m.ko: no SHA-256");
+	expect_refused("version 2\nmodule /m.ko " HEX_A " maybe\nimage /a " HEX_A "\n",
+		       "failed: unknown line: module /m.ko");
+	/* bytes that are no text */
+	{
+		static const char nul[] = "version 2\nimage /a " HEX_A "\n\0\n";
+		static struct config c;
+
+		loader_fail_line[0] = '\0';
+		if (!setjmp(loader_failed))
+			config_parse(&c, nul, sizeof(nul) - 1, "/eroot/config");
+		CHECK(strstr(loader_fail_line, "failed: a NUL byte") != NULL);
+	}
 	/* comments and blank lines are fine anywhere */
 	{
 		static struct config c;
 
-		CHECK_EQ(parse(&c, "# eroot\n\nversion 1\n# x\nimage /a -\n"), 0);
+		CHECK_EQ(parse(&c, "# eroot\n\nversion 2\n# x\nimage /a " HEX_A "\n"), 0);
 		CHECK_EQ(c.nimages, 1);
 	}
 }
 
 static void test_limits(void)
 {
-	char many[LOADER_MAX_IMAGES * 40 + 64], path[LOADER_MAX_WORD + 2];
+	char many[LOADER_MAX_IMAGES * 100 + 64], path[LOADER_MAX_WORD + 2];
 	struct eroot_errmsg msg = { "" };
 	struct config_writer w;
 	size_t len = 0;
 
 	/* the parser: one image more than its table */
-	len += (size_t)snprintf(many, sizeof(many), "version 1\n");
+	len += (size_t)snprintf(many, sizeof(many), "version 2\n");
 	for (int i = 0; i <= LOADER_MAX_IMAGES; i++)
-		len += (size_t)snprintf(many + len, sizeof(many) - len, "image /eroot/l%d -\n", i);
+		len += (size_t)snprintf(many + len, sizeof(many) - len,
+					"image /eroot/l%d " HEX_A "\n", i);
 	expect_refused(many, "failed: more than 16 images");
 
 	/* the writer refuses the same, and what the parser would misread */
 	CHECK_EQ(config_writer_init(&w, &msg), 0);
 	for (int i = 0; i < LOADER_MAX_IMAGES; i++)
-		CHECK_EQ(config_writer_image(&w, "/eroot/x.erofs", NULL), 0);
-	CHECK_EQ(config_writer_image(&w, "/eroot/x.erofs", NULL), -E2BIG);
+		CHECK_EQ(config_writer_image(&w, "/eroot/x.erofs", HEX_A), 0);
+	CHECK_EQ(config_writer_image(&w, "/eroot/x.erofs", HEX_A), -E2BIG);
 	CHECK(strstr(msg.text, "more than 16 images") != NULL);
 	for (int i = 0; i < LOADER_MAX_MODULES; i++)
-		CHECK_EQ(config_writer_module(&w, "/eroot/modules/m.ko", false), 0);
-	CHECK_EQ(config_writer_module(&w, "/eroot/modules/m.ko", false), -E2BIG);
+		CHECK_EQ(config_writer_module(&w, "/eroot/modules/m.ko", HEX_C, false), 0);
+	CHECK_EQ(config_writer_module(&w, "/eroot/modules/m.ko", HEX_C, false), -E2BIG);
 	CHECK_EQ(config_writer_run_init(&w, "/usr/bin/run init"), -EINVAL);
 	memset(path, 'a', sizeof(path) - 1);
 	path[0] = '/';
@@ -166,7 +188,54 @@ static void test_limits(void)
 	config_writer_free(&w);
 	CHECK_EQ(config_writer_init(&w, &msg), 0);
 	CHECK_EQ(config_writer_image(&w, "/eroot/y.erofs", "abc"), -EINVAL);
+	CHECK_EQ(config_writer_image(&w, "/eroot/y.erofs", NULL), -EINVAL);
+	CHECK(strstr(msg.text, "image /eroot/y.erofs: a SHA-256 is 64 lowercase hex") != NULL);
+	CHECK_EQ(config_writer_module(&w, "/eroot/modules/m.ko", NULL, false), -EINVAL);
+	CHECK_EQ(config_writer_module(&w, "/eroot/modules/m.ko",
+				      "0123456789ABCDEF0123456789abcdef0123456789abcdef"
+				      "0123456789abcdef", false), -EINVAL);
+	CHECK_EQ(w.nimages + w.nmodules, 0);
 	config_writer_free(&w);
+}
+
+/* eroot.digest= is the SHA-256 of the configuration's bytes; the loader's
+ * check fails with one line naming the file. */
+static void test_verify(void)
+{
+	static const char text[] = "version 2\nimage /eroot/root.erofs " HEX_A "\n";
+	static struct config c;
+	char hex[65], want[65];
+
+	sha256_buf("abc", 3, hex);	/* FIPS 180-2's example */
+	CHECK(!strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+	sha256_buf(text, strlen(text), want);
+	memset(&c, 0, sizeof(c));
+	loader_fail_line[0] = '\0';
+	if (!setjmp(loader_failed))
+		verify_data(&c, CONFIG_PATH, text, strlen(text), want, "eroot.digest=");
+	CHECK(loader_fail_line[0] == '\0');
+	/* one byte changed: a digit of the image's SHA-256 */
+	{
+		char changed[sizeof(text)];
+		char line[200];
+
+		memcpy(changed, text, sizeof(text));
+		changed[sizeof(text) - 3] ^= 1;
+		sha256_buf(changed, strlen(changed), hex);
+		snprintf(line, sizeof(line), "eroot: verifying /eroot/config failed: sha256 %s, "
+			 "eroot.digest= says %s", hex, want);
+		if (!setjmp(loader_failed))
+			verify_data(&c, CONFIG_PATH, changed, strlen(changed), want,
+				    "eroot.digest=");
+		CHECK(!strcmp(loader_fail_line, line));
+	}
+	/* without eroot.digest= the policy decides; with it, always */
+	CHECK(!verifying(&c));
+	c.verify = true;
+	CHECK(verifying(&c));
+	c.verify = false;
+	memcpy(c.cmdline_digest, want, sizeof(want));
+	CHECK(verifying(&c));
 }
 
 int main(void)
@@ -174,5 +243,6 @@ int main(void)
 	test_round_trip();
 	test_parser_refuses();
 	test_limits();
+	test_verify();
 	return check_result("loader-config");
 }

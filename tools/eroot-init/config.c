@@ -45,6 +45,15 @@ static void parse_cmdline(struct config *c)
 			if (strcmp(w + 12, "auto") && strcmp(w + 12, "file") && strcmp(w + 12, "loop"))
 				fail(c, "reading eroot.mount", "%s: auto, file or loop", w + 12);
 			snprintf(c->mount_how, sizeof(c->mount_how), "%s", w + 12);
+		} else if (!strncmp(w, "eroot.carry=", 12)) {
+			if (!strcmp(w + 12, "add"))
+				c->carry = CARRY_ADD;
+			else if (!strcmp(w + 12, "replace"))
+				c->carry = CARRY_REPLACE;
+			else if (!strcmp(w + 12, "none"))
+				c->carry = CARRY_NONE;
+			else
+				fail(c, "reading eroot.carry", "%s: add, replace or none", w + 12);
 		} else if (!strcmp(w, "eroot.debug")) {
 			c->debug = true;
 		}
@@ -70,49 +79,77 @@ static void check_version(struct config *c, const char *what, int n, const char 
 		     "eroot build?)", value, LOADER_CONFIG_VERSION);
 }
 
-void config_parse(struct config *c, FILE *f, const char *path)
+static bool is_sha256(const char *s)
+{
+	return strlen(s) == LOADER_SHA256_HEX_LEN &&
+	       strspn(s, "0123456789abcdef") == LOADER_SHA256_HEX_LEN;
+}
+
+/* One line, without its newline, into @c. */
+static void parse_line(struct config *c, const char *what, const char *line, bool *versioned)
+{
+	char a[LOADER_MAX_WORD + 1], b[LOADER_MAX_WORD + 1], d[LOADER_MAX_WORD + 1],
+	     e[LOADER_MAX_WORD + 1];
+	int n = sscanf(line, WORD " " WORD " " WORD " " WORD, a, b, d, e);
+
+	if (n <= 0 || a[0] == '#')
+		return;
+	if (!*versioned) {
+		check_version(c, what, n, a, b);
+		*versioned = true;
+	} else if (n == 3 && !strcmp(a, LOADER_KEY_IMAGE)) {
+		struct image *img = &c->images[c->nimages];
+
+		if (c->nimages == LOADER_MAX_IMAGES)
+			fail(c, what, "more than %d images", LOADER_MAX_IMAGES);
+		if (!is_sha256(d))
+			fail(c, what, "image %s: no SHA-256", b);
+		snprintf(img->path, sizeof(img->path), "%s", b);
+		memcpy(img->sha256, d, sizeof(img->sha256));
+		snprintf(img->mnt, sizeof(img->mnt), EROOT_DIR "/lower%d", c->nimages);
+		c->nimages++;
+	} else if ((n == 3 || (n == 4 && !strcmp(e, LOADER_MODULE_OPTIONAL))) &&
+		   !strcmp(a, LOADER_KEY_MODULE)) {
+		struct module *m = &c->modules[c->nmodules];
+
+		if (c->nmodules == LOADER_MAX_MODULES)
+			fail(c, what, "more than %d modules", LOADER_MAX_MODULES);
+		if (!is_sha256(d))
+			fail(c, what, "module %s: no SHA-256", b);
+		snprintf(m->path, sizeof(m->path), "%s", b);
+		memcpy(m->sha256, d, sizeof(m->sha256));
+		m->optional = n == 4;
+		c->nmodules++;
+	} else if (n == 2 && !strcmp(a, LOADER_KEY_DIGEST)) {
+		if (strcmp(b, LOADER_DIGEST_SHA256) && strcmp(b, LOADER_DIGEST_NONE))
+			fail(c, what, "digest %s: " LOADER_DIGEST_SHA256 " or " LOADER_DIGEST_NONE, b);
+		c->verify = !strcmp(b, LOADER_DIGEST_SHA256);
+	} else if (n == 2 && !strcmp(a, LOADER_KEY_RUN_INIT)) {
+		snprintf(c->run_init, sizeof(c->run_init), "%s", b);
+	} else {
+		fail(c, what, "unknown line: %s", line);
+	}
+}
+
+void config_parse(struct config *c, const char *text, size_t len, const char *path)
 {
 	char line[LOADER_MAX_LINE + 1], what[LOADER_MAX_WORD + 16];
-	char a[LOADER_MAX_WORD + 1], b[LOADER_MAX_WORD + 1], d[LOADER_MAX_WORD + 1];
 	bool versioned = false;
+	size_t at = 0;
 
 	snprintf(what, sizeof(what), "reading %s", path);
-	while (fgets(line, sizeof(line), f)) {
-		int n;
+	if (memchr(text, '\0', len))
+		fail(c, what, "a NUL byte: not a configuration");
+	while (at < len) {
+		const char *nl = memchr(text + at, '\n', len - at);
+		size_t n = (nl ? (size_t)(nl - text) : len) - at;
 
-		if (!strchr(line, '\n') && !feof(f))
+		if (n >= LOADER_MAX_LINE)
 			fail(c, what, "a line over %d bytes", LOADER_MAX_LINE - 1);
-		n = sscanf(line, WORD " " WORD " " WORD, a, b, d);
-		if (n <= 0 || a[0] == '#')
-			continue;
-		if (!versioned) {
-			check_version(c, what, n, a, b);
-			versioned = true;
-		} else if (n >= 2 && !strcmp(a, LOADER_KEY_IMAGE)) {
-			struct image *img = &c->images[c->nimages];
-
-			if (c->nimages == LOADER_MAX_IMAGES)
-				fail(c, what, "more than %d images", LOADER_MAX_IMAGES);
-			snprintf(img->path, sizeof(img->path), "%s", b);
-			if (n == 3 && strlen(d) == LOADER_SHA256_HEX_LEN)
-				memcpy(img->sha256, d, sizeof(img->sha256));
-			snprintf(img->mnt, sizeof(img->mnt), EROOT_DIR "/lower%d", c->nimages);
-			c->nimages++;
-		} else if (n >= 2 && !strcmp(a, LOADER_KEY_MODULE)) {
-			if (c->nmodules == LOADER_MAX_MODULES)
-				fail(c, what, "more than %d modules", LOADER_MAX_MODULES);
-			c->module_optional[c->nmodules] = n == 3 && !strcmp(d, LOADER_MODULE_OPTIONAL);
-			snprintf(c->modules[c->nmodules++], sizeof(c->modules[0]), "%s", b);
-		} else if (n == 2 && !strcmp(a, LOADER_KEY_DIGEST)) {
-			if (strcmp(b, LOADER_DIGEST_SHA256) && strcmp(b, LOADER_DIGEST_NONE))
-				fail(c, what, "digest %s: " LOADER_DIGEST_SHA256 " or "
-				     LOADER_DIGEST_NONE, b);
-			c->verify = !strcmp(b, LOADER_DIGEST_SHA256);
-		} else if (n == 2 && !strcmp(a, LOADER_KEY_RUN_INIT)) {
-			snprintf(c->run_init, sizeof(c->run_init), "%s", b);
-		} else {
-			fail(c, what, "unknown line: %.*s", (int)strcspn(line, "\n"), line);
-		}
+		memcpy(line, text + at, n);
+		line[n] = '\0';
+		parse_line(c, what, line, &versioned);
+		at += n + 1;
 	}
 	if (!versioned)
 		fail(c, what, "empty");
@@ -122,14 +159,16 @@ void config_parse(struct config *c, FILE *f, const char *path)
 
 void config_load(struct config *c)
 {
-	FILE *f;
+	size_t len;
+	char *text;
 
 	memset(c, 0, sizeof(*c));
 	strcpy(c->mount_how, "auto");
 	parse_cmdline(c);
-	f = fopen(CONFIG_PATH, "r");
-	if (!f)
-		fail(c, "reading " CONFIG_PATH, "%m");
-	config_parse(c, f, CONFIG_PATH);
-	fclose(f);
+	/* read once: the bytes verified are the bytes parsed */
+	text = read_whole(c, CONFIG_PATH, LOADER_MAX_CONFIG, &len);
+	if (c->cmdline_digest[0])
+		verify_data(c, CONFIG_PATH, text, len, c->cmdline_digest, "eroot.digest=");
+	config_parse(c, text, len, CONFIG_PATH);
+	free(text);
 }

@@ -1,65 +1,65 @@
 // SPDX-License-Identifier: MIT
 /*
- * SHA-256 of a file through the kernel's crypto API (AF_ALG): no library
- * in the static loader, and the kernel's fastest implementation.
+ * SHA-256 in the loader: libcrypto's low-level functions, linked statically
+ * (about 25 KB of loader), so that hashing needs no kernel module.  Not the
+ * one-shot SHA256() or EVP: those pull in providers and dlopen.
  */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/if_alg.h>
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "init.h"
 
 #define CHUNK (1u << 20)
 
+static void to_hex(const unsigned char md[SHA256_DIGEST_LENGTH], char hex[65])
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) {
+		hex[2 * i] = digits[md[i] >> 4];
+		hex[2 * i + 1] = digits[md[i] & 15];
+	}
+	hex[64] = '\0';
+}
+
+void sha256_buf(const void *data, size_t len, char hex[65])
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	SHA256_CTX ctx;
+
+	SHA256_Init(&ctx);
+	SHA256_Update(&ctx, data, len);
+	SHA256_Final(md, &ctx);
+	to_hex(md, hex);
+}
+
 int sha256_file(const char *path, char hex[65], char *why, size_t whylen)
 {
-	struct sockaddr_alg sa = { .salg_family = AF_ALG, .salg_type = "hash",
-				   .salg_name = "sha256" };
-	unsigned char md[32];
-	int s = -1, op = -1, fd = -1, err = -1;
+	unsigned char md[SHA256_DIGEST_LENGTH];
 	char *buf = malloc(CHUNK);
-	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	SHA256_CTX ctx;
+	ssize_t n = -1;
 
-	if (!buf) {
-		snprintf(why, whylen, "out of memory");
-		return -1;
+	if (buf && fd >= 0) {
+		SHA256_Init(&ctx);
+		while ((n = read(fd, buf, CHUNK)) > 0)
+			SHA256_Update(&ctx, buf, (size_t)n);
+		SHA256_Final(md, &ctx);
 	}
-	s = socket(AF_ALG, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (s < 0 || bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    (op = accept4(s, NULL, 0, SOCK_CLOEXEC)) < 0) {
-		snprintf(why, whylen, "kernel sha256 (AF_ALG): %s", strerror(errno));
-		goto out;
-	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(why, whylen, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	while ((n = read(fd, buf, CHUNK)) > 0) {
-		if (send(op, buf, (size_t)n, MSG_MORE) != n) {
-			snprintf(why, whylen, "hashing: %s", strerror(errno));
-			goto out;
-		}
-	}
-	if (n < 0 || send(op, NULL, 0, 0) < 0 || read(op, md, sizeof(md)) != sizeof(md)) {
-		snprintf(why, whylen, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	for (int i = 0; i < 32; i++)
-		sprintf(hex + 2 * i, "%02x", md[i]);
-	err = 0;
-out:
+	if (n < 0)
+		snprintf(why, whylen, "%s: %s", path, buf ? strerror(errno) : "out of memory");
 	free(buf);
 	if (fd >= 0)
 		close(fd);
-	if (op >= 0)
-		close(op);
-	if (s >= 0)
-		close(s);
-	return err;
+	if (n < 0)
+		return -1;
+	to_hex(md, hex);
+	return 0;
 }

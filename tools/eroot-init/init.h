@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * eroot-init: the loader eroot initrd puts at /init.  Static, no shell, no
- * library beyond libc: the kernel unpacks it with the rest of the small
+ * library beyond libc and libcrypto's SHA-256: the kernel unpacks it with the rest of the small
  * loader archive, and it turns the EROFS image beside it into the root the
  * original /init then runs on (docs/boot.md).
  */
@@ -22,22 +22,35 @@
 
 struct image {
 	char path[LOADER_MAX_WORD + 1];
-	char sha256[LOADER_SHA256_HEX_LEN + 1];	/* lowercase hex; "" when not recorded */
+	char sha256[LOADER_SHA256_HEX_LEN + 1];	/* lowercase hex */
 	char mnt[64];
+};
+
+struct module {
+	char path[LOADER_MAX_WORD + 1];
+	char sha256[LOADER_SHA256_HEX_LEN + 1];
+	bool optional;			/* a soft dependency: may fail to load */
+};
+
+/* eroot.carry=: what appended archives may do to the image's files */
+enum carry_policy {
+	CARRY_ADD,			/* add files; never replace the image's */
+	CARRY_REPLACE,			/* the appended file wins */
+	CARRY_NONE,			/* carry nothing */
 };
 
 struct config {
 	struct image images[LOADER_MAX_IMAGES];	/* [0] the content, then --layer ones */
 	int nimages;
-	char modules[LOADER_MAX_MODULES][LOADER_MAX_WORD + 1];
-	bool module_optional[LOADER_MAX_MODULES];	/* a soft dependency */
+	struct module modules[LOADER_MAX_MODULES];
 	int nmodules;
 	bool verify;			/* digest policy sha256 (else none) */
 	char run_init[LOADER_MAX_WORD + 1];	/* klibc run-init to stand in for, if any */
 	/* kernel command line */
-	char cmdline_digest[65];	/* eroot.digest=sha256:HEX */
+	char cmdline_digest[65];	/* eroot.digest=sha256:HEX, of CONFIG_PATH */
 	char emergency[256];		/* eroot.emergency=PATH of a shell */
 	char mount_how[16];		/* eroot.mount=auto|file|loop */
+	enum carry_policy carry;	/* eroot.carry=add|replace|none */
 	bool debug;			/* eroot.debug */
 };
 
@@ -47,23 +60,38 @@ void fail(const struct config *c, const char *what, const char *fmt, ...)
 void note(const struct config *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 double uptime(void);
 
-/* config.c: the command line, then the configuration (loader-config.h);
- * config_parse() reads @f, named @path, into @c and fails on a version it
- * does not know, an unknown key or a limit passed. */
+/* config.c: the command line, then the configuration (loader-config.h),
+ * read once, verified against eroot.digest= when given and parsed from the
+ * same bytes; config_parse() reads @len bytes of @text, named @path, into
+ * @c and fails on a version it does not know, an unknown key, a missing
+ * digest or a limit passed. */
 void config_load(struct config *c);
-void config_parse(struct config *c, FILE *f, const char *path);
+void config_parse(struct config *c, const char *text, size_t len, const char *path);
 
-/* modules.c */
+/* modules.c: each read once, verified, loaded from memory */
 void modules_load(const struct config *c);
 
-/* digest.c: sha256 through the kernel's crypto API (AF_ALG) */
+/* digest.c: SHA-256 in userspace (libcrypto), as 64 lowercase hex digits */
+void sha256_buf(const void *data, size_t len, char hex[65]);
 int sha256_file(const char *path, char hex[65], char *why, size_t whylen);
+
+/* verify.c: what eroot.digest= covers.  read_whole() reads @path, at most
+ * @max bytes, into a buffer the caller frees; verifying() says whether the
+ * modules and images are checked (eroot.digest= given, or policy sha256);
+ * verify_data() (@want from @whose) and verify_image() fail with one line
+ * naming the file. */
+char *read_whole(const struct config *c, const char *path, size_t max, size_t *len);
+bool verifying(const struct config *c);
+void verify_data(const struct config *c, const char *path, const void *data, size_t len,
+		 const char *want, const char *whose);
+void verify_image(const struct config *c, const struct image *img);
 
 /* image.c: an image mounted read-only, file-backed where the kernel can */
 void image_mount(const struct config *c, struct image *img);
 
-/* carry.c: what appended archives put in rootfs goes into the new root */
-void carry_rootfs(const struct config *c, const char *newroot);
+/* carry.c: what appended archives put in @rootfs ("/"; a directory in
+ * tests) goes into @newroot as eroot.carry= allows, and leaves @rootfs */
+void carry_rootfs(const struct config *c, const char *rootfs, const char *newroot);
 
 /* switch.c */
 void switch_root(const struct config *c, const char *newroot);

@@ -84,23 +84,6 @@ static void mount_api(const struct config *c)
 	}
 }
 
-static void verify(const struct config *c, const struct image *img, bool main_image)
-{
-	char hex[65], why[256];
-
-	if (!c->verify && !(main_image && c->cmdline_digest[0]))
-		return;
-	if (sha256_file(img->path, hex, why, sizeof(why)) < 0)
-		fail(c, "verifying the image", "%s", why);
-	if (c->verify && strcmp(hex, img->sha256))
-		fail(c, "verifying the image", "%s: sha256 %s, built as %s", img->path, hex,
-		     img->sha256);
-	if (main_image && c->cmdline_digest[0] && strcmp(hex, c->cmdline_digest))
-		fail(c, "verifying the image", "%s: sha256 %s, eroot.digest= says %s", img->path,
-		     hex, c->cmdline_digest);
-	note(c, "%s: sha256 verified", img->path);
-}
-
 /* lowerdir: the last layer on top, the content image at the bottom */
 static void mount_overlay(const struct config *c)
 {
@@ -194,7 +177,7 @@ static void loader(void)
 		show_meminfo(&cfg);
 	modules_load(&cfg);
 	for (int i = 0; i < cfg.nimages; i++) {
-		verify(&cfg, &cfg.images[i], i == 0);
+		verify_image(&cfg, &cfg.images[i]);
 		if (cfg.debug)
 			show_meminfo(&cfg);
 		image_mount(&cfg, &cfg.images[i]);
@@ -202,7 +185,7 @@ static void loader(void)
 	}
 	mount_overlay(&cfg);
 	newroot_ready = true;
-	carry_rootfs(&cfg, NEWROOT);
+	carry_rootfs(&cfg, "/", NEWROOT);
 	unlink(CONFIG_PATH);
 	mem_available = mem_available_kb();
 	pcp_free = pcp_free_kb();

@@ -1,32 +1,37 @@
 // SPDX-License-Identifier: MIT
-/* Kernel modules the loader needs (erofs, overlay, loop, af_alg, ...), in
- * the order eroot initrd resolved from modules.dep; built-in or already
- * loaded ones answer EEXIST, which is fine, and optional ones (soft
- * dependencies, CPU-specific) may fail. */
+/* Kernel modules the loader needs (erofs, overlay, loop and their
+ * dependencies), in the order eroot initrd resolved from modules.dep.  Each
+ * is read once, verified against the configuration, and loaded from the
+ * bytes that were hashed.  Built-in or already loaded ones answer EEXIST,
+ * which is fine, and optional ones (soft dependencies, CPU-specific) may
+ * fail. */
 #include <errno.h>
-#include <fcntl.h>
-#include <string.h>
+#include <stdlib.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "init.h"
 
+/* A module larger than this is not one the loader needs. */
+#define MODULE_MAX (64u << 20)
+
 void modules_load(const struct config *c)
 {
 	for (int i = 0; i < c->nmodules; i++) {
-		const char *path = c->modules[i];
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		const struct module *m = &c->modules[i];
+		size_t len;
+		char *data = read_whole(c, m->path, MODULE_MAX, &len);
 
-		if (fd < 0)
-			fail(c, "loading a module", "%s: %m", path);
-		if (syscall(SYS_finit_module, fd, "", 0) < 0 && errno != EEXIST) {
-			if (!c->module_optional[i])
-				fail(c, "loading a module", "%s: %m", path);
-			note(c, "optional %s did not load: %m", path);
+		if (verifying(c))
+			verify_data(c, m->path, data, len, m->sha256, CONFIG_PATH);
+		if (syscall(SYS_init_module, data, len, "") < 0 && errno != EEXIST) {
+			if (!m->optional)
+				fail(c, "loading a module", "%s: %m", m->path);
+			note(c, "optional %s did not load: %m", m->path);
 		} else {
-			note(c, "loaded %s", path);
+			note(c, "loaded %s", m->path);
 		}
-		close(fd);
-		unlink(path);		/* its memory in rootfs goes back */
+		free(data);
+		unlink(m->path);	/* its memory in rootfs goes back */
 	}
 }

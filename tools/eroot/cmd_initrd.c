@@ -28,23 +28,34 @@ static const char initrd_usage[] =
 "  -k KVER               kernel version whose modules the loader may need\n"
 "                        (default: the one INPUT carries modules for)\n"
 "  --modules-dir ROOT    find lib/modules/KVER under ROOT (default /)\n"
+"  --kernel-config FILE  the kernel's build configuration (default: under\n"
+"                        ROOT: lib/modules/KVER/config or boot/config-KVER);\n"
+"                        what that kernel cannot boot is refused\n"
 "  --layer IMG           an extra EROFS image stacked on top; repeatable\n"
-"  --digest POLICY       sha256 (default: the loader verifies every image\n"
-"                        against the digest recorded here) or none\n"
+"  --digest POLICY       sha256 (default: the loader verifies every module\n"
+"                        and image against the SHA-256 recorded in its\n"
+"                        configuration) or none (only with eroot.digest=)\n"
+"  --print-digest        print eroot.digest=sha256:HEX, the kernel option\n"
+"                        that pins this initrd (all but the loader itself)\n"
+"  --digest-file FILE    write that line to FILE\n"
 "  --loader PATH         the eroot-init binary (default: the build tree's,\n"
 "                        else " EROOT_LIBEXECDIR "/eroot-init)\n"
 "  --stats               print the sizes of the parts\n"
 "  -q, --quiet           no progress, no summary\n"
 "  -h, --help            show this help\n";
 
-enum { OPT_MODULES_DIR = 0x100, OPT_LAYER, OPT_DIGEST, OPT_LOADER, OPT_STATS };
+enum { OPT_MODULES_DIR = 0x100, OPT_KERNEL_CONFIG, OPT_LAYER, OPT_DIGEST, OPT_LOADER, OPT_STATS,
+       OPT_PRINT_DIGEST, OPT_DIGEST_FILE };
 
 static const struct option long_opts[] = {
 	{ "modules-dir", required_argument, NULL, OPT_MODULES_DIR },
+	{ "kernel-config", required_argument, NULL, OPT_KERNEL_CONFIG },
 	{ "layer", required_argument, NULL, OPT_LAYER },
 	{ "digest", required_argument, NULL, OPT_DIGEST },
 	{ "loader", required_argument, NULL, OPT_LOADER },
 	{ "stats", no_argument, NULL, OPT_STATS },
+	{ "print-digest", no_argument, NULL, OPT_PRINT_DIGEST },
+	{ "digest-file", required_argument, NULL, OPT_DIGEST_FILE },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -54,8 +65,15 @@ struct initrd {
 	struct eroot_initrd_options o;
 	const char *output;
 	const char **layers;		/* argc entries: --layer never exceeds it */
-	bool stats, quiet;
+	const char *digest_file;	/* --digest-file */
+	bool stats, quiet, print_digest;
 };
+
+static void show_warning(void *ctx, const char *text)
+{
+	(void)ctx;
+	fprintf(stderr, "%s: warning: %s\n", prog, text);
+}
 
 static void show_progress(void *ctx, uint64_t done, uint64_t total)
 {
@@ -102,6 +120,9 @@ static int parse_initrd_args(int argc, char **argv, struct initrd *r)
 		case OPT_MODULES_DIR:
 			r->o.modules_root = optarg;
 			break;
+		case OPT_KERNEL_CONFIG:
+			r->o.kernel_config = optarg;
+			break;
 		case OPT_LAYER:
 			r->layers[r->o.nlayers++] = optarg;
 			break;
@@ -115,6 +136,12 @@ static int parse_initrd_args(int argc, char **argv, struct initrd *r)
 			break;
 		case OPT_STATS:
 			r->stats = true;
+			break;
+		case OPT_PRINT_DIGEST:
+			r->print_digest = true;
+			break;
+		case OPT_DIGEST_FILE:
+			r->digest_file = optarg;
 			break;
 		case 'q':
 			r->quiet = true;
@@ -141,6 +168,7 @@ static int run(struct initrd *r)
 	int err;
 
 	r->o.stage_dir = dir ? dirname(dir) : ".";
+	r->o.warn = show_warning;
 	if (!r->quiet && isatty(STDERR_FILENO))
 		r->o.progress = show_progress;
 	w = eroot_initrd_new(&r->o);
@@ -155,6 +183,8 @@ static int run(struct initrd *r)
 	remove_on_fatal_signals(NULL, NULL, NULL);
 	if (r->o.progress)
 		fputc('\n', stderr);
+	if (!err && r->digest_file)
+		err = eroot_initrd_save_digest_arg(w, r->digest_file);
 	if (err)
 		err_msg("%s", eroot_initrd_errmsg(w));
 	else if (r->stats)
@@ -162,6 +192,8 @@ static int run(struct initrd *r)
 		       "image archive %llu bytes\ninitrd %llu bytes\n",
 		       (unsigned long long)st.early_bytes, (unsigned long long)st.loader_bytes,
 		       (unsigned long long)st.image_bytes, (unsigned long long)st.total_bytes);
+	if (!err && r->print_digest)
+		printf("%s\n", eroot_initrd_digest_arg(w));
 	if (!err && !r->quiet)
 		printf("%s: initrd of %s for kernel %s, image %s\n", r->output, r->o.input,
 		       st.kver[0] ? st.kver : "?", r->o.compressor ? r->o.compressor :
