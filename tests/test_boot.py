@@ -3,7 +3,7 @@
 comes on ttyS1, which only a running userspace writes: a panic or a hang
 never passes.
 
-    test_boot.py real GENERATOR KERNEL   initramfs-tools|dracut, 6.1|6.12
+    test_boot.py real GENERATOR KERNEL   initramfs-tools|dracut, 6.1|6.12|7.3
     test_boot.py small                   a generated initramfs, appended cpio
     test_boot.py failures                broken image, wrong digest, wrong modules
     test_boot.py tamper                  eroot.digest= against changed bytes
@@ -13,8 +13,8 @@ real: the generator's own initrd for that kernel (debian-root fixture), made
 into an eroot initrd, boots the fixture's root as a read-only virtio disk to
 the marker the real root writes; the loader handed over once and printed no
 failure.  The original initrd boots too, and rootfs keeps no more in the
-real root with eroot's than with it (the image was released); 6.12
-mounts the image file-backed, 6.1 through a loop device.  On 6.12 one more
+real root with eroot's than with it (the image was released); 6.12 and
+7.3 mount the image file-backed, 6.1 through a loop device.  On 6.12 one more
 boot with eroot.profile: the profiler survives the init's switch and writes
 its list then, and the image is released all the same.
 small: an initramfs whose /init is tests/boot-init-probe.c, with a --layer
@@ -77,6 +77,10 @@ def kernel_of(gen, series):
     kit = boot.fixture('boot-kit')
     if series == '6.1':
         return root[pre + 'ROOT'], root[pre + 'VMLINUZ'], root[pre + 'INITRD'], kit['QEMU'], ()
+    if series == '7.3':  # kernel-7 added it to the root, with the generator's initrd
+        k7 = boot.fixture('kernel-7', gen)
+        return (root[pre + 'ROOT'], k7['K7_VMLINUZ'], k7[pre + 'K7_INITRD'],
+                kit['QEMU10'], tuple(kit['QEMU10_ARGS'].split()))
     return (root[pre + 'ROOT'], root[pre + 'VMLINUZ_BPO'], root[pre + 'INITRD_BPO'],
             kit['QEMU10'], tuple(kit['QEMU10_ARGS'].split()))
 
@@ -100,8 +104,8 @@ def real(t, work, gen, series):
                 '(Unevictable %s vs %s kB; MemAvailable %s vs %s kB)' % (
                     res.fields['unevictable'], base.fields['unevictable'],
                     res.fields['memavail'], base.fields['memavail']))
-    # 6.12 mounts the image straight from its file in rootfs; 6.1 cannot
-    how = 'mounted file-backed' if series == '6.12' else 'mounted through /dev/loop'
+    # 6.12 and later mount the image straight from its file in rootfs; 6.1 cannot
+    how = 'mounted through /dev/loop' if series == '6.1' else 'mounted file-backed'
     t.check(how in res.console, '%s: the image is %s' % (what, how), res.describe())
     if series == '6.12' and base.ok:
         profiled(t, what, vmlinuz, out, APPEND[gen], opts, base)
@@ -371,7 +375,7 @@ def main():
     args = sys.argv[1:]
     if not (args in (['small'], ['failures'], ['tamper'], ['profile']) or
             (len(args) == 3 and args[0] == 'real' and
-             args[1] in APPEND and args[2] in ('6.1', '6.12'))):
+             args[1] in APPEND and args[2] in ('6.1', '6.12', '7.3'))):
         sys.exit(__doc__)
     et.require_root()
     t = et.Checker('boot-' + '-'.join(args))

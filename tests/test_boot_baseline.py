@@ -9,8 +9,9 @@ cloud kernel (bookworm's QEMU, TCG) with the fixture's root as a read-only
 ext4 disk; the initrd must mount it and run /eroot-marker, whose verdict line
 on ttyS1 must report MemAvailable.
 probe: each kernel of boot.kernels() (6.1 with bookworm's QEMU, the 6.12
-backports kernel with QEMU 10) boots an initramfs holding only a static
-/init built from tests/boot-init-probe.c: proves the plumbing of both pairs.
+backports kernel and trixie-backports' 7.3 with QEMU 10) boots an initramfs
+holding only a static /init built from tests/boot-init-probe.c: proves the
+plumbing of each pair.
 Prints the timings (host seconds from QEMU start).  Needs root (the
 fixture); skips only when QEMU cannot be installed.
 """
@@ -111,7 +112,7 @@ def probe(t, work):
         kernels = boot.kernels()
     except boot.FixtureError as e:
         kit_or_skip()   # skips if there is no QEMU at all
-        t.check(False, 'the kernels and QEMUs (debian-root, boot-kit)', e)
+        t.check(False, 'the kernels and QEMUs (debian-root, boot-kit, kernel-7)', e)
         return
     for k in kernels:
         res = boot.boot(k.vmlinuz, initrd, qemu=k.qemu, qemu_args=k.qemu_args,
