@@ -78,7 +78,7 @@ static int check_sha256(struct config_writer *w, const char *what, const char *p
 }
 
 int config_writer_module(struct config_writer *w, const char *path, const char *sha256_hex,
-			 bool optional)
+			 unsigned int flags)
 {
 	int err = check_word(w, "module", path);
 
@@ -88,8 +88,9 @@ int config_writer_module(struct config_writer *w, const char *path, const char *
 		err = eroot_fail(w->err, -E2BIG, "more than %d kernel modules for the loader",
 				 LOADER_MAX_MODULES);
 	if (!err)
-		err = add_line(w, LOADER_KEY_MODULE " %s %s%s\n", path, sha256_hex,
-			       optional ? " " LOADER_MODULE_OPTIONAL : "");
+		err = add_line(w, LOADER_KEY_MODULE " %s %s%s%s\n", path, sha256_hex,
+			       flags & CONFIG_MODULE_OPTIONAL ? " " LOADER_MODULE_OPTIONAL : "",
+			       flags & CONFIG_MODULE_FOR_LOOP ? " " LOADER_MODULE_FOR_LOOP : "");
 	if (!err)
 		w->nmodules++;
 	return err;

@@ -22,10 +22,16 @@ struct config_writer {
 
 /* Start a configuration: its version line.  0 or -ENOMEM. */
 int config_writer_init(struct config_writer *w, struct eroot_errmsg *err);
+/* How the loader treats a module (or'ed). */
+enum {
+	CONFIG_MODULE_OPTIONAL = 1,	/* may fail to load */
+	CONFIG_MODULE_FOR_LOOP = 2,	/* needed only to mount through a loop device */
+};
+
 /* A module to load, in load order, with the SHA-256 of its bytes (64
- * lowercase hex digits); @optional if it may fail to load. */
+ * lowercase hex digits) and CONFIG_MODULE_* @flags. */
 int config_writer_module(struct config_writer *w, const char *path, const char *sha256_hex,
-			 bool optional);
+			 unsigned int flags);
 /* The verification policy without eroot.digest=: @sha256, or none. */
 int config_writer_digest(struct config_writer *w, bool sha256);
 /* An image: the content image first, then layers bottom to top, with its

@@ -55,8 +55,10 @@ struct eroot_initrd {
 };
 
 /* The modules the loader may load: what it mounts with (it hashes in
- * userspace). */
+ * userspace).  What loop adds is loaded only when the kernel cannot mount
+ * the image from its file (before 6.12). */
 static const char *const loader_modules[] = { "erofs", "overlay", "loop" };
+#define LOOP_MODULE "loop"
 
 /* klibc's run-init, which the loader stands in for (see eroot-init). */
 static const char *const run_init_paths[] = { "/usr/bin/run-init", "/bin/run-init",
@@ -321,8 +323,13 @@ static int prepare_kernel(struct eroot_initrd *r)
 	if (err)
 		return err;
 	r->ks.config = &r->kc;
-	for (size_t i = 0; !err && i < sizeof(loader_modules) / sizeof(loader_modules[0]); i++)
+	for (size_t i = 0; !err && i < sizeof(loader_modules) / sizeof(loader_modules[0]); i++) {
+		size_t before = r->ks.n;
+
 		err = kmod_want(&r->ks, loader_modules[i], false);
+		for (size_t j = before; !strcmp(loader_modules[i], LOOP_MODULE) && j < r->ks.n; j++)
+			r->ks.files[j].for_loop = true;
+	}
 	if (!err && r->ks.n > LOADER_MAX_MODULES)
 		err = eroot_fail(&r->err, -E2BIG, "kernel %s: the loader needs %zu modules, it "
 				 "loads at most %d", r->kver, r->ks.n, LOADER_MAX_MODULES);
@@ -348,7 +355,9 @@ static int add_modules(struct eroot_initrd *r, struct newc *w, struct config_wri
 		if (!err)
 			err = boot_sha256_buf(&r->err, data, len, hex);
 		if (!err)
-			err = config_writer_module(cfg, name, hex, r->ks.files[i].optional);
+			err = config_writer_module(cfg, name, hex,
+						   (r->ks.files[i].optional ? CONFIG_MODULE_OPTIONAL : 0) |
+						   (r->ks.files[i].for_loop ? CONFIG_MODULE_FOR_LOOP : 0));
 		free(data);
 	}
 	return err;

@@ -16,6 +16,7 @@ struct kmod_file {
 	char name[64];			/* "erofs" */
 	char path[512];			/* on the host */
 	bool optional;			/* a soft dependency: may fail to load */
+	bool for_loop;			/* wanted only to mount through a loop device */
 };
 
 struct kmod_set {

@@ -8,10 +8,12 @@
  * Text, one item a line, words separated by single spaces:
  *   version N                 the first line; the loader refuses a version
  *                             it does not know
- *   module PATH SHA256 [optional]
+ *   module PATH SHA256 [optional] [for-loop]
  *                             a kernel module, in load order, and the
  *                             SHA-256 of the bytes stored; "optional" for
- *                             soft dependencies that may fail to load
+ *                             soft dependencies that may fail to load,
+ *                             "for-loop" for what only mounting through a
+ *                             loop device needs (loaded only then)
  *   digest sha256|none        the policy when the command line names no
  *                             eroot.digest=: verify the modules and images
  *                             against this file, or not
@@ -55,6 +57,7 @@
 
 /* Values. */
 #define LOADER_MODULE_OPTIONAL "optional"
+#define LOADER_MODULE_FOR_LOOP "for-loop"
 #define LOADER_DIGEST_SHA256 "sha256"
 #define LOADER_DIGEST_NONE "none"
 #define LOADER_SHA256_HEX_LEN 64

@@ -46,6 +46,8 @@ static void test_round_trip(void)
 	CHECK_EQ(config_writer_init(&w, &msg), 0);
 	CHECK_EQ(config_writer_module(&w, "/eroot/modules/crc32c_generic.ko", HEX_B, true), 0);
 	CHECK_EQ(config_writer_module(&w, "/eroot/modules/erofs.ko", HEX_C, false), 0);
+	CHECK_EQ(config_writer_module(&w, "/eroot/modules/loop.ko", HEX_A,
+				      CONFIG_MODULE_FOR_LOOP), 0);
 	CHECK_EQ(config_writer_digest(&w, true), 0);
 	CHECK_EQ(config_writer_image(&w, LOADER_ROOT_IMAGE, HEX_A), 0);
 	CHECK_EQ(config_writer_run_init(&w, "/usr/bin/run-init"), 0);
@@ -56,6 +58,7 @@ static void test_round_trip(void)
 		"version 2\n"
 		"module /eroot/modules/crc32c_generic.ko " HEX_B " optional\n"
 		"module /eroot/modules/erofs.ko " HEX_C "\n"
+		"module /eroot/modules/loop.ko " HEX_A " for-loop\n"
 		"digest sha256\n"
 		"image /eroot/root.erofs " HEX_A "\n"
 		"run-init /usr/bin/run-init\n"
@@ -63,10 +66,11 @@ static void test_round_trip(void)
 	CHECK_EQ(w.len, strlen(w.text));
 
 	CHECK_EQ(parse(&c, w.text), 0);
-	CHECK_EQ(c.nmodules, 2);
+	CHECK_EQ(c.nmodules, 3);
 	CHECK(!strcmp(c.modules[0].path, "/eroot/modules/crc32c_generic.ko"));
 	CHECK(!strcmp(c.modules[0].sha256, HEX_B));
-	CHECK(c.modules[0].optional && !c.modules[1].optional);
+	CHECK(c.modules[0].optional && !c.modules[1].optional && !c.modules[2].optional);
+	CHECK(!c.modules[0].for_loop && !c.modules[1].for_loop && c.modules[2].for_loop);
 	CHECK(!strcmp(c.modules[1].path, "/eroot/modules/erofs.ko"));
 	CHECK(!strcmp(c.modules[1].sha256, HEX_C));
 	CHECK(c.verify);
@@ -136,6 +140,17 @@ static void test_parser_refuses(void)
 		       "failed: module /m.ko: no SHA-256");
 	expect_refused("version 2\nmodule /m.ko " HEX_A " maybe\nimage /a " HEX_A "\n",
 		       "failed: unknown line: module /m.ko");
+	expect_refused("version 2\nmodule /m.ko " HEX_A " for-loop for-loop\nimage /a " HEX_A
+		       "\n", "failed: unknown line: module /m.ko");
+	expect_refused("version 2\nmodule /m.ko " HEX_A " optional for-loop x\nimage /a "
+		       HEX_A "\n", "failed: unknown line: module /m.ko");
+	{
+		static struct config c;
+
+		CHECK_EQ(parse(&c, "version 2\nmodule /m.ko " HEX_A " for-loop optional\n"
+			       "image /a " HEX_A "\n"), 0);
+		CHECK(c.nmodules == 1 && c.modules[0].optional && c.modules[0].for_loop);
+	}
 	/* bytes that are no text */
 	{
 		static const char nul[] = "version 2\nimage /a " HEX_A "\n\0\n";

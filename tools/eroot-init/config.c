@@ -87,12 +87,32 @@ static bool is_sha256(const char *s)
 	       strspn(s, "0123456789abcdef") == LOADER_SHA256_HEX_LEN;
 }
 
+/* The words after a module line's SHA-256: "optional", "for-loop", each
+ * at most once; false for anything else. */
+static bool module_flags(const char *line, bool *optional, bool *for_loop)
+{
+	char w[3][LOADER_MAX_WORD + 1];
+	int n = sscanf(line, "%*s %*s %*s " WORD " " WORD " " WORD, w[0], w[1], w[2]);
+
+	*optional = *for_loop = false;
+	for (int i = 0; i < n; i++) {
+		bool *flag = !strcmp(w[i], LOADER_MODULE_OPTIONAL) ? optional :
+			     !strcmp(w[i], LOADER_MODULE_FOR_LOOP) ? for_loop : NULL;
+
+		if (!flag || *flag || i == 2)
+			return false;
+		*flag = true;
+	}
+	return true;
+}
+
 /* One line, without its newline, into @c. */
 static void parse_line(struct config *c, const char *what, const char *line, bool *versioned)
 {
 	char a[LOADER_MAX_WORD + 1], b[LOADER_MAX_WORD + 1], d[LOADER_MAX_WORD + 1],
 	     e[LOADER_MAX_WORD + 1];
 	int n = sscanf(line, WORD " " WORD " " WORD " " WORD, a, b, d, e);
+	bool optional, for_loop;
 
 	if (n <= 0 || a[0] == '#')
 		return;
@@ -110,8 +130,8 @@ static void parse_line(struct config *c, const char *what, const char *line, boo
 		memcpy(img->sha256, d, sizeof(img->sha256));
 		snprintf(img->mnt, sizeof(img->mnt), EROOT_DIR "/lower%d", c->nimages);
 		c->nimages++;
-	} else if ((n == 3 || (n == 4 && !strcmp(e, LOADER_MODULE_OPTIONAL))) &&
-		   !strcmp(a, LOADER_KEY_MODULE)) {
+	} else if (n >= 3 && !strcmp(a, LOADER_KEY_MODULE) && module_flags(line, &optional,
+										 &for_loop)) {
 		struct module *m = &c->modules[c->nmodules];
 
 		if (c->nmodules == LOADER_MAX_MODULES)
@@ -120,7 +140,8 @@ static void parse_line(struct config *c, const char *what, const char *line, boo
 			fail(c, what, "module %s: no SHA-256", b);
 		snprintf(m->path, sizeof(m->path), "%s", b);
 		memcpy(m->sha256, d, sizeof(m->sha256));
-		m->optional = n == 4;
+		m->optional = optional;
+		m->for_loop = for_loop;
 		c->nmodules++;
 	} else if (n == 2 && !strcmp(a, LOADER_KEY_DIGEST)) {
 		if (strcmp(b, LOADER_DIGEST_SHA256) && strcmp(b, LOADER_DIGEST_NONE))

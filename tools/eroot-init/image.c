@@ -40,6 +40,8 @@ static int loop_attach(const struct config *c, const char *path, char *dev, size
 	return fd;			/* open until the mount holds the device */
 }
 
+static bool loop_modules_loaded;
+
 void image_mount(const struct config *c, struct image *img)
 {
 	char dev[32];
@@ -54,6 +56,10 @@ void image_mount(const struct config *c, struct image *img)
 	}
 	if (!strcmp(c->mount_how, "file"))
 		fail(c, "mounting the image", "%s file-backed: %m", img->path);
+	if (!loop_modules_loaded) {	/* only now: file-backed mounts need none */
+		modules_load(c, true);
+		loop_modules_loaded = true;
+	}
 	loopfd = loop_attach(c, img->path, dev, sizeof(dev));
 	if (mount(dev, img->mnt, "erofs", MS_RDONLY, NULL) < 0)
 		fail(c, "mounting the image", "%s on %s: %m", img->path, dev);

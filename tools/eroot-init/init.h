@@ -30,6 +30,7 @@ struct module {
 	char path[LOADER_MAX_WORD + 1];
 	char sha256[LOADER_SHA256_HEX_LEN + 1];
 	bool optional;			/* a soft dependency: may fail to load */
+	bool for_loop;			/* only a loop device needs it */
 };
 
 /* eroot.carry=: what appended archives may do to the image's files */
@@ -70,7 +71,10 @@ void config_load(struct config *c);
 void config_parse(struct config *c, const char *text, size_t len, const char *path);
 
 /* modules.c: each read once, verified, loaded from memory */
-void modules_load(const struct config *c);
+/* modules.c: load the modules marked for_loop == @for_loop; then drop
+ * the files of those never needed */
+void modules_load(const struct config *c, bool for_loop);
+void modules_drop_unused(const struct config *c);
 
 /* digest.c: SHA-256 in userspace (libcrypto), as 64 lowercase hex digits */
 void sha256_buf(const void *data, size_t len, char hex[65]);

@@ -175,7 +175,7 @@ static void loader(void)
 	note(&cfg, "loader started");
 	if (cfg.debug)
 		show_meminfo(&cfg);
-	modules_load(&cfg);
+	modules_load(&cfg, false);
 	for (int i = 0; i < cfg.nimages; i++) {
 		verify_image(&cfg, &cfg.images[i]);
 		if (cfg.debug)
@@ -183,6 +183,7 @@ static void loader(void)
 		image_mount(&cfg, &cfg.images[i]);
 		unlink(cfg.images[i].path);	/* freed with the last mount */
 	}
+	modules_drop_unused(&cfg);
 	mount_overlay(&cfg);
 	newroot_ready = true;
 	carry_rootfs(&cfg, "/", NEWROOT);

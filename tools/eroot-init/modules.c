@@ -15,12 +15,16 @@
 /* A module larger than this is not one the loader needs. */
 #define MODULE_MAX (64u << 20)
 
-void modules_load(const struct config *c)
+void modules_load(const struct config *c, bool for_loop)
 {
 	for (int i = 0; i < c->nmodules; i++) {
 		const struct module *m = &c->modules[i];
 		size_t len;
-		char *data = read_whole(c, m->path, MODULE_MAX, &len);
+		char *data;
+
+		if (m->for_loop != for_loop)
+			continue;
+		data = read_whole(c, m->path, MODULE_MAX, &len);
 
 		if (verifying(c))
 			verify_data(c, m->path, data, len, m->sha256, CONFIG_PATH);
@@ -34,4 +38,12 @@ void modules_load(const struct config *c)
 		free(data);
 		unlink(m->path);	/* its memory in rootfs goes back */
 	}
+}
+
+/* A kernel that mounted every image from its file never needed loop. */
+void modules_drop_unused(const struct config *c)
+{
+	for (int i = 0; i < c->nmodules; i++)
+		if (c->modules[i].for_loop)
+			unlink(c->modules[i].path);
 }

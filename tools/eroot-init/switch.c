@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/sendfile.h>
@@ -92,7 +93,7 @@ static void reexec_from_memory(char **argv)
 	if (n > 0 && (self[n] = '\0', !strncmp(self, "/memfd:", 7)))
 		return;			/* done already */
 	in = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
-	mem = (int)syscall(SYS_memfd_create, "eroot-run-init", 0);
+	mem = (int)syscall(SYS_memfd_create, "eroot-run-init", MFD_CLOEXEC);
 	if (in < 0 || mem < 0 || fstat(in, &st) < 0 ||
 	    sendfile(mem, in, NULL, (size_t)st.st_size) != st.st_size) {
 		if (in >= 0)
