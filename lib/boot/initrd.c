@@ -324,11 +324,12 @@ static int prepare_kernel(struct eroot_initrd *r)
 		return err;
 	r->ks.config = &r->kc;
 	for (size_t i = 0; !err && i < sizeof(loader_modules) / sizeof(loader_modules[0]); i++) {
+		bool for_loop = !strcmp(loader_modules[i], LOOP_MODULE);
 		size_t before = r->ks.n;
 
 		err = kmod_want(&r->ks, loader_modules[i], false);
-		for (size_t j = before; !strcmp(loader_modules[i], LOOP_MODULE) && j < r->ks.n; j++)
-			r->ks.files[j].for_loop = true;
+		for (size_t j = before; for_loop && j < r->ks.n; j++)
+			r->ks.files[j].for_loop = true;	/* what loop alone adds */
 	}
 	if (!err && r->ks.n > LOADER_MAX_MODULES)
 		err = eroot_fail(&r->err, -E2BIG, "kernel %s: the loader needs %zu modules, it "
@@ -462,13 +463,6 @@ static int write_parts(struct eroot_initrd *r, const char *output, int fd,
 	return err;
 }
 
-static int own_output_refused(struct eroot_initrd *r)
-{
-	return eroot_fail(&r->err, -EINVAL, "%s: already an initrd made by eroot initrd (it "
-			  "holds /init and " LOADER_CONFIG_PATH "): give the initramfs it was "
-			  "made from", r->o.input);
-}
-
 /* What must hold before anything is built. */
 static int check_inputs(struct eroot_initrd *r, const char *output)
 {
@@ -486,8 +480,6 @@ static int check_inputs(struct eroot_initrd *r, const char *output)
 			return eroot_fail(&r->err, -EINVAL, "--layer %s: not an EROFS image this "
 					  "tool can read", r->layers[i]);
 	}
-	if (initrd_is_own_output(r->o.input))
-		return own_output_refused(r);
 	if (access(r->o.loader, R_OK) < 0)
 		return eroot_fail(&r->err, -errno, "the loader %s: %s", r->o.loader,
 				  strerror(errno));
@@ -527,7 +519,9 @@ int eroot_initrd_write(struct eroot_initrd *r, const char *output,
 	if (!err)
 		err = build_image(r);
 	if (!err && initrd_image_is_own_output(r->tmp_image))
-		err = own_output_refused(r);
+		err = eroot_fail(&r->err, -EINVAL, "%s: already an initrd made by eroot initrd "
+				 "(it holds /init and " LOADER_CONFIG_PATH "): give the initramfs "
+				 "it was made from", r->o.input);
 	if (!err && !r->kernel_ready)
 		err = guess_kver(r);
 	if (!err && !r->kernel_ready)
