@@ -106,6 +106,20 @@ static bool module_flags(const char *line, bool *optional, bool *for_loop)
 	return true;
 }
 
+/* An image or module line's PATH and SHA-256 into @path and @sha256, the
+ * @count-th of at most @max of @key's kind. */
+static void take_digested(const struct config *c, const char *what, const char *key, int count,
+			  int max, const char *path_word, const char *hex,
+			  char path[LOADER_MAX_WORD + 1], char sha256[LOADER_SHA256_HEX_LEN + 1])
+{
+	if (count == max)
+		fail(c, what, "more than %d %ss", max, key);
+	if (!is_sha256(hex))
+		fail(c, what, "%s %s: no SHA-256", key, path_word);
+	snprintf(path, LOADER_MAX_WORD + 1, "%s", path_word);
+	memcpy(sha256, hex, LOADER_SHA256_HEX_LEN + 1);
+}
+
 /* One line, without its newline, into @c. */
 static void parse_line(struct config *c, const char *what, const char *line, bool *versioned)
 {
@@ -122,24 +136,16 @@ static void parse_line(struct config *c, const char *what, const char *line, boo
 	} else if (n == 3 && !strcmp(a, LOADER_KEY_IMAGE)) {
 		struct image *img = &c->images[c->nimages];
 
-		if (c->nimages == LOADER_MAX_IMAGES)
-			fail(c, what, "more than %d images", LOADER_MAX_IMAGES);
-		if (!is_sha256(d))
-			fail(c, what, "image %s: no SHA-256", b);
-		snprintf(img->path, sizeof(img->path), "%s", b);
-		memcpy(img->sha256, d, sizeof(img->sha256));
+		take_digested(c, what, a, c->nimages, LOADER_MAX_IMAGES, b, d, img->path,
+			      img->sha256);
 		snprintf(img->mnt, sizeof(img->mnt), EROOT_DIR "/lower%d", c->nimages);
 		c->nimages++;
 	} else if (n >= 3 && !strcmp(a, LOADER_KEY_MODULE) && module_flags(line, &optional,
 										 &for_loop)) {
 		struct module *m = &c->modules[c->nmodules];
 
-		if (c->nmodules == LOADER_MAX_MODULES)
-			fail(c, what, "more than %d modules", LOADER_MAX_MODULES);
-		if (!is_sha256(d))
-			fail(c, what, "module %s: no SHA-256", b);
-		snprintf(m->path, sizeof(m->path), "%s", b);
-		memcpy(m->sha256, d, sizeof(m->sha256));
+		take_digested(c, what, a, c->nmodules, LOADER_MAX_MODULES, b, d, m->path,
+			      m->sha256);
 		m->optional = optional;
 		m->for_loop = for_loop;
 		c->nmodules++;

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * eroot-init: the loader eroot initrd puts at /init.  Static, no shell, no
- * library beyond libc and libcrypto's SHA-256: the kernel unpacks it with the rest of the small
- * loader archive, and it turns the EROFS image beside it into the root the
- * original /init then runs on (docs/boot.md).
+ * library beyond libc and libcrypto's SHA-256: the kernel unpacks it with
+ * the rest of the small loader archive, and it turns the EROFS image beside
+ * it into the root the original /init then runs on (docs/boot.md).
  */
 #ifndef EROOT_INIT_H
 #define EROOT_INIT_H
@@ -70,9 +70,8 @@ double uptime(void);
 void config_load(struct config *c);
 void config_parse(struct config *c, const char *text, size_t len, const char *path);
 
-/* modules.c: each read once, verified, loaded from memory */
-/* modules.c: load the modules marked for_loop == @for_loop; then drop
- * the files of those never needed */
+/* modules.c: each read once, verified, loaded from memory: those marked
+ * for_loop == @for_loop; then the files of those never needed dropped */
 void modules_load(const struct config *c, bool for_loop);
 void modules_drop_unused(const struct config *c);
 
