@@ -220,5 +220,32 @@ def main(argv):
     return 0
 
 
+def newc_entries(data):
+    """[(archive index, offset, name, header fields, data offset, data)] of
+    a file of newc archives.  Zero padding may stand before any header, as
+    the kernel reads it: eroot initrd pads so that images start on a page."""
+    out, pos, archive = [], 0, 0
+    while True:
+        while pos < len(data) and data[pos:pos + 4] == bytes(4):
+            pos += 4
+        if pos >= len(data) or not any(data[pos:]):
+            return out
+        head = data[pos:pos + 110]
+        if len(head) < 110 or head[:6] not in (b'070701', b'070702'):
+            raise ValueError('no newc header at offset %d' % pos)
+        fields = [int(head[6 + 8 * i:14 + 8 * i], 16) for i in range(13)]
+        namesize, filesize = fields[11], fields[6]
+        name = data[pos + 110:pos + 110 + namesize].rstrip(b'\0')
+        at = (pos + 110 + namesize + 3) & ~3
+        end = (at + filesize + 3) & ~3
+        if at + filesize > len(data):
+            raise ValueError('%r at %d runs past the end' % (name, pos))
+        if name == b'TRAILER!!!':
+            archive += 1
+        else:
+            out.append((archive, pos, name, fields, at, data[at:at + filesize]))
+        pos = end
+
+
 if __name__ == '__main__':
     sys.exit(main(sys.argv[1:]))

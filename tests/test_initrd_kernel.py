@@ -12,7 +12,7 @@ import os
 import boot
 import eroottest as E
 import mkinitramfs as M
-from test_same_bytes import newc_entries
+from mkinitramfs import newc_entries
 
 LOADER_MODULES = ('erofs', 'overlay', 'loop')   # it hashes in userspace
 
