@@ -228,6 +228,12 @@ struct eroot_build_options {
 	unsigned int pcluster_size;	/* bytes, block multiple up to 1 MiB; 0: a block */
 	unsigned int workers;		/* compression threads; 0: one per core.  The
 					 * image is the same whatever the count. */
+	/* Input bytes the compression pipeline may hold at once (segments
+	 * queued, being compressed, or compressed and waiting to be placed),
+	 * which bounds its memory; 0: 64 MiB.  At least 3 segments (4 MiB
+	 * each by default) are allowed whatever the value; the image is the
+	 * same whatever it is. */
+	uint64_t pipeline_bytes;
 	int dedupe;			/* files with equal content share their data */
 	int ztailpacking;		/* a compressed file's last pcluster inline */
 	int fragments;			/* tails of compressed files in a packed inode */
@@ -263,6 +269,10 @@ struct eroot_build_stats {
 	uint64_t deduped;		/* files sharing an earlier file's data */
 	uint64_t hot_files;		/* files of the hot list, stored uncompressed */
 	uint64_t hot_missing;		/* hot list paths that are no regular file */
+	/* Most memory the compression pipeline's buffers held at once: the
+	 * workers' input and pcluster buffers and the output of the segments
+	 * in flight; 0 without compression. */
+	uint64_t pipeline_peak_bytes;
 };
 
 /* Fill @opts with defaults (4096 blocks, no overrides, sharing at 2). */

@@ -34,6 +34,8 @@ static const char mkfs_usage[] =
 "  -C SIZE               largest physical cluster in bytes (default: one block)\n"
 "  --compress-hints=FILE per-file settings: lines \"PCLUSTER-SIZE REGEX [ALGORITHM-INDEX]\"\n"
 "  --workers=N           compression threads (default: one per core; same image for any N)\n"
+"  --pipeline-mib=N      compression input in flight, in MiB (default 64, at least\n"
+"                        3 segments; bounds memory; same image for any N)\n"
 "  -E OPTS               extended options, comma separated: dedupe (files with\n"
 "                        equal content share their data), ztailpacking (a\n"
 "                        compressed file's last pcluster inline), fragments\n"
@@ -55,7 +57,7 @@ static const char mkfs_usage[] =
 
 enum { OPT_ALL_ROOT = 0x100, OPT_FORCE_UID, OPT_FORCE_GID, OPT_EXCL_PATH, OPT_EXCL_REGEX,
        OPT_WORKERS, OPT_HINTS, OPT_TAR, OPT_CPIO, OPT_INITRAMFS, OPT_KEEP_EARLY,
-       OPT_OVERLAY_WH, OPT_TMPDIR };
+       OPT_OVERLAY_WH, OPT_TMPDIR, OPT_PIPELINE };
 
 static const struct option long_opts[] = {
 	{ "all-root", no_argument, NULL, OPT_ALL_ROOT },
@@ -64,6 +66,7 @@ static const struct option long_opts[] = {
 	{ "exclude-path", required_argument, NULL, OPT_EXCL_PATH },
 	{ "exclude-regex", required_argument, NULL, OPT_EXCL_REGEX },
 	{ "workers", required_argument, NULL, OPT_WORKERS },
+	{ "pipeline-mib", required_argument, NULL, OPT_PIPELINE },
 	{ "compress-hints", required_argument, NULL, OPT_HINTS },
 	{ "tar", required_argument, NULL, OPT_TAR },
 	{ "cpio", required_argument, NULL, OPT_CPIO },
@@ -276,6 +279,11 @@ int cmd_mkfs(int argc, char **argv)
 				goto bad_value;
 			opts.workers = (unsigned int)v;
 			break;
+		case OPT_PIPELINE:
+			if (!parse_u64(optarg, &v) || v < 1 || v > 65536)
+				goto bad_value;
+			opts.pipeline_bytes = v << 20;
+			break;
 		case OPT_HINTS:
 			opts.compress_hints = optarg;
 			break;
@@ -379,12 +387,14 @@ int cmd_mkfs(int argc, char **argv)
 	}
 	if (!opts.quiet)
 		printf("%s: %llu inodes (%llu files, %llu dirs, %llu symlinks, %llu special), "
-		       "%llu bytes of data, %llu files deduplicated, image %llu bytes\n", argv[optind],
+		       "%llu bytes of data, %llu files deduplicated, image %llu bytes, "
+		       "compression buffers peak %llu bytes\n", argv[optind],
 		       (unsigned long long)stats.inodes, (unsigned long long)stats.files,
 		       (unsigned long long)stats.dirs, (unsigned long long)stats.symlinks,
 		       (unsigned long long)stats.specials, (unsigned long long)stats.data_bytes,
 		       (unsigned long long)stats.deduped,
-		       (unsigned long long)stats.image_bytes);
+		       (unsigned long long)stats.image_bytes,
+		       (unsigned long long)stats.pipeline_peak_bytes);
 out:
 	eroot_builder_free(b);
 out_args:

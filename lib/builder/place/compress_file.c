@@ -144,35 +144,34 @@ int compress_segment(const struct eroot_builder *b, struct zworker *w, struct zs
 	if ((b->opts.ztailpacking || b->opts.fragments) && !s->n->is_packed &&
 	    s->start + s->len == s->n->size)
 		end = (size_t)(((s->n->size - 1) & ~(uint64_t)(blksz - 1)) - s->start);
-	/*
-	 * After data that did not shrink, each next block is first probed
-	 * with a one-block target: incompressible stretches then cost one
-	 * small try per block instead of a full -C try, and the full target
-	 * comes back as soon as a probe compresses.
-	 */
-	bool probing = false;
-
 	while (!err && pos < end) {
 		size_t used = end - pos < p->max_in ? end - pos : p->max_in, blocks;
-		uint32_t target = probing ? blksz : p->pcluster_bytes;
-		long clen = p->codec->compress(st, w->in + pos, &used, w->zout, target);
+		long clen = p->codec->compress(st, w->in + pos, &used, w->zout, p->pcluster_bytes);
 
 		if (clen < 0)
 			return seg_fail(s, (int)clen, "compression failed");
 		blocks = ((size_t)clen + blksz - 1) >> b->blkszbits;
 		/* a stream starting with a zero byte would be taken for padding */
 		if (clen > 0 && w->zout[0] && used > (blocks << b->blkszbits)) {
-			if (probing && target < p->pcluster_bytes) {
-				probing = false;	/* compressible again: full size */
-				continue;
-			}
 			put_blocks(b, s, w->zout, (size_t)clen, (uint32_t)blocks, true);
 			err = add_extent(s, s->start + pos, (uint16_t)blocks, false);
-		} else {
+			pos += used;
+			continue;
+		}
+		/*
+		 * No block saved: the whole blocks that this try took (not
+		 * more than it filled) go out plain, a block per pcluster, so
+		 * an incompressible stretch costs one full try per -C of output
+		 * rather than a try per block.
+		 */
+		used = clen > 0 && w->zout[0] ? used & ~(size_t)(blksz - 1) : 0;
+		if (used < blksz)
 			used = end - pos < blksz ? end - pos : blksz;
-			put_blocks(b, s, w->in + pos, used, 1, false);
-			err = add_extent(s, s->start + pos, 1, true);
-			probing = true;
+		for (size_t off = 0; off < used && !err; off += blksz) {
+			size_t piece = used - off < blksz ? used - off : blksz;
+
+			put_blocks(b, s, w->in + pos + off, piece, 1, false);
+			err = add_extent(s, s->start + pos + off, 1, true);
 		}
 		pos += used;
 	}

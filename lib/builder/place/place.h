@@ -106,6 +106,7 @@ struct zseg {
 	struct bnode *n;
 	uint64_t start, len;		/* input range */
 	int state;			/* zpipe.c: pending, claimed, done */
+	uint64_t mem;			/* zpipe.c: its buffers' bytes, counted */
 	/* result: blocks, and extents with block numbers from 0 */
 	uint8_t *out;
 	uint64_t out_blocks;
@@ -129,13 +130,14 @@ void zseg_release(struct zseg *s);
  * then placed */
 int place_compressed(struct copy *c, struct bnode *n);
 
-/* zpipe.c: segments compressed ahead, by worker threads, taken in order */
+/* zpipe.c: segments compressed ahead, by worker threads, taken in order,
+ * as many as a budget of input bytes allows (opts.pipeline_bytes) */
 struct zpipe;
 uint64_t zpipe_segment_bytes(const struct zprofile *p);
 int zpipe_new(struct eroot_builder *b, struct zpipe **out);
 /* The next segment, which must belong to @n; NULL when out of step.  It
- * stays in its slot until released; at most 2 per worker may be taken and
- * not released when taking the next. */
+ * stays in its slot, counted against the budget, until released; at most
+ * 2 may be taken and not released when taking the next. */
 struct zseg *zpipe_take(struct zpipe *p, struct bnode *n);
 /* Free the oldest segment taken, for its slot to be refilled. */
 void zpipe_release(struct zpipe *p);

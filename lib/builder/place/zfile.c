@@ -28,8 +28,8 @@
  * then holds what it held when segments were placed as they came (one
  * being placed, the others being compressed), so held output costs no
  * memory; only a tail block (one block) is held in memory of its own.
- * More would keep up to the ring's 2 segments per worker (4 MiB of input
- * each by default) allocated at once, which the pipeline never reaches.
+ * More would count against the pipeline's budget of input in flight
+ * (zpipe.c) and leave the workers less to compress ahead.
  */
 #define ZHOLD_IN_RING 1
 
