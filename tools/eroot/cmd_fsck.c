@@ -100,10 +100,14 @@ static int read_all(struct fsck *f, const char *path, const struct eroot_inode *
 
 	while (off < ino->size && f->failed != file + 1 &&
 	       (err = eroot_next_data(f->img, ino, off, &start, &len)) == 0) {
-		err = fsck_pool_add(f->pool, ino, path, file, start, start + len);
-		if (err)
-			return err;
-		off = start + len;
+		/* a huge size stops at the first range that fails */
+		for (off = start; off < start + len && f->failed != file + 1; ) {
+			int64_t n = fsck_pool_add(f->pool, ino, path, file, off, start + len);
+
+			if (n < 0)
+				return (int)n;
+			off += (uint64_t)n;
+		}
 	}
 	if (err && err != -ENXIO) {
 		char why[512];

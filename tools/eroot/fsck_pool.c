@@ -194,33 +194,32 @@ static int add_path(struct batch *b, const char *path, uint64_t file)
 	return 0;
 }
 
-int fsck_pool_add(struct fsck_pool *p, const struct eroot_inode *ino, const char *path,
-		  uint64_t file, uint64_t start, uint64_t end)
+int64_t fsck_pool_add(struct fsck_pool *p, const struct eroot_inode *ino, const char *path,
+		      uint64_t file, uint64_t start, uint64_t end)
 {
-	while (start < end) {
-		struct batch *b = &p->ring[p->head % p->slots];
-		uint64_t len = end - start, room = BATCH_BYTES - b->bytes;
-		int err;
+	struct batch *b = &p->ring[p->head % p->slots];
+	uint64_t len = end - start, room = BATCH_BYTES - b->bytes;
+	int err;
 
-		/* a file larger than the room left is cut at a piece boundary,
-		 * so a range is read in the same pieces whatever the batches */
-		if (len > room) {
-			uint64_t cut = ((start + room) & ~(uint64_t)(PIECE - 1));
+	if (start >= end)
+		return -EINVAL;
+	/* a file larger than the room left is cut at a piece boundary,
+	 * so a range is read in the same pieces whatever the batches */
+	if (len > room) {
+		uint64_t cut = (start + room) & ~(uint64_t)(PIECE - 1);
 
-			len = cut > start ? cut - start : room;
-		}
-		err = add_path(b, path, file);
-		if (err)
-			return err;
-		b->r[b->n++] = (struct fsck_range){
-			.ino = *ino, .file = file, .start = start, .end = start + len,
-		};
-		b->bytes += len;
-		start += len;
-		if (b->n == BATCH_RANGES || b->bytes >= BATCH_BYTES)
-			submit(p);
+		len = cut > start ? cut - start : room;
 	}
-	return 0;
+	err = add_path(b, path, file);
+	if (err)
+		return err;
+	b->r[b->n++] = (struct fsck_range){
+		.ino = *ino, .file = file, .start = start, .end = start + len,
+	};
+	b->bytes += len;
+	if (b->n == BATCH_RANGES || b->bytes >= BATCH_BYTES)
+		submit(p);
+	return (int64_t)len;
 }
 
 void fsck_pool_drain(struct fsck_pool *p)

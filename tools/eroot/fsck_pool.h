@@ -41,10 +41,12 @@ int fsck_pool_new(struct eroot_image *img, const char *path, uint64_t offset,
 		  unsigned int workers, fsck_result_fn done, void *ctx,
 		  struct fsck_pool **out, char *why, size_t why_size);
 
-/* Queue bytes [@start, @end) of regular file @ino at @path for reading;
- * may first report earlier ranges through @done. */
-int fsck_pool_add(struct fsck_pool *p, const struct eroot_inode *ino, const char *path,
-		  uint64_t file, uint64_t start, uint64_t end);
+/* Queue the first bytes of [@start, @end) (not empty) of regular file
+ * @ino at @path for reading; returns how many (call again for the rest,
+ * unless @done said the file failed) or a negative errno.  May report
+ * earlier ranges through @done first. */
+int64_t fsck_pool_add(struct fsck_pool *p, const struct eroot_inode *ino, const char *path,
+		      uint64_t file, uint64_t start, uint64_t end);
 
 /* Read everything queued and report it; returns when all is reported. */
 void fsck_pool_drain(struct fsck_pool *p);
