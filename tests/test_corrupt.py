@@ -450,6 +450,39 @@ def run_pcluster(t, base):
                     '%s: fsck -j %d reports what -j 1 does' % (what, j),
                     one.describe() + '\n' + r.describe())
         print('%s: %s' % (what, ' | '.join(lines)), flush=True)
+    # fragments are checked where they live: damage in the packed inode is
+    # one line naming it, whatever -j
+    small = os.path.join(base, 'small')
+    for i in range(400):
+        d = os.path.join(small, 'd%02d' % (i % 20))
+        os.makedirs(d, exist_ok=True)
+        E.write_file(os.path.join(d, 'f%03d' % i), text_like(rng, 5000 + 37 * i))
+    image = os.path.join(base, 'frag.erofs')
+    what = '-z lz4hc -C 65536 -E all-fragments'
+    if not E.mkfs(t, image, small, '-z', 'lz4hc', '-C', '65536', '-E', 'all-fragments'):
+        return
+    E.must(t, E.eroot('fsck', image), what + ': intact, fsck')
+    good = E.read_file(image)
+    fs = E.Erofs(good)
+    data = bytearray(good)
+    # all data is the packed inode's: damage a block in its middle
+    blk = 1 + (fs.meta_blkaddr - 1) // 2
+    data[blk * fs.bs:(blk + 1) * fs.bs] = rng.randbytes(fs.bs)
+    bad = os.path.join(base, 'frag-bad.erofs')
+    E.write_file(bad, data)
+    runs = {j: E.eroot('fsck', '-j', str(j), bad, timeout=TIMEOUT) for j in (1, 2, 3)}
+    lines = runs[1].err_lines()
+    E.must(t, runs[1], what + ': damaged packed inode, fsck -j 1', (3,))
+    t.check(len(lines) == 1 and lines[0].startswith('eroot fsck: (packed inode): ') and
+            'does not decompress' in lines[0],
+            what + ': one line naming the packed inode', runs[1].describe())
+    for j in (2, 3):
+        t.check(runs[j].rc == 3 and runs[j].err == runs[1].err and runs[j].out == runs[1].out,
+                '%s: fsck -j %d reports what -j 1 does' % (what, j),
+                runs[1].describe() + '\n' + runs[j].describe())
+    # the other readers still find it through the files
+    E.must(t, E.eroot('extract', bad, os.path.join(base, 'out')), what + ': extract fails', (3,))
+    print('%s: %s' % (what, ' | '.join(lines)), flush=True)
 
 
 # ------------------------------------------------------------------ fuzz

@@ -48,9 +48,11 @@ static int read_plain(struct eroot_image *img, const struct zext *e, uint64_t sk
 	return err;
 }
 
-/* Bytes @skip.. of fragment @e, read from the packed inode. */
+/* Bytes @skip.. of fragment @e, read from the packed inode, or zeros
+ * when its bytes are checked elsewhere (@read false). */
 static int read_fragment(struct eroot_image *img, const struct eroot_inode *ino,
-			 const struct zext *e, uint64_t skip, uint8_t *dst, size_t n)
+			 const struct zext *e, uint64_t skip, uint8_t *dst, size_t n,
+			 bool read)
 {
 	struct eroot_inode packed;
 	ssize_t got;
@@ -62,6 +64,10 @@ static int read_fragment(struct eroot_image *img, const struct eroot_inode *ino,
 	if (!S_ISREG(packed.mode) || e->llen > packed.size || e->pa > packed.size - e->llen)
 		return CORRUPT(img, "nid %llu: fragment outside the packed inode",
 			       (unsigned long long)ino->nid);
+	if (!read) {
+		memset(dst, 0, n);
+		return 0;
+	}
 	got = data_read(img, &packed, dst, n, e->pa + skip);
 	if (got < 0)
 		return (int)got;
@@ -116,7 +122,7 @@ static int decode(struct eroot_image *img, struct zstate *z, const struct eroot_
 }
 
 ssize_t zdata_read(struct eroot_image *img, const struct eroot_inode *ino,
-		   void *buf, size_t len, uint64_t off)
+		   void *buf, size_t len, uint64_t off, bool fragments)
 {
 	struct zstate *z = &img->zs[img->metabox_base && ino->nid == img->metabox_nid ? 2 :
 				    img->packed_nid && ino->nid == img->packed_nid];
@@ -147,7 +153,7 @@ ssize_t zdata_read(struct eroot_image *img, const struct eroot_inode *ino,
 			err = read_plain(img, e, skip, p + done, n);
 			break;
 		case ZEXT_FRAGMENT:
-			err = read_fragment(img, ino, e, skip, p + done, n);
+			err = read_fragment(img, ino, e, skip, p + done, n, fragments);
 			break;
 		default:
 			err = decode(img, z, ino, e);

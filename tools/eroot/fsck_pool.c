@@ -70,7 +70,9 @@ static void read_range(struct worker *w, struct fsck_range *r)
 
 	while (off < r->end) {
 		size_t want = r->end - off < PIECE ? (size_t)(r->end - off) : PIECE;
-		ssize_t n = eroot_pread(w->img, &r->ino, w->buf, want, off);
+		/* fragments: read where they live, the packed inode, itself
+		 * a range of the pool (the caller's choice) */
+		ssize_t n = eroot_pread_skip_fragments(w->img, &r->ino, w->buf, want, off);
 
 		if (n <= 0) {
 			r->err = n ? (int)n : -EUCLEAN;

@@ -6,7 +6,9 @@
  * bounded ring of batches feeds the workers, each reading through an image
  * handle of its own (a handle is never shared between threads, eroot.h).
  * Results come back in the order the ranges were added, so the report is
- * the same for any number of workers.
+ * the same for any number of workers.  Bytes of files kept in the packed
+ * inode are only bounds-checked (eroot_pread_skip_fragments()): the caller
+ * adds the packed inode itself.
  */
 #ifndef EROOT_TOOL_FSCK_POOL_H
 #define EROOT_TOOL_FSCK_POOL_H
