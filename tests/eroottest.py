@@ -141,8 +141,12 @@ def run(cmd, timeout=120, env=None, stdin=subprocess.DEVNULL, **kw):
 def eroot(*args, **kw):
     if not EROOT:
         env_path('EROOT')
-    return run([EROOT] + [a if isinstance(a, bytes) else str(a) for a in args],
-               **kw)
+    args = [a if isinstance(a, bytes) else str(a) for a in args]
+    # EROOT_TEST_FSCK_WORKERS=N: every test's fsck with -j N
+    workers = os.environ.get('EROOT_TEST_FSCK_WORKERS')
+    if workers and args[:1] == ['fsck']:
+        args = ['fsck', '-j', workers] + args[1:]
+    return run([EROOT] + args, **kw)
 
 
 def must(t, res, what, codes=(0,)):

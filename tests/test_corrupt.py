@@ -64,6 +64,9 @@ READ_PATHS = ['/f', '/d/b', '/tail', '/s', '/x', '/d/e/x', '/big']
 def reader_commands(image, out):
     return [
         ('fsck', ['fsck', image]),
+        # one thread and more threads than cores: the same report
+        ('fsck-j1', ['fsck', '-j', '1', image]),
+        ('fsck-j3', ['fsck', '--workers=3', image]),
         ('info', ['info', image]),
         ('info-json', ['info', '--json', image]),
         ('ls', ['ls', '-R', '-l', image]),
@@ -98,7 +101,13 @@ def run_all(t, image, base, what):
                     % (what, name, prefix), res.describe())
         codes[name] = res.rc
     shutil.rmtree(out, ignore_errors=True)
-    return codes, dict(results)
+    results = dict(results)
+    for name in ('fsck-j1', 'fsck-j3'):
+        a, b = results['fsck'], results[name]
+        t.check(a.rc == b.rc and a.out == b.out and a.err == b.err,
+                '%s: %s gives the verdict, messages and summary of fsck'
+                % (what, name), a.describe() + '\n' + b.describe())
+    return codes, results
 
 
 def expect_codes(t, what, codes, results, expected):
@@ -384,6 +393,98 @@ def run_truncated(t, base):
     expect_codes(t, 'all zeros', codes, results, early)
 
 
+# -------------------------------------------------------------- pcluster
+
+def text_like(rng, size):
+    """Compressible bytes with few literals, so damage never decodes."""
+    words = [bytes(rng.choice(b'abcdefghij') for _ in range(rng.randrange(3, 9)))
+             for _ in range(64)]
+    out, n = [], 0
+    while n < size:
+        line = b' '.join(rng.choice(words) for _ in range(8)) + b' %d\n' % n
+        out.append(line)
+        n += len(line)
+    return b''.join(out)[:size]
+
+
+def run_pcluster(t, base):
+    """Damaged pclusters deep in big files are found with any -j, and
+    reported as one thread reports them: same lines, same order."""
+    rng = random.Random(12)
+    tree = os.path.join(base, 'tree')
+    os.makedirs(os.path.join(tree, 'a'))
+    os.makedirs(os.path.join(tree, 'b'))
+    E.write_file(os.path.join(tree, 'a', 'big1'), text_like(rng, 24 << 20))
+    E.write_file(os.path.join(tree, 'b', 'big2'), text_like(rng, 24 << 20))
+    E.write_file(os.path.join(tree, 'note'), b'small\n')
+    for opts in (['-z', 'lz4'], ['-z', 'lz4hc', '-C', '65536']):
+        what = ' '.join(opts)
+        image = os.path.join(base, 'good.erofs')
+        if not E.mkfs(t, image, tree, *opts):
+            continue
+        E.must(t, E.eroot('fsck', '-j', '2', image), what + ': intact, fsck -j 2')
+        good = E.read_file(image)
+        fs = E.Erofs(good)
+        # the data of both files lies between the superblock block and
+        # the metadata: damage a block at 3/8 and one at 7/8 of it, each
+        # well past a file's first MiBs
+        first, last = 1, fs.meta_blkaddr
+        data = bytearray(good)
+        for frac in (3, 7):
+            blk = first + (last - first) * frac // 8
+            data[blk * fs.bs:(blk + 1) * fs.bs] = rng.randbytes(fs.bs)
+        bad = os.path.join(base, 'bad.erofs')
+        E.write_file(bad, data)
+        runs = {j: E.eroot('fsck', '-j', str(j), bad, timeout=TIMEOUT) for j in (1, 2, 3)}
+        one = runs[1]
+        lines = one.err_lines()
+        E.must(t, one, what + ': damaged pclusters, fsck -j 1', (3,))
+        t.check(len(lines) == 2 and lines[0].startswith('eroot fsck: /a/big1: ') and
+                lines[1].startswith('eroot fsck: /b/big2: ') and
+                all('does not decompress' in l for l in lines),
+                what + ': one line for each damaged file, in path order', one.describe())
+        for j in (2, 3):
+            r = runs[j]
+            E.must(t, r, '%s: damaged pclusters, fsck -j %d' % (what, j), (3,))
+            t.check(r.err == one.err and r.out == one.out,
+                    '%s: fsck -j %d reports what -j 1 does' % (what, j),
+                    one.describe() + '\n' + r.describe())
+        print('%s: %s' % (what, ' | '.join(lines)), flush=True)
+    # fragments are checked where they live: damage in the packed inode is
+    # one line naming it, whatever -j
+    small = os.path.join(base, 'small')
+    for i in range(400):
+        d = os.path.join(small, 'd%02d' % (i % 20))
+        os.makedirs(d, exist_ok=True)
+        E.write_file(os.path.join(d, 'f%03d' % i), text_like(rng, 5000 + 37 * i))
+    image = os.path.join(base, 'frag.erofs')
+    what = '-z lz4hc -C 65536 -E all-fragments'
+    if not E.mkfs(t, image, small, '-z', 'lz4hc', '-C', '65536', '-E', 'all-fragments'):
+        return
+    E.must(t, E.eroot('fsck', image), what + ': intact, fsck')
+    good = E.read_file(image)
+    fs = E.Erofs(good)
+    data = bytearray(good)
+    # all data is the packed inode's: damage a block in its middle
+    blk = 1 + (fs.meta_blkaddr - 1) // 2
+    data[blk * fs.bs:(blk + 1) * fs.bs] = rng.randbytes(fs.bs)
+    bad = os.path.join(base, 'frag-bad.erofs')
+    E.write_file(bad, data)
+    runs = {j: E.eroot('fsck', '-j', str(j), bad, timeout=TIMEOUT) for j in (1, 2, 3)}
+    lines = runs[1].err_lines()
+    E.must(t, runs[1], what + ': damaged packed inode, fsck -j 1', (3,))
+    t.check(len(lines) == 1 and lines[0].startswith('eroot fsck: (packed inode): ') and
+            'does not decompress' in lines[0],
+            what + ': one line naming the packed inode', runs[1].describe())
+    for j in (2, 3):
+        t.check(runs[j].rc == 3 and runs[j].err == runs[1].err and runs[j].out == runs[1].out,
+                '%s: fsck -j %d reports what -j 1 does' % (what, j),
+                runs[1].describe() + '\n' + runs[j].describe())
+    # the other readers still find it through the files
+    E.must(t, E.eroot('extract', bad, os.path.join(base, 'out')), what + ': extract fails', (3,))
+    print('%s: %s' % (what, ' | '.join(lines)), flush=True)
+
+
 # ------------------------------------------------------------------ fuzz
 
 def mutate_random(rng, fs, data, ranges):
@@ -447,7 +548,7 @@ def run_fuzz(t, base, variants, seed, bs):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('mode', choices=('crafted', 'truncated', 'fuzz'))
+    ap.add_argument('mode', choices=('crafted', 'truncated', 'fuzz', 'pcluster'))
     ap.add_argument('--variants', type=int, default=220)
     ap.add_argument('--seed', type=int, default=1)
     ap.add_argument('-b', '--block-size', type=int, default=4096)
@@ -462,6 +563,8 @@ def main():
         run_crafted(t, base)
     elif args.mode == 'truncated':
         run_truncated(t, base)
+    elif args.mode == 'pcluster':
+        run_pcluster(t, base)
     else:
         run_fuzz(t, base, args.variants, args.seed, args.block_size)
     t.exit()

@@ -61,6 +61,8 @@ struct eroot_super_info {
 	uint32_t checksum;		/* as stored; 0 without SB_CHKSUM */
 	uint16_t compr_algs;		/* bit N: algorithm N (0 lz4, 1 lzma,
 					 * 2 deflate, 3 zstd) may be used */
+	uint64_t packed_nid;		/* the inode holding fragments (feature
+					 * fragments), 0 without */
 };
 
 /*
@@ -162,6 +164,16 @@ int eroot_readdir(struct eroot_image *img, const struct eroot_inode *dir,
  */
 ssize_t eroot_pread(struct eroot_image *img, const struct eroot_inode *ino,
 		    void *buf, size_t len, uint64_t off);
+
+/*
+ * eroot_pread_skip_fragments - eroot_pread() for a checker that reads the
+ * packed inode (eroot_super_info.packed_nid) whole on its own: the bytes of
+ * @ino kept in the packed inode are checked to lie inside it, but neither
+ * read nor decompressed; they come back as zeros.  Everything else is read
+ * and checked as eroot_pread() does.  Without fragments, eroot_pread().
+ */
+ssize_t eroot_pread_skip_fragments(struct eroot_image *img, const struct eroot_inode *ino,
+				   void *buf, size_t len, uint64_t off);
 
 /*
  * eroot_next_data - find data past the holes, like lseek(SEEK_DATA) then

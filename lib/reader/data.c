@@ -175,8 +175,8 @@ int map_data(struct eroot_image *img, const struct eroot_inode *ino,
 	}
 }
 
-ssize_t data_read(struct eroot_image *img, const struct eroot_inode *ino,
-		  void *buf, size_t len, uint64_t off)
+ssize_t data_read_mode(struct eroot_image *img, const struct eroot_inode *ino,
+		       void *buf, size_t len, uint64_t off, bool fragments)
 {
 	uint8_t *p = buf;
 	size_t done = 0;
@@ -187,7 +187,7 @@ ssize_t data_read(struct eroot_image *img, const struct eroot_inode *ino,
 		len = (size_t)(ino->size - off);
 	if (ino->datalayout == EROFS_INODE_COMPRESSED_FULL ||
 	    ino->datalayout == EROFS_INODE_COMPRESSED_COMPACT)
-		return zdata_read(img, ino, buf, len, off);
+		return zdata_read(img, ino, buf, len, off, fragments);
 	while (done < len) {
 		uint64_t phys, run;
 		size_t n;
@@ -221,6 +221,14 @@ ssize_t eroot_pread(struct eroot_image *img, const struct eroot_inode *ino,
 	int err = check_has_data(img, ino);
 
 	return err ? err : data_read(img, ino, buf, len, off);
+}
+
+ssize_t eroot_pread_skip_fragments(struct eroot_image *img, const struct eroot_inode *ino,
+				   void *buf, size_t len, uint64_t off)
+{
+	int err = check_has_data(img, ino);
+
+	return err ? err : data_read_mode(img, ino, buf, len, off, false);
 }
 
 /*

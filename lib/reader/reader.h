@@ -175,9 +175,10 @@ int validate_data_layout(struct eroot_image *img, const struct eroot_inode *ino)
 
 #endif
 
-/* Compressed inodes (zdata.c): read like data_read(). */
+/* Compressed inodes (zdata.c): read like data_read().  Without
+ * @fragments, bytes in the packed inode are bounds-checked and zeroed. */
 ssize_t zdata_read(struct eroot_image *img, const struct eroot_inode *ino,
-		   void *buf, size_t len, uint64_t off);
+		   void *buf, size_t len, uint64_t off, bool fragments);
 /* The extent of @ino holding @pos (< i_size), checked (zmap.c). */
 int zmap_extent(struct eroot_image *img, struct zstate *z, const struct eroot_inode *ino,
 		uint64_t pos, struct zext *e);
@@ -188,6 +189,12 @@ int load_xattr_prefixes(struct eroot_image *img, const struct erofs_sb *sb);
 /* Superblock compression configurations (super.c). */
 int load_compr_cfgs(struct eroot_image *img, const struct erofs_sb *sb);
 
-/* Read file data of any inode type (directories included). */
-ssize_t data_read(struct eroot_image *img, const struct eroot_inode *ino,
-		  void *buf, size_t len, uint64_t off);
+/* Read file data of any inode type (directories included); @fragments as
+ * for zdata_read(). */
+ssize_t data_read_mode(struct eroot_image *img, const struct eroot_inode *ino,
+		       void *buf, size_t len, uint64_t off, bool fragments);
+static inline ssize_t data_read(struct eroot_image *img, const struct eroot_inode *ino,
+				void *buf, size_t len, uint64_t off)
+{
+	return data_read_mode(img, ino, buf, len, off, true);
+}

@@ -205,6 +205,8 @@ static void fill_info(struct eroot_image *img, const struct erofs_sb *sb)
 	memcpy(info->volume_name, sb->volume_name, 16);
 	info->volume_name[16] = '\0';
 	info->checksum = sb->checksum;
+	info->packed_nid = sb->feature_incompat & EROFS_FEATURE_INCOMPAT_FRAGMENTS ?
+			   sb->packed_nid : 0;
 	/* legacy images name no algorithms; compressed inodes there are LZ4 */
 	info->compr_algs = sb->feature_incompat & EROFS_FEATURE_INCOMPAT_COMPR_CFGS ?
 			   img->available_algs : 0;

@@ -48,9 +48,11 @@ static int read_plain(struct eroot_image *img, const struct zext *e, uint64_t sk
 	return err;
 }
 
-/* Bytes @skip.. of fragment @e, read from the packed inode. */
+/* Bytes @skip.. of fragment @e, read from the packed inode, or zeros
+ * when its bytes are checked elsewhere (@read false). */
 static int read_fragment(struct eroot_image *img, const struct eroot_inode *ino,
-			 const struct zext *e, uint64_t skip, uint8_t *dst, size_t n)
+			 const struct zext *e, uint64_t skip, uint8_t *dst, size_t n,
+			 bool read)
 {
 	struct eroot_inode packed;
 	ssize_t got;
@@ -62,6 +64,10 @@ static int read_fragment(struct eroot_image *img, const struct eroot_inode *ino,
 	if (!S_ISREG(packed.mode) || e->llen > packed.size || e->pa > packed.size - e->llen)
 		return CORRUPT(img, "nid %llu: fragment outside the packed inode",
 			       (unsigned long long)ino->nid);
+	if (!read) {
+		memset(dst, 0, n);
+		return 0;
+	}
 	got = data_read(img, &packed, dst, n, e->pa + skip);
 	if (got < 0)
 		return (int)got;
@@ -69,22 +75,16 @@ static int read_fragment(struct eroot_image *img, const struct eroot_inode *ino,
 					      (unsigned long long)ino->nid);
 }
 
-/* Decode extent @e into the cache, unless it is there already. */
-static int decode(struct eroot_image *img, struct zstate *z, const struct eroot_inode *ino,
-		  const struct zext *e)
+/* Decode extent @e into @dst, its @e->llen bytes. */
+static int decode_to(struct eroot_image *img, struct zstate *z, const struct eroot_inode *ino,
+		     const struct zext *e, uint8_t *dst)
 {
 	uint32_t blksz = 1u << img->blkszbits, pad = 0;
 	/* without zero padding (old images) a stream may leave garbage
 	 * behind it, so the kernel decodes only what it needs */
 	bool padded = img->info.feature_incompat & EROFS_FEATURE_INCOMPAT_ZERO_PADDING;
-	int err;
+	int err = reserve(img, &z->in, &z->in_cap, e->plen);
 
-	if (z->cache.valid && z->cache.la == e->la)
-		return 0;
-	z->cache.valid = false;
-	err = reserve(img, &z->cache.buf, &z->cache.cap, (size_t)e->llen);
-	if (!err)
-		err = reserve(img, &z->in, &z->in_cap, e->plen);
 	if (!err)
 		err = img_read(img, e->pa, z->in, e->plen);
 	if (err)
@@ -96,7 +96,7 @@ static int decode(struct eroot_image *img, struct zstate *z, const struct eroot_
 		return CORRUPT(img, "nid %llu: pcluster at byte %llu holds no compressed data",
 			       (unsigned long long)ino->nid, (unsigned long long)e->pa);
 	err = codec_decompress(e->alg, &img->cparams, z->in + pad, e->plen - pad,
-			       z->cache.buf, (size_t)e->llen, e->partial || !padded);
+			       dst, (size_t)e->llen, e->partial || !padded);
 	if (err == -EUCLEAN)
 		return CORRUPT(img, "nid %llu: pcluster at byte %llu does not decompress",
 			       (unsigned long long)ino->nid, (unsigned long long)e->pa);
@@ -109,14 +109,31 @@ static int decode(struct eroot_image *img, struct zstate *z, const struct eroot_
 	if (err)
 		return eroot_fail(&img->err, err, "nid %llu: decompression failed",
 				  (unsigned long long)ino->nid);
-	z->cache.valid = true;
-	z->cache.la = e->la;
 	z->decodes++;
 	return 0;
 }
 
+/* Decode extent @e into the cache, unless it is there already. */
+static int decode(struct eroot_image *img, struct zstate *z, const struct eroot_inode *ino,
+		  const struct zext *e)
+{
+	int err;
+
+	if (z->cache.valid && z->cache.la == e->la)
+		return 0;
+	z->cache.valid = false;
+	err = reserve(img, &z->cache.buf, &z->cache.cap, (size_t)e->llen);
+	if (!err)
+		err = decode_to(img, z, ino, e, z->cache.buf);
+	if (err)
+		return err;
+	z->cache.valid = true;
+	z->cache.la = e->la;
+	return 0;
+}
+
 ssize_t zdata_read(struct eroot_image *img, const struct eroot_inode *ino,
-		   void *buf, size_t len, uint64_t off)
+		   void *buf, size_t len, uint64_t off, bool fragments)
 {
 	struct zstate *z = &img->zs[img->metabox_base && ino->nid == img->metabox_nid ? 2 :
 				    img->packed_nid && ino->nid == img->packed_nid];
@@ -147,9 +164,15 @@ ssize_t zdata_read(struct eroot_image *img, const struct eroot_inode *ino,
 			err = read_plain(img, e, skip, p + done, n);
 			break;
 		case ZEXT_FRAGMENT:
-			err = read_fragment(img, ino, e, skip, p + done, n);
+			err = read_fragment(img, ino, e, skip, p + done, n, fragments);
 			break;
 		default:
+			/* a whole extent the caller wants goes straight to
+			 * its buffer, without a copy through the cache */
+			if (!skip && n == e->llen && !(z->cache.valid && z->cache.la == e->la)) {
+				err = decode_to(img, z, ino, e, p + done);
+				break;
+			}
 			err = decode(img, z, ino, e);
 			if (!err)
 				memcpy(p + done, z->cache.buf + skip, n);

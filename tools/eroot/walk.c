@@ -12,11 +12,13 @@
 #define MAX_DEPTH 2048
 #define PATH_BUF (MAX_DEPTH * 256)
 
+/* A directory's entries: 16 bytes each and their names in one buffer, so
+ * a directory of 100000 names costs a few MiB, not 28 */
 struct child {
 	uint64_t nid;
-	unsigned int file_type;		/* DT_* from the directory entry */
-	unsigned int name_len;
-	char name[256];
+	uint32_t name_off;		/* in collect.names, NUL-terminated */
+	uint8_t file_type;		/* DT_* from the directory entry */
+	uint8_t name_len;		/* 1..255 */
 };
 
 struct walker {
@@ -31,6 +33,8 @@ struct walker {
 struct collect {
 	struct child *v;
 	size_t n, cap;
+	char *names;
+	size_t names_len, names_cap;
 	uint64_t self, parent;
 	int bad_dots;
 };
@@ -56,11 +60,25 @@ static int collect_child(void *ctx, const struct eroot_dirent *de)
 		c->v = v;
 		c->cap = cap;
 	}
+	if (c->names_cap - c->names_len < de->name_len + 1u) {
+		size_t cap = c->names_cap ? c->names_cap * 2 : 4096;
+		char *names;
+
+		if (cap > UINT32_MAX)	/* 2^32 bytes of names: beyond any image */
+			return -ENOMEM;
+		names = realloc(c->names, cap);
+		if (!names)
+			return -ENOMEM;
+		c->names = names;
+		c->names_cap = cap;
+	}
 	c->v[c->n].nid = de->nid;
-	c->v[c->n].file_type = de->file_type;
-	c->v[c->n].name_len = de->name_len;
-	memcpy(c->v[c->n].name, de->name, de->name_len);
-	c->v[c->n].name[de->name_len] = '\0';
+	c->v[c->n].file_type = (uint8_t)de->file_type;
+	c->v[c->n].name_len = (uint8_t)de->name_len;
+	c->v[c->n].name_off = (uint32_t)c->names_len;
+	memcpy(c->names + c->names_len, de->name, de->name_len);
+	c->names[c->names_len + de->name_len] = '\0';
+	c->names_len += de->name_len + 1u;
 	c->n++;
 	return 0;
 }
@@ -122,7 +140,7 @@ static int walk_dir(struct walker *w, const struct eroot_inode *dir, uint64_t pa
 		}
 		if (base > 1)
 			w->path[w->path_len++] = '/';
-		memcpy(w->path + w->path_len, c.v[i].name, c.v[i].name_len + 1);
+		memcpy(w->path + w->path_len, c.names + c.v[i].name_off, c.v[i].name_len + 1u);
 		w->path_len += c.v[i].name_len;
 		ret = eroot_iget(w->img, c.v[i].nid, &child);
 		if (ret < 0)
@@ -136,6 +154,7 @@ static int walk_dir(struct walker *w, const struct eroot_inode *dir, uint64_t pa
 		w->path[base] = '\0';
 	}
 	free(c.v);
+	free(c.names);
 	return ret;
 }
 
