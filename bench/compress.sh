@@ -17,7 +17,8 @@
 #   MIRROR      Debian mirror (default: the first Debian URI of the APT sources)
 #
 # Outputs: bench/out/compress.md (the tables), bench/out/compress.jsonl (one JSON
-# object per measurement and per row), images and logs in bench/out/compress/.
+# object per measurement and per row), images and logs in bench/out/compress/
+# (compress-TAG.md and so on with --tag TAG).
 
 set -euo pipefail
 
@@ -32,6 +33,7 @@ slow_runs=1
 only=
 tree=
 read_mode=default
+tag=
 keep_images=0
 prepare_only=0
 
@@ -56,7 +58,7 @@ def none              "none"                                    ""              
 def lz4               "lz4"                                     "-z lz4"                                     "-zlz4"                                              -        0 0
 def lz4hc             "lz4hc (level 9)"                         "-z lz4hc,9"                                 "-zlz4hc,level=9"                                    sq-lz4hc 0 1
 def lz4hc12           "lz4hc 12"                                "-z lz4hc,12"                                "-zlz4hc,level=12"                                   sq-lz4hc 0 0
-def zstd12            "zstd 12"                                 "-z zstd,12"                                 "-zzstd,level=12"                                    sq-zstd  0 0
+def zstd12            "zstd 12"                                 "-z zstd,12"                                 "-zzstd,level=12"                                    sq-zstd  1 0
 def deflate6          "deflate 6"                               "-z deflate,6"                               "-zdeflate,level=6"                                  -        0 0
 def lz4hc12-C64k      "lz4hc 12 \`-C 65536\`"                   "-z lz4hc,12 -C 65536"                       "-zlz4hc,level=12 -C65536"                           sq-lz4hc 0 0
 def zstd              "zstd (level 3)"                          "-z zstd,3"                                  "-zzstd,level=3"                                     sq-zstd  0 0
@@ -77,31 +79,35 @@ def lz4hc12-best-dedupe "lz4hc 12 \`-C 131072 -E ztailpacking,fragments,dedupe\`
 # The mksquashfs anchors.
 anchors=(sq-xz sq-zstd sq-lz4hc)
 sq_args_of=([sq-xz]="-comp xz" [sq-zstd]="-comp zstd" [sq-lz4hc]="-comp lz4 -Xhc")
-# The fsck row: eroot fsck against fsck.erofs --extract, on these rows' eroot images.
+# The fsck row: eroot fsck against fsck.erofs --extract[=DIR], on these rows' eroot images.
 fsck_rows=(lz4hc lz4hc12-best)
 
 usage() {
     cat <<EOF
 usage: $prog [--tree DIR] [-n RUNS] [--slow-runs N] [--only LIST]
-       [--read default|all|none] [--keep-images] [--prepare]
+       [--read default|all|none] [--keep-images] [--tag TAG] [--prepare]
 
 For each row (compression setting) builds the tree with eroot mkfs and with the
 reference mkfs.erofs in interleaved pairs (eroot first in odd runs, the reference
 first in even ones), reads images back cold through the kernel, checks each eroot
 image against the tree through a kernel mount, builds the mksquashfs anchors, and
-times eroot fsck against fsck.erofs --extract.  Medians with min-max.
+times eroot fsck against fsck.erofs --extract and --extract=DIR.  Medians with
+min-max.
 
   --tree DIR     the source tree (default: the Debian $SUITE minbase tree of
                  bench/mkfs.sh, made with debootstrap in bench/cache/)
   -n RUNS        runs per tool for the rows that are not slow (default 3)
   --slow-runs N  runs per tool for the slow rows (default 1):
                  $(for s in "${rows[@]}"; do [ "${slow_of[$s]}" = 1 ] && printf '%s ' "$s"; done)
+                 and the mksquashfs anchors
   --only LIST    only these rows (comma-separated) of:
                  ${rows[*]}
                  ${anchors[*]} fsck
   --read MODE    cold reads for the default rows (lz4hc, the best-ratio ones and
                  the anchors), for all rows, or for none
   --keep-images  keep every image (default: only those the fsck row needs)
+  --tag TAG      name the outputs compress-TAG.* (to keep the results of several
+                 runs, for example of a benchmark split with --only)
   --prepare      only make the tree and the reference chroot, measure nothing
   -h, --help     this help
 
@@ -123,6 +129,8 @@ while [ $# -gt 0 ]; do
         --read) [ $# -ge 2 ] || { usage >&2; exit 2; }; read_mode=$2; shift 2 ;;
         --read=*) read_mode=${1#*=}; shift ;;
         --keep-images) keep_images=1; shift ;;
+        --tag) [ $# -ge 2 ] || { usage >&2; exit 2; }; tag=$2; shift 2 ;;
+        --tag=*) tag=${1#*=}; shift ;;
         --prepare) prepare_only=1; shift ;;
         -h|--help) usage; exit 0 ;;
         *) usage >&2; exit 2 ;;
@@ -133,6 +141,10 @@ for n in "$runs" "$slow_runs"; do
         ''|*[!0-9]*|0) msg "error: run counts must be positive integers, got '$n'"; exit 2 ;;
     esac
 done
+case $tag in
+    *[!A-Za-z0-9._-]*) msg "error: --tag wants letters, digits, '.', '_' or '-', got '$tag'"; exit 2 ;;
+esac
+name=compress${tag:+-$tag}
 case $read_mode in
     default|all|none) ;;
     *) msg "error: --read wants default, all or none, got '$read_mode'"; exit 2 ;;
@@ -196,7 +208,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 if [ -n "$REF_ROOT" ]; then
-    chroot_dir=$(cd "$REF_ROOT" && pwd) || die "REF_ROOT=$REF_ROOT is not a directory"
+    chroot_dir=$(cd "$REF_ROOT" 2>/dev/null && pwd) || die "REF_ROOT=$REF_ROOT is not a directory"
     chroot "$chroot_dir" mkfs.erofs --version >/dev/null 2>&1 ||
         die "no working mkfs.erofs in REF_ROOT=$chroot_dir"
     ref_desc="the chroot $chroot_dir"
@@ -246,7 +258,7 @@ if [ -z "${EROOT:-}" ] && [ -x "$repo_root/build-rel/tools/eroot/eroot" ]; then
     EROOT=$repo_root/build-rel/tools/eroot/eroot
 fi
 eroot_src=$(find_eroot)
-work=$out_dir/compress
+work=$out_dir/$name
 img_dir=$work/images
 log_dir=$work/logs
 mnt=$work/mnt
@@ -260,7 +272,10 @@ done
 eroot=$work/eroot/tools/eroot/eroot
 "$eroot" --version >/dev/null 2>&1 || die "the copy $eroot of $eroot_src does not run"
 eroot_version=$("$eroot" --version 2>&1 | head -n 1)
-eroot_git=$(cd "$(dirname "$eroot_src")" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
+eroot_git=$(git -C "$(dirname "$eroot_src")" rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git -C "$(dirname "$eroot_src")" status --porcelain -- :/lib :/include :/tools :/meson.build 2>/dev/null)" ]; then
+    eroot_git="$eroot_git + uncommitted changes"
+fi
 eroot_note=
 if ldd "$eroot" 2>/dev/null | grep -q 'libasan\|libubsan'; then
     eroot_note=" (WARNING: built with sanitizers, its times mean nothing)"
@@ -299,15 +314,17 @@ loadavg() { cut -d' ' -f1 /proc/loadavg; }
 
 # ------------------------------------------------------------- records -----
 
-jsonl=$out_dir/compress.jsonl
+jsonl=$out_dir/$name.jsonl
 : > "$jsonl"
 jstr() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '"%s"' "$s"; }
-# jl KEY VALUE...: one JSON object; a VALUE made of digits (and a dot) is a
-# number, "null" and "[...]" are JSON already, anything else a string.
+# jl KEY VALUE...: one JSON object, after "t_s" (seconds since the start); a
+# VALUE made of digits (and a dot) is a number, "null" and "[...]" are JSON already, anything else a string.
 jl() {
-    local sep='{' out=
+    local sep=, out
+    out="{\"t_s\":$(elapsed)"
     while [ $# -ge 2 ]; do
-        if [[ $2 =~ ^-?[0-9]+(\.[0-9]+)?$ ]] || [[ $2 =~ ^(null|\[.*\])$ ]]; then out+="$sep\"$1\":$2"
+        if [ "$1" != eroot_git ] &&   # a short hash can be all digits
+           { [[ $2 =~ ^-?[0-9]+(\.[0-9]+)?$ ]] || [[ $2 =~ ^(null|\[.*\])$ ]]; }; then out+="$sep\"$1\":$2"
         else out+="$sep\"$1\":$(jstr "$2")"; fi
         sep=,; shift 2
     done
@@ -493,7 +510,7 @@ for row in "${rows[@]}"; do
 done
 
 for a in ${anchors[@]+"${anchors[@]}"}; do
-    n=$runs
+    n=$slow_runs   # measured for their size mostly; they take long
     msg "$a: mksquashfs ${sq_args_of[$a]} ($n run(s); $(elapsed) s so far)"
     load_before[$a]=$(loadavg)
     warm_tree
@@ -513,8 +530,10 @@ for a in ${anchors[@]+"${anchors[@]}"}; do
     load_after[$a]=$(loadavg)
 done
 
-# The fsck row: both checkers on the same eroot image, interleaved; fsck.erofs
-# extracts into a directory of the chroot, removed (untimed) after each run.
+# The fsck row: eroot fsck, fsck.erofs --extract (decodes every file, writes
+# nothing: the same work as eroot fsck) and fsck.erofs --extract=DIR (also writes
+# the files, into a directory of the chroot removed untimed after each run), all
+# on the same eroot image, in rotating order.
 fsck_done=()
 if [ "$with_fsck" = 1 ]; then
     warm_tree
@@ -527,23 +546,22 @@ if [ "$with_fsck" = 1 ]; then
                 { problem eroot "fsck-$row: eroot mkfs failed (log $log_dir/fsck-$row.mkfs.log)"; continue; }
         fi
         key=fsck-$row
-        n=$(runs_of "$row")
+        n=$runs   # cheap next to the builds: always -n runs
         load_before[$key]=$(loadavg)
-        msg "$key: eroot fsck against fsck.erofs --extract ($n pair(s); $(elapsed) s so far)"
+        msg "$key: eroot fsck against fsck.erofs --extract[=DIR] ($n run(s) each; $(elapsed) s so far)"
         for ((i = 1; i <= n; i++)); do
-            order=(eroot fsck.erofs)
-            [ $((i % 2)) -eq 0 ] && order=(fsck.erofs eroot)
+            order=(eroot fsck.erofs fsck.erofs-x)
+            order=("${order[@]:$(((i - 1) % 3))}" "${order[@]:0:$(((i - 1) % 3))}")
             for tool in "${order[@]}"; do
                 log=$log_dir/$key.$tool.run$i.log
                 rm -rf --one-file-system "${chroot_dir:?}$in/x"
-                if [ "$tool" = eroot ]; then
-                    timed "$key|eroot" "$i" "$log" "$eroot" fsck -q "$img" ||
-                        problem eroot "$key: eroot fsck -q $img failed (run $i, log $log: $(tail -n 1 "$log"))"
-                else
-                    timed "$key|fsck.erofs" "$i" "$log" chroot "$chroot_dir" \
-                        fsck.erofs --extract="$in/x" "$in/out/${img##*/}" ||
-                        problem fsck.erofs "$key: fsck.erofs --extract on eroot's image failed (run $i, log $log: $(tail -n 1 "$log"))"
-                fi
+                case $tool in
+                    eroot) cmd=("$eroot" fsck -q "$img") ;;
+                    fsck.erofs) cmd=(chroot "$chroot_dir" fsck.erofs --extract "$in/out/${img##*/}") ;;
+                    fsck.erofs-x) cmd=(chroot "$chroot_dir" fsck.erofs --extract="$in/x" "$in/out/${img##*/}") ;;
+                esac
+                timed "$key|$tool" "$i" "$log" "${cmd[@]}" ||
+                    problem "${tool%-x}" "$key: ${cmd[*]} failed on eroot's image (run $i, log $log: $(tail -n 1 "$log"))"
             done
         done
         rm -rf --one-file-system "${chroot_dir:?}$in/x"
@@ -592,7 +610,7 @@ jtriple() { if [ -n "$1" ]; then printf '[%s]' "${1// /,}"; else echo null; fi; 
 last() { local l=${1:-}; echo "${l##* }"; }
 g() { echo "${val[$1]:-}"; }
 
-md=$out_dir/compress.md
+md=$out_dir/$name.md
 # shellcheck disable=SC2016  # the backquotes are Markdown's
 {
     printf '# eroot mkfs against mkfs.erofs and mksquashfs\n\n'
@@ -605,7 +623,7 @@ md=$out_dir/compress.md
     printf -- '- eroot: %s (%s, %s)%s; --workers: one per core\n' "$eroot_version" "$eroot_git" "$eroot_src" "$eroot_note"
     printf -- '- reference: %s, %s; --workers default %s\n' "$ref_version" "$ref_desc" "${ref_workers:-?}"
     printf -- '- mksquashfs: %s (host), 128 KiB blocks, all CPUs\n' "$sq_version"
-    printf -- '- runs: %s pair(s) per row, %s for the slow rows; builds interleaved (eroot first in odd runs), tree warm\n' \
+    printf -- '- runs: %s pair(s) per row, %s for the slow rows and the anchors; builds interleaved (eroot first in odd runs), tree warm\n' \
         "$runs" "$slow_runs"
     printf -- '- cold read: mount -o ro (erofs: %s, squashfs: %s), drop_caches, tar -cf - of the mount | wc -c\n' \
         "${mount_how[erofs]:-?}" "${mount_how[squashfs]:-?}"
@@ -637,20 +655,22 @@ md=$out_dir/compress.md
             check "${v_status[$row]:-not checked}"
     done
     for key in ${fsck_done[@]+"${fsck_done[@]}"}; do
-        printf '| `eroot fsck` vs `fsck.erofs --extract` (%s image of eroot) | - | - | - | - | %s | %s | - | %s | - |\n' \
-            "${key#fsck-}" \
-            "$(ratio_cell "$(g "$key|eroot|wall")" "$(g "$key|fsck.erofs|wall")")" \
-            "$(ratio_cell "$(g "$key|eroot|rss")" "$(g "$key|fsck.erofs|rss")")" "$(runs_of "${key#fsck-}")"
-        jl kind row row "$key" title "eroot fsck vs fsck.erofs --extract (${key#fsck-} image of eroot)" \
-            pairs "$(runs_of "${key#fsck-}")" \
-            wall_ratio "$(jtriple "$(stats "$(pair_ratios "$(g "$key|eroot|wall")" "$(g "$key|fsck.erofs|wall")")" || true)")" \
-            rss_ratio "$(jtriple "$(stats "$(pair_ratios "$(g "$key|eroot|rss")" "$(g "$key|fsck.erofs|rss")")" || true)")"
+        for ref in fsck.erofs fsck.erofs-x; do
+            if [ "$ref" = fsck.erofs ]; then what='--extract'; else what='--extract=DIR'; fi
+            printf '| `eroot fsck` vs `fsck.erofs %s` (%s image of eroot) | - | - | - | - | %s | %s | - | %s | - |\n' \
+                "$what" "${key#fsck-}" \
+                "$(ratio_cell "$(g "$key|eroot|wall")" "$(g "$key|$ref|wall")")" \
+                "$(ratio_cell "$(g "$key|eroot|rss")" "$(g "$key|$ref|rss")")" "$runs"
+            jl kind row row "$key" title "eroot fsck vs fsck.erofs $what (${key#fsck-} image of eroot)" \
+                ref "$ref" pairs "$runs" \
+                wall_ratio "$(jtriple "$(stats "$(pair_ratios "$(g "$key|eroot|wall")" "$(g "$key|$ref|wall")")" || true)")" \
+                rss_ratio "$(jtriple "$(stats "$(pair_ratios "$(g "$key|eroot|rss")" "$(g "$key|$ref|rss")")" || true)")"
+        done
     done
-
     printf '\nAbsolute figures, median (min-max): wall and cold read in s, peak RSS in MiB.\n\n'
     printf '| row | tool | wall s | CPU s | peak RSS MiB | image MiB | cold read s |\n|---|---|---|---|---|---|---|\n'
     for row in "${rows[@]}" ${anchors[@]+"${anchors[@]}"} ${fsck_done[@]+"${fsck_done[@]}"}; do
-        for tool in eroot mkfs.erofs mksquashfs fsck.erofs; do
+        for tool in eroot mkfs.erofs mksquashfs fsck.erofs fsck.erofs-x; do
             [ -n "$(g "$row|$tool|wall")" ] || continue
             sz=$(last "$(g "$row|$tool|size")")
             printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$row" "$tool" \
@@ -676,7 +696,7 @@ md=$out_dir/compress.md
             "${sq_args_of[$a]}" "${load_before[$a]}" "${load_after[$a]:-?}"
     done
     for key in ${fsck_done[@]+"${fsck_done[@]}"}; do
-        printf -- '- %s: `eroot fsck -q IMAGE`, `fsck.erofs --extract=DIR IMAGE` (DIR removed between runs); load %s -> %s\n' \
+        printf -- '- %s: `eroot fsck -q IMAGE`, `fsck.erofs --extract IMAGE` (row fsck.erofs), `fsck.erofs --extract=DIR IMAGE` (row fsck.erofs-x, DIR removed between runs); load %s -> %s\n' \
             "$key" "${load_before[$key]}" "${load_after[$key]:-?}"
     done
 
