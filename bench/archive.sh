@@ -29,7 +29,7 @@ ensure_commands debootstrap=debootstrap /usr/bin/time=time tar=tar diff=diffutil
 tree=$cache_dir/$SUITE-minbase
 bootstrap_tree "$SUITE" "$tree" "$cache_dir/debootstrap.log"
 ch=$cache_dir/$REF_SUITE      # the chroot with erofs-utils 1.8: compress.sh makes it
-[ -x "$ch/usr/bin/mkfs.erofs" ] || "$bench_dir/compress.sh" --prepare
+[ -x "$ch/usr/bin/mkfs.erofs" ] || REF_SUITE=$REF_SUITE REF_ROOT='' "$bench_dir/compress.sh" --prepare
 tarball=$cache_dir/$SUITE-minbase.tar
 if [ ! "$tarball" -nt "$tree.done" ]; then    # remade when the tree is
     msg "making $tarball"; tar --xattrs --acls --numeric-owner -C "$tree" -cf "$tarball.partial" .

@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
-# Benchmark compressed "eroot mkfs -z" against mkfs.erofs from Debian 13 (trixie,
-# run inside a cached trixie chroot) and mksquashfs (the host's), on the Debian
-# minbase root tree of bench/mkfs.sh.  Run as root from anywhere:
-#   bench/compress.sh [-n RUNS] [--slow-runs N] [--only LIST] [--prepare]
+# Benchmark compressed "eroot mkfs" against the reference mkfs.erofs (run inside a
+# chroot, Debian sid's erofs-utils 1.9.x by default) and mksquashfs, on a big tree:
+# the rows of issue 12, built in interleaved pairs, with medians and spreads, the
+# cold full read of images through the kernel, a kernel check of every eroot image
+# and "eroot fsck" against "fsck.erofs --extract".  Run as root from anywhere:
+#   bench/compress.sh [--tree DIR] [-n RUNS] [--slow-runs N] [--only LIST] ...
 #
 # Environment:
-#   EROOT       path of the eroot binary (default: build/tools/eroot/eroot under the
-#               repository root; built with meson/ninja when missing)
-#   SUITE       Debian suite of the source tree (default: bookworm)
-#   REF_SUITE   Debian suite whose erofs-utils is measured (default: trixie)
-#   MIRROR      Debian mirror (default: the first Debian URI found in the APT sources)
+#   EROOT       the eroot binary (default: build-rel/tools/eroot/eroot under the
+#               repository root when it exists, else as bench/mkfs.sh finds it)
+#   REF_ROOT    an existing chroot holding mkfs.erofs and fsck.erofs (for example
+#               /work/sidroot); when unset, a Debian $REF_SUITE chroot is made once
+#               in bench/cache/ with debootstrap and erofs-utils installed in it
+#   REF_SUITE   Debian suite of that chroot (default: sid, for erofs-utils 1.9.x)
+#   SUITE       Debian suite of the default tree (default: bookworm minbase)
+#   MIRROR      Debian mirror (default: the first Debian URI of the APT sources)
 #
-# Everything fetched is cached under bench/cache/, every output goes to bench/out/.
+# Outputs: bench/out/compress.md (the tables), bench/out/compress.jsonl (one JSON
+# object per measurement and per row), images and logs in bench/out/compress/
+# (compress-TAG.md and so on with --tag TAG).
 
 set -euo pipefail
 
@@ -19,75 +26,111 @@ prog=${0##*/}
 bench_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 SUITE=${SUITE:-bookworm}
-REF_SUITE=${REF_SUITE:-trixie}
+REF_SUITE=${REF_SUITE:-sid}
+REF_ROOT=${REF_ROOT:-}
 runs=3
 slow_runs=1
 only=
+tree=
+read_mode=default
+tag=
+keep_images=0
 prepare_only=0
 
 # shellcheck source=common.sh
 . "$bench_dir/common.sh"
 
-# ------------------------------------------------------------ settings -----
+# ---------------------------------------------------------------- rows -----
 
-# Each setting: a name, a title, the arguments of eroot mkfs, of mkfs.erofs and of
-# mksquashfs, and whether it is slow (measured --slow-runs times, not -n times).
-# The level is always given to mkfs.erofs, so that both EROFS tools compress at the
-# level eroot uses by default (their defaults differ: mkfs.erofs 1.8 uses deflate
-# level 1).  mksquashfs has no level for lz4 and xz; for gzip and zstd it gets the
-# same level.  Its block size stays the default, 128 KiB.
-settings=()
-declare -A title_of eroot_args_of mkfs_args_of sq_args_of slow_of extra_args_of
+# A row: its name, title, the arguments of eroot mkfs and of mkfs.erofs, the
+# mksquashfs anchor it is compared with (or -), whether it is slow (built
+# --slow-runs times rather than -n times) and whether its images are read cold
+# by default.  The level is always given to both tools.  The anchors are rows of
+# mksquashfs alone (default 128 KiB blocks, all CPUs).
+rows=()
+declare -A title_of eroot_args_of ref_args_of anchor_of slow_of read_of sq_args_of
 def() {
-    settings+=("$1"); title_of[$1]=$2; eroot_args_of[$1]=$3; mkfs_args_of[$1]=$4
-    sq_args_of[$1]=$5; slow_of[$1]=$6
+    rows+=("$1"); title_of[$1]=$2; eroot_args_of[$1]=$3; ref_args_of[$1]=$4
+    anchor_of[$1]=$5; slow_of[$1]=$6; read_of[$1]=$7
 }
-def lz4        "lz4"                               "-z lz4"            "-zlz4"                    "-comp lz4"                          0
-def lz4hc      "lz4hc level 9 (default)"           "-z lz4hc"          "-zlz4hc,level=9"          "-comp lz4 -Xhc"                     0
-def lz4hc-12   "lz4hc level 12"                    "-z lz4hc,12"       "-zlz4hc,level=12"         "-comp lz4 -Xhc"                     1
-def lzma       "lzma level 6 (default)"            "-z lzma"           "-zlzma,level=6"           "-comp xz"                           1
-def lzma-9     "lzma level 9"                      "-z lzma,9"         "-zlzma,level=9"           "-comp xz"                           1
-def deflate    "deflate level 6 (eroot's default)" "-z deflate"        "-zdeflate,level=6"        "-comp gzip -Xcompression-level 6"   0
-def deflate-9  "deflate level 9"                   "-z deflate,9"      "-zdeflate,level=9"        "-comp gzip -Xcompression-level 9"   1
-def zstd       "zstd level 3 (default)"            "-z zstd"           "-zzstd,level=3"           "-comp zstd -Xcompression-level 3"   0
-def zstd-19    "zstd level 19"                     "-z zstd,19"        "-zzstd,level=19"          "-comp zstd -Xcompression-level 19"  1
-def lz4hc-C64k "lz4hc level 9, pcluster 64 KiB"    "-z lz4hc -C 65536" "-zlz4hc,level=9 -C65536"  "-comp lz4 -Xhc"                     0
-def zstd-C64k  "zstd level 3, pcluster 64 KiB"     "-z zstd -C 65536"  "-zzstd,level=3 -C65536"   "-comp zstd -Xcompression-level 3"   0
-# mkfs.erofs has two deflate compressors: "deflate" (its own) and "libdeflate"
-# (the library eroot uses); the deflate settings measure both.
-extra_args_of[deflate]="-zlibdeflate,level=6"
-extra_args_of[deflate-9]="-zlibdeflate,level=9"
+# name                title                                     eroot mkfs                                   mkfs.erofs                                           anchor   slow read
+def none              "none"                                    ""                                           ""                                                   -        0 0
+def lz4               "lz4"                                     "-z lz4"                                     "-zlz4"                                              -        0 0
+def lz4hc             "lz4hc (level 9)"                         "-z lz4hc,9"                                 "-zlz4hc,level=9"                                    sq-lz4hc 0 1
+def lz4hc12           "lz4hc 12"                                "-z lz4hc,12"                                "-zlz4hc,level=12"                                   sq-lz4hc 0 0
+def zstd12            "zstd 12"                                 "-z zstd,12"                                 "-zzstd,level=12"                                    sq-zstd  1 0
+def deflate6          "deflate 6"                               "-z deflate,6"                               "-zdeflate,level=6"                                  -        0 0
+def lz4hc12-C64k      "lz4hc 12 \`-C 65536\`"                   "-z lz4hc,12 -C 65536"                       "-zlz4hc,level=12 -C65536"                           sq-lz4hc 0 0
+def zstd              "zstd (level 3)"                          "-z zstd,3"                                  "-zzstd,level=3"                                     sq-zstd  0 0
+def lz4hc12-frag      "lz4hc 12 \`-E fragments\`"               "-z lz4hc,12 -E fragments"                   "-zlz4hc,level=12 -Efragments"                       sq-lz4hc 1 0
+def lz4hc12-best      "lz4hc 12 \`-C 131072 -E ztailpacking,fragments\`" \
+                                                                "-z lz4hc,12 -C 131072 -E ztailpacking,fragments" \
+                                                                                                             "-zlz4hc,level=12 -C131072 -Eztailpacking,fragments" sq-lz4hc 1 1
+def zstd12-best       "zstd 12 \`-C 131072 -E ztailpacking,fragments\`" \
+                                                                "-z zstd,12 -C 131072 -E ztailpacking,fragments" \
+                                                                                                             "-zzstd,level=12 -C131072 -Eztailpacking,fragments"  sq-zstd  1 1
+def lzma-best         "lzma (level 6) \`-C 131072 -E ztailpacking,fragments\`" \
+                                                                "-z lzma,6 -C 131072 -E ztailpacking,fragments" \
+                                                                                                             "-zlzma,level=6 -C131072 -Eztailpacking,fragments"   sq-xz    1 1
+def lz4hc12-dedupe    "lz4hc 12 \`-E fragments,dedupe\`"        "-z lz4hc,12 -E fragments,dedupe"            "-zlz4hc,level=12 -Efragments,dedupe"                sq-lz4hc 1 0
+def lz4hc12-best-dedupe "lz4hc 12 \`-C 131072 -E ztailpacking,fragments,dedupe\`" \
+                                                                "-z lz4hc,12 -C 131072 -E ztailpacking,fragments,dedupe" \
+                                                                                                             "-zlz4hc,level=12 -C131072 -Eztailpacking,fragments,dedupe" sq-lz4hc 1 1
+# The mksquashfs anchors.
+anchors=(sq-xz sq-zstd sq-lz4hc)
+sq_args_of=([sq-xz]="-comp xz" [sq-zstd]="-comp zstd" [sq-lz4hc]="-comp lz4 -Xhc")
+# The fsck row: eroot fsck against fsck.erofs --extract[=DIR], on these rows' eroot images.
+fsck_rows=(lz4hc lz4hc12-best)
 
 usage() {
     cat <<EOF
-usage: $prog [-n RUNS] [--slow-runs N] [--only LIST] [--prepare]
+usage: $prog [--tree DIR] [-n RUNS] [--slow-runs N] [--only LIST]
+       [--read default|all|none] [--keep-images] [--tag TAG] [--prepare]
 
-Builds (once, cached in bench/cache/) the Debian $SUITE minbase tree of bench/mkfs.sh
-and a Debian $REF_SUITE minbase chroot with erofs-utils, then for each compression
-setting builds the tree with eroot mkfs, with the chroot's mkfs.erofs and with
-mksquashfs, and reads each image back cold through the kernel.
+For each row (compression setting) builds the tree with eroot mkfs and with the
+reference mkfs.erofs in interleaved pairs (eroot first in odd runs, the reference
+first in even ones), reads images back cold through the kernel, checks each eroot
+image against the tree through a kernel mount, builds the mksquashfs anchors, and
+times eroot fsck against fsck.erofs --extract and --extract=DIR.  Medians with
+min-max.
 
-  -n RUNS        timed runs per tool for the fast settings (default 3)
-  --slow-runs N  timed runs per tool for the slow settings (default 1):
-                 $(for s in "${settings[@]}"; do [ "${slow_of[$s]}" = 1 ] && printf '%s ' "$s"; done)
-  --only LIST    only these settings (comma-separated) of:
-                 ${settings[*]}
-  --prepare      only make the tree and the chroot, measure nothing
+  --tree DIR     the source tree (default: the Debian $SUITE minbase tree of
+                 bench/mkfs.sh, made with debootstrap in bench/cache/)
+  -n RUNS        runs per tool for the rows that are not slow (default 3)
+  --slow-runs N  runs per tool for the slow rows (default 1):
+                 $(for s in "${rows[@]}"; do [ "${slow_of[$s]}" = 1 ] && printf '%s ' "$s"; done)
+                 and the mksquashfs anchors
+  --only LIST    only these rows (comma-separated) of:
+                 ${rows[*]}
+                 ${anchors[*]} fsck
+  --read MODE    cold reads for the default rows (lz4hc, the best-ratio ones and
+                 the anchors), for all rows, or for none
+  --keep-images  keep every image (default: only those the fsck row needs)
+  --tag TAG      name the outputs compress-TAG.* (to keep the results of several
+                 runs, for example of a benchmark split with --only)
+  --prepare      only make the tree and the reference chroot, measure nothing
   -h, --help     this help
 
-Environment: EROOT (eroot binary), SUITE (default bookworm), REF_SUITE (default
-trixie), MIRROR.
+Environment: EROOT, REF_ROOT (existing chroot with erofs-utils, e.g. /work/sidroot),
+REF_SUITE (default sid), SUITE (default bookworm), MIRROR.
 EOF
 }
 
 while [ $# -gt 0 ]; do
     case $1 in
+        --tree) [ $# -ge 2 ] || { usage >&2; exit 2; }; tree=$2; shift 2 ;;
+        --tree=*) tree=${1#*=}; shift ;;
         -n) [ $# -ge 2 ] || { usage >&2; exit 2; }; runs=$2; shift 2 ;;
         -n*) runs=${1#-n}; shift ;;
         --slow-runs) [ $# -ge 2 ] || { usage >&2; exit 2; }; slow_runs=$2; shift 2 ;;
         --slow-runs=*) slow_runs=${1#*=}; shift ;;
         --only) [ $# -ge 2 ] || { usage >&2; exit 2; }; only=$2; shift 2 ;;
         --only=*) only=${1#*=}; shift ;;
+        --read) [ $# -ge 2 ] || { usage >&2; exit 2; }; read_mode=$2; shift 2 ;;
+        --read=*) read_mode=${1#*=}; shift ;;
+        --keep-images) keep_images=1; shift ;;
+        --tag) [ $# -ge 2 ] || { usage >&2; exit 2; }; tag=$2; shift 2 ;;
+        --tag=*) tag=${1#*=}; shift ;;
         --prepare) prepare_only=1; shift ;;
         -h|--help) usage; exit 0 ;;
         *) usage >&2; exit 2 ;;
@@ -98,79 +141,112 @@ for n in "$runs" "$slow_runs"; do
         ''|*[!0-9]*|0) msg "error: run counts must be positive integers, got '$n'"; exit 2 ;;
     esac
 done
+case $tag in
+    *[!A-Za-z0-9._-]*) msg "error: --tag wants letters, digits, '.', '_' or '-', got '$tag'"; exit 2 ;;
+esac
+name=compress${tag:+-$tag}
+case $read_mode in
+    default|all|none) ;;
+    *) msg "error: --read wants default, all or none, got '$read_mode'"; exit 2 ;;
+esac
+with_fsck=1
 if [ -n "$only" ]; then
     IFS=, read -ra picked <<< "$only"
+    sel_rows=() sel_anchors=() with_fsck=0
     for s in "${picked[@]}"; do
-        [ -n "${title_of[$s]+x}" ] || { msg "error: unknown setting '$s' (known: ${settings[*]})"; exit 2; }
+        if [ "$s" = fsck ]; then with_fsck=1
+        elif [ -n "${sq_args_of[$s]+x}" ]; then sel_anchors+=("$s")
+        elif [ -n "${title_of[$s]+x}" ]; then sel_rows+=("$s")
+        else msg "error: unknown row '$s' (known: ${rows[*]} ${anchors[*]} fsck)"; exit 2
+        fi
     done
-    settings=("${picked[@]}")
+    rows=(${sel_rows[@]+"${sel_rows[@]}"})
+    anchors=(${sel_anchors[@]+"${sel_anchors[@]}"})
 fi
+runs_of() { if [ "${slow_of[$1]:-0}" = 1 ]; then echo "$slow_runs"; else echo "$runs"; fi; }
+reads_row() {   # reads_row ROW: whether ROW's images are read cold
+    case $read_mode in all) return 0 ;; none) return 1 ;; esac
+    [ "${read_of[$1]:-1}" = 1 ]   # anchors: yes
+}
 
 [ "$(id -u)" -eq 0 ] ||
-    die "must run as root (debootstrap, chroot, mount and drop_caches need it)"
+    die "must run as root (chroot, mount and drop_caches need it)"
 mkdir -p "$cache_dir" "$out_dir"
 t_start=$(date +%s)
+elapsed() { echo $(( $(date +%s) - t_start )); }
 
 # ---------------------------------------------------------------- tools ----
 
-ensure_commands debootstrap=debootstrap mksquashfs=squashfs-tools /usr/bin/time=time \
-    tar=tar diff=diffutils
+ensure_commands mksquashfs=squashfs-tools /usr/bin/time=time tar=tar diff=diffutils
+if [ -z "$tree" ] || [ -z "$REF_ROOT" ]; then
+    ensure_commands debootstrap=debootstrap
+fi
 
-# ----------------------------------------------------------- the trees -----
+# ------------------------------------------------------ tree and chroot -----
 
-tree=$cache_dir/$SUITE-minbase
-bootstrap_tree "$SUITE" "$tree" "$cache_dir/debootstrap.log"
+if [ -n "$tree" ]; then
+    [ -d "$tree" ] || die "--tree $tree is not a directory"
+    tree=$(cd "$tree" && pwd)
+    tree_desc=$tree
+else
+    tree=$cache_dir/$SUITE-minbase
+    bootstrap_tree "$SUITE" "$tree" "$cache_dir/debootstrap.log"
+    tree_desc="$tree (Debian $SUITE minbase)"
+fi
 
-chroot_dir=$cache_dir/$REF_SUITE
-bootstrap_tree "$REF_SUITE" "$chroot_dir" "$cache_dir/$REF_SUITE-debootstrap.log"
-
-work=$out_dir/compress
-img_dir=$work/images
-log_dir=$work/logs
-mnt=$work/mnt
-
-# Everything this script mounts: the kernel file systems and the source tree in the
-# chroot, an image on $mnt.  All of it is unmounted on exit, however it ends.
+# Everything this script mounts is listed here and unmounted on exit, however it
+# ends; what others mounted in a shared chroot is left alone.
+our_mounts=()
 cleanup() {
-    local d
-    for d in "$mnt" "$chroot_dir/src" "$chroot_dir/dev" "$chroot_dir/sys" "$chroot_dir/proc"; do
-        unmount_below "$d"
+    local i
+    for ((i = ${#our_mounts[@]} - 1; i >= 0; i--)); do
+        unmount_below "${our_mounts[i]}"
     done
+    [ -z "${mnt:-}" ] || unmount_below "$mnt"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# mount_chroot_fs: /proc, /sys and /dev in the chroot (apt and dpkg want them, and
-# mkfs.erofs counts the CPUs through /sys for its default number of workers).
-mount_chroot_fs() {
-    local d
-    for d in proc sys dev; do
-        mkdir -p "$chroot_dir/$d"
-        mountpoint -q "$chroot_dir/$d" && continue
-        case $d in
-            proc) mount -t proc proc "$chroot_dir/proc" ;;
-            sys)  mount -t sysfs sysfs "$chroot_dir/sys" ;;
-            dev)  mount --bind /dev "$chroot_dir/dev" ;;
-        esac
-    done
-}
-
-erofs_stamp=$cache_dir/$REF_SUITE.erofs-utils
-if [ -f "$erofs_stamp" ] && [ -x "$chroot_dir/usr/bin/mkfs.erofs" ]; then
-    msg "using cached erofs-utils $(cat "$erofs_stamp") in $chroot_dir"
+if [ -n "$REF_ROOT" ]; then
+    chroot_dir=$(cd "$REF_ROOT" 2>/dev/null && pwd) || die "REF_ROOT=$REF_ROOT is not a directory"
+    chroot "$chroot_dir" mkfs.erofs --version >/dev/null 2>&1 ||
+        die "no working mkfs.erofs in REF_ROOT=$chroot_dir"
+    ref_desc="the chroot $chroot_dir"
 else
-    apt_log=$cache_dir/$REF_SUITE-apt.log
-    msg "installing erofs-utils in the $REF_SUITE chroot (log: $apt_log)"
-    mount_chroot_fs
-    { chroot "$chroot_dir" apt-get update &&
-      DEBIAN_FRONTEND=noninteractive chroot "$chroot_dir" \
-          apt-get install -y --no-install-recommends erofs-utils
-    } >"$apt_log" 2>&1 ||
-        { tail -n 20 "$apt_log" >&2; die "installing erofs-utils in $chroot_dir failed; see $apt_log"; }
-    # shellcheck disable=SC2016  # ${Version} is dpkg-query's
-    chroot "$chroot_dir" dpkg-query -W -f '${Version}\n' erofs-utils > "$erofs_stamp"
-    cleanup
+    chroot_dir=$cache_dir/$REF_SUITE
+    bootstrap_tree "$REF_SUITE" "$chroot_dir" "$cache_dir/$REF_SUITE-debootstrap.log"
+    stamp=$cache_dir/$REF_SUITE.erofs-utils
+    if [ -f "$stamp" ] && chroot "$chroot_dir" mkfs.erofs --version >/dev/null 2>&1; then
+        msg "using cached erofs-utils $(cat "$stamp") in $chroot_dir"
+    else
+        # apt and dpkg want /proc, /sys and /dev
+        for d in proc sys dev; do
+            mkdir -p "$chroot_dir/$d"
+            mountpoint -q "$chroot_dir/$d" && continue
+            case $d in
+                proc) mount -t proc proc "$chroot_dir/proc" ;;
+                sys)  mount -t sysfs sysfs "$chroot_dir/sys" ;;
+                dev)  mount --bind /dev "$chroot_dir/dev" ;;
+            esac
+            our_mounts+=("$chroot_dir/$d")
+        done
+        apt_log=$cache_dir/$REF_SUITE-apt.log
+        msg "installing erofs-utils in the $REF_SUITE chroot (log: $apt_log)"
+        { chroot "$chroot_dir" apt-get update &&
+          DEBIAN_FRONTEND=noninteractive chroot "$chroot_dir" \
+              apt-get install -y --no-install-recommends erofs-utils
+        } >"$apt_log" 2>&1 ||
+            { tail -n 20 "$apt_log" >&2; die "installing erofs-utils in $chroot_dir failed; see $apt_log"; }
+        # shellcheck disable=SC2016  # ${Version} is dpkg-query's
+        chroot "$chroot_dir" dpkg-query -W -f '${Version}\n' erofs-utils > "$stamp"
+    fi
+    ref_desc="Debian $REF_SUITE erofs-utils $(cat "$stamp") in the chroot $chroot_dir"
 fi
+ref_version=$(chroot "$chroot_dir" mkfs.erofs --version 2>&1 | head -n 1)
+case $ref_version in
+    *\ 1.9.*|*\ [2-9].*) ;;
+    *) msg "warning: the reference is $ref_version; issue 12 compares with 1.9.x (REF_ROOT=, REF_SUITE=sid)" ;;
+esac
 
 [ "$prepare_only" -eq 1 ] && { msg "prepared $tree and $chroot_dir"; exit 0; }
 
@@ -178,7 +254,14 @@ fi
 
 # The binary is copied (with its library, keeping the layout its RUNPATH
 # $ORIGIN/../../lib expects) so that a rebuild during the run changes nothing.
+if [ -z "${EROOT:-}" ] && [ -x "$repo_root/build-rel/tools/eroot/eroot" ]; then
+    EROOT=$repo_root/build-rel/tools/eroot/eroot
+fi
 eroot_src=$(find_eroot)
+work=$out_dir/$name
+img_dir=$work/images
+log_dir=$work/logs
+mnt=$work/mnt
 unmount_below "$work"
 rm -rf --one-file-system "$work"
 mkdir -p "$img_dir" "$log_dir" "$mnt" "$work/eroot/tools/eroot" "$work/eroot/lib"
@@ -189,108 +272,151 @@ done
 eroot=$work/eroot/tools/eroot/eroot
 "$eroot" --version >/dev/null 2>&1 || die "the copy $eroot of $eroot_src does not run"
 eroot_version=$("$eroot" --version 2>&1 | head -n 1)
-eroot_built=$(date -r "$eroot_src" '+%Y-%m-%d %H:%M')
-eroot_git=$(cd "$repo_root" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [ -n "$(cd "$repo_root" && git status --porcelain -- lib include tools meson.build 2>/dev/null)" ]; then
+eroot_git=$(git -C "$(dirname "$eroot_src")" rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git -C "$(dirname "$eroot_src")" status --porcelain -- :/lib :/include :/tools :/meson.build 2>/dev/null)" ]; then
     eroot_git="$eroot_git + uncommitted changes"
 fi
+eroot_note=
+if ldd "$eroot" 2>/dev/null | grep -q 'libasan\|libubsan'; then
+    eroot_note=" (WARNING: built with sanitizers, its times mean nothing)"
+    msg "warning: $eroot_src is built with sanitizers; set EROOT to a release build"
+fi
 
-# --------------------------------------------------------------- setup -----
+# ---------------------------------------------------------------- setup ----
 
-mount_chroot_fs
-mkdir -p "$chroot_dir/src" "$chroot_dir/out"
-mount --bind "$tree" "$chroot_dir/src"
-mount -o remount,bind,ro "$chroot_dir/src"
-rm -f "$chroot_dir"/out/*
+# Inside the chroot, under a directory of our own: the tree (read-only) at
+# $in/src, the image directory at $in/out, fsck.erofs's extraction at $in/x.
+in=/tmp/eroot-bench.$$
+mkdir -p "$chroot_dir$in/src" "$chroot_dir$in/out"
+our_mounts+=("$chroot_dir$in/src" "$chroot_dir$in/out")
+mount --bind "$tree" "$chroot_dir$in/src"
+mount -o remount,bind,ro "$chroot_dir$in/src"
+mount --bind "$img_dir" "$chroot_dir$in/out"
+remove_chroot_dir() {
+    cleanup
+    rm -rf --one-file-system "${chroot_dir:?}$in/x"
+    rmdir "$chroot_dir$in/src" "$chroot_dir$in/out" "$chroot_dir$in" 2>/dev/null || true
+}
+trap remove_chroot_dir EXIT
 
-mkfs_erofs_version=$(chroot "$chroot_dir" mkfs.erofs --version 2>&1 | head -n 1)
-mkfs_erofs_workers=$(chroot "$chroot_dir" mkfs.erofs --help 2>&1 |
+ref_workers=$(chroot "$chroot_dir" mkfs.erofs --help 2>&1 |
     sed -n 's/.*--workers=#.*(default: *\([0-9]*\)).*/\1/p')
-mksquashfs_version=$(mksquashfs -version 2>&1 | head -n 1)
+sq_version=$(mksquashfs -version 2>&1 | head -n 1)
 
+warm_tree() { tar -C "$tree" -cf - . | cat > /dev/null; }
 msg "warm-up: reading the whole tree once"
-( cd "$tree" && find . -type f -print0 | xargs -0 -r cat ) > /dev/null
-
-load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+warm_tree
 files=$(find "$tree" -type f | wc -l)
-tree_bytes=$(du -s --apparent-size -B1 "$tree" | cut -f1)
+entries=$(find "$tree" | wc -l)
+tree_bytes=$(find "$tree" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 loadavg() { cut -d' ' -f1 /proc/loadavg; }
 
-# ------------------------------------------------------------ measuring ----
+# ------------------------------------------------------------- records -----
 
-# Results, keyed "SETTING|ROW": runs, median wall s, CPU s, peak RSS KiB, image
-# bytes, cold read s; note says when a row repeats another's measurement.
-declare -A r_runs r_wall r_cpu r_rss r_size r_read r_note
-# Every message starts "SETTING: ROW "; those of eroot's row make the exit status 1.
+jsonl=$out_dir/$name.jsonl
+: > "$jsonl"
+jstr() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '"%s"' "$s"; }
+# jl KEY VALUE...: one JSON object, after "t_s" (seconds since the start); a
+# VALUE made of digits (and a dot) is a number, "null" and "[...]" are JSON already, anything else a string.
+jl() {
+    local sep=, out
+    out="{\"t_s\":$(elapsed)"
+    while [ $# -ge 2 ]; do
+        if [ "$1" != eroot_git ] &&   # a short hash can be all digits
+           { [[ $2 =~ ^-?[0-9]+(\.[0-9]+)?$ ]] || [[ $2 =~ ^(null|\[.*\])$ ]]; }; then out+="$sep\"$1\":$2"
+        else out+="$sep\"$1\":$(jstr "$2")"; fi
+        sep=,; shift 2
+    done
+    printf '%s}\n' "$out" >> "$jsonl"
+}
+
 problems=()
 eroot_problems=0
-problem() {
-    problems+=("$*")
-    [[ $* =~ ^[^:]+:\ eroot\  ]] && eroot_problems=$((eroot_problems + 1))
-    msg "PROBLEM: $*"
+problem() {   # problem TOOL TEXT: TOOL is eroot, mkfs.erofs, mksquashfs or fsck.erofs
+    problems+=("$2")
+    [ "$1" = eroot ] && eroot_problems=$((eroot_problems + 1))
+    msg "PROBLEM: $2"
 }
 
-# One row in the same place as another (the same mksquashfs command line): copy.
-declare -A sq_done   # mksquashfs arguments -> "SETTING|mksquashfs" measured with them
+# Per run values, space-separated lists keyed "ROW|TOOL|METRIC", METRIC one of
+# wall, cpu, rss (KiB), size (bytes), read (s).
+declare -A val
+add() { val[$1]="${val[$1]:-}${val[$1]:+ }$2"; }
 
-# build KEY IMAGE RUNS CMD...: time CMD RUNS times (IMAGE deleted before each run),
-# keep the medians.  Returns 1 (after recording a problem) when a run fails.
-build() {
-    local key=$1 image=$2 n=$3 i log tfile e u s m
+# timed KEY RUN LOG CMD...: run CMD under GNU time, add its wall, CPU and peak RSS
+# to KEY's lists.  Returns 1 when CMD fails.
+timed() {
+    local key=$1 run=$2 log=$3 tfile=$3.time e u s m
     shift 3
-    local ws=() cs=() ms=()
-    for ((i = 1; i <= n; i++)); do
-        msg "  ${key#*|}: build $i/$n"
-        rm -f "$image"
-        log=$log_dir/${key/|/.}.run$i.log
-        tfile=$log_dir/${key/|/.}.run$i.time
-        if ! /usr/bin/time -f '%e %U %S %M' -o "$tfile" "$@" >"$log" 2>&1; then
-            problem "${key%|*}: ${key#*|} failed (run $i): $* (log: $log: $(tail -n 1 "$log"))"
-            return 1
-        fi
-        [ -s "$image" ] || { problem "${key%|*}: ${key#*|} made no $image: $*"; return 1; }
-        read -r e u s m < "$tfile"
-        ws+=("$e")
-        cs+=("$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }')")
-        ms+=("$m")
-    done
-    r_runs[$key]=$n
-    r_wall[$key]=$(median "${ws[@]}")
-    r_cpu[$key]=$(median "${cs[@]}")
-    r_rss[$key]=$(median "${ms[@]}")
-    r_size[$key]=$(stat -c %s "$image")
+    if ! /usr/bin/time -f '%e %U %S %M' -o "$tfile" "$@" >"$log" 2>&1; then
+        return 1
+    fi
+    read -r e u s m < "$tfile"
+    add "$key|wall" "$e"
+    add "$key|cpu" "$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }')"
+    add "$key|rss" "$m"
+    jl kind time row "${key%%|*}" tool "${key#*|}" run "$run" wall_s "$e" \
+        cpu_s "$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }')" peak_rss_kib "$m"
 }
 
-# cold_read KEY IMAGE FSTYPE RUNS: mount IMAGE, drop every cache, time reading all
-# of it (tar into a pipe: tar skips the data when writing to /dev/null itself),
-# unmount; RUNS times, keep the median.
+# build ROW TOOL RUN IMAGE CMD...: one timed build; IMAGE is deleted first.
+build() {
+    local row=$1 tool=$2 run=$3 image=$4 log=$log_dir/$1.$2.build$3.log size
+    shift 4
+    msg "  $row: $tool build $run ($(elapsed) s so far)"
+    rm -f "$image"
+    if ! timed "$row|$tool" "$run" "$log" "$@"; then
+        problem "$tool" "$row: $tool failed (run $run): $* (log $log: $(tail -n 1 "$log"))"
+        return 1
+    fi
+    [ -s "$image" ] || { problem "$tool" "$row: $tool made no $image: $*"; return 1; }
+    size=$(stat -c %s "$image")
+    if [ -n "${val[$row|$tool|size]:-}" ] && [ "$tool" = eroot ] &&
+       [ "${val[$row|$tool|size]%% *}" != "$size" ]; then
+        problem eroot "$row: eroot image sizes differ between runs: ${val[$row|$tool|size]} and $size"
+    fi
+    add "$row|$tool|size" "$size"
+    jl kind build row "$row" tool "$tool" run "$run" bytes "$size"
+}
+
+# mounted IMAGE FSTYPE: mount IMAGE read-only on $mnt (a file-backed EROFS mount
+# or a loop device, as mount(8) decides); prints how.
+mount_image() {
+    local image=$1 fstype=$2 log=$3
+    mount -t "$fstype" -o ro "$image" "$mnt" >>"$log" 2>&1 || return 1
+    awk -v m="$mnt" '$2 == m { print ($1 ~ /^\/dev\/loop/) ? "loop device" : "file-backed" }' /proc/mounts | tail -n 1
+}
+
+# cold_read ROW TOOL RUN IMAGE FSTYPE: mount, drop every cache, time reading all
+# of it (tar into a pipe: GNU tar skips the data when its archive is /dev/null),
+# unmount.
+declare -A mount_how
 cold_read() {
-    local key=$1 image=$2 fstype=$3 n=$4 i log tfile
-    local ts=()
-    for ((i = 1; i <= n; i++)); do
-        log=$log_dir/${key/|/.}.read$i.log
-        tfile=$log_dir/${key/|/.}.read$i.time
-        if ! mount -t "$fstype" -o ro "$image" "$mnt" >"$log" 2>&1; then
-            problem "${key%|*}: ${key#*|} image does not mount: mount -t $fstype -o ro $image $mnt: $(tr '\n' ' ' < "$log")$(dmesg 2>/dev/null | tail -n 3 | tr '\n' ' ')"
-            return 1
-        fi
-        sync
-        echo 3 > /proc/sys/vm/drop_caches
-        # shellcheck disable=SC2016  # $M is expanded by the inner bash
-        if ! M=$mnt /usr/bin/time -f '%e' -o "$tfile" \
-               bash -c 'set -o pipefail; tar -C "$M" -cf - . | wc -c' >>"$log" 2>&1; then
-            problem "${key%|*}: ${key#*|} image mounts but does not read back: tar -C $mnt -cf - . (image $image, log $log: $(tail -n 2 "$log" | tr '\n' ' ')$(dmesg 2>/dev/null | tail -n 3 | tr '\n' ' '))"
-            umount "$mnt" || true
-            return 1
-        fi
-        umount "$mnt"
-        ts+=("$(cat "$tfile")")
-    done
-    r_read[$key]=$(median "${ts[@]}")
+    local row=$1 tool=$2 run=$3 image=$4 fstype=$5 log=$log_dir/$1.$2.read$3.log how tfile
+    tfile=$log.time
+    : > "$log"
+    if ! how=$(mount_image "$image" "$fstype" "$log"); then
+        problem "$tool" "$row: $tool image does not mount: mount -t $fstype -o ro $image $mnt: $(tr '\n' ' ' < "$log")$(dmesg 2>/dev/null | tail -n 3 | tr '\n' ' ')"
+        return 1
+    fi
+    mount_how[$fstype]=$how
+    sync
+    echo 3 > /proc/sys/vm/drop_caches
+    # shellcheck disable=SC2016  # $M is expanded by the inner bash
+    if ! M=$mnt /usr/bin/time -f '%e' -o "$tfile" \
+           bash -c 'set -o pipefail; tar -C "$M" -cf - . | wc -c' >>"$log" 2>&1; then
+        problem "$tool" "$row: $tool image mounts but does not read back: tar -C $mnt -cf - . (image $image, log $log: $(tail -n 2 "$log" | tr '\n' ' ')$(dmesg 2>/dev/null | tail -n 3 | tr '\n' ' '))"
+        umount "$mnt" || true
+        return 1
+    fi
+    umount "$mnt"
+    add "$row|$tool|read" "$(cat "$tfile")"
+    jl kind read row "$row" tool "$tool" run "$run" fstype "$fstype" mount "$how" wall_s "$(cat "$tfile")"
 }
 
-# Listing of what a tree holds beyond file contents: type, mode, owner, mtime (ns),
-# symlink target, device numbers, file sizes.
+# What a tree holds beyond file contents: type, mode, owner, mtime (ns), symlink
+# target, device numbers, file sizes.
 metadata() {
     ( cd "$1" &&
       find . -printf '%y %m %U %G %T@ %p -> %l\n' | sort &&
@@ -298,182 +424,291 @@ metadata() {
       find . -type f -printf '%p %s\n' | sort )
 }
 
-# verify KEY IMAGE FSTYPE: mount IMAGE and compare what the kernel reads with the
-# tree: contents with diff -r, and for eroot's images the metadata too (with the
-# listing above).  Then eroot fsck, on the EROFS images of every tool (for the
-# mkfs.erofs ones, a check of eroot's reader).  Not timed.
+# verify ROW IMAGE: mount eroot's IMAGE and compare what the kernel reads with the
+# tree, contents (diff -r) and metadata.  Not timed; it also warms the tree again
+# after the cold reads dropped it from the page cache.
 declare -A v_status
 verify() {
-    local key=$1 image=$2 fstype=$3 log=$log_dir/${1/|/.}.verify.log st
-    local set=${key%|*} row=${key#*|}
-    if ! mount -t "$fstype" -o ro "$image" "$mnt" >"$log" 2>&1; then
-        st="does not mount"   # already a problem, from cold_read
+    local row=$1 image=$2 log=$log_dir/$1.eroot.verify.log st
+    : > "$log"
+    if ! mount_image "$image" erofs "$log" >/dev/null; then
+        problem eroot "$row: eroot image does not mount: mount -t erofs -o ro $image $mnt (log $log)"
+        v_status[$row]="does NOT mount"
+        return
+    fi
+    if diff -r --no-dereference "$tree" "$mnt" >>"$log" 2>&1; then
+        st="kernel read = tree"
     else
-        if diff -r --no-dereference "$tree" "$mnt" >>"$log" 2>&1; then
-            st="kernel read = tree"
-        else
-            problem "$set: $row image: what the kernel reads differs from the tree: diff -r --no-dereference $tree $mnt (mount -t $fstype -o ro $image $mnt; $(grep -ac '^diff\|^Only in\|^File' "$log") files differ, log $log: $(grep -am 1 '^diff\|^Only in\|^File' "$log"))"
-            st="kernel read DIFFERS from the tree"
-        fi
-        if [ "$row" = eroot ]; then
-            if diff <(metadata "$tree") <(metadata "$mnt") >>"$log" 2>&1; then
-                st="$st (contents and metadata)"
-            else
-                problem "$set: $row image: the metadata the kernel reads differs from the tree (mount -t $fstype -o ro $image $mnt; log $log)"
-                st="$st, metadata DIFFERS"
-            fi
-        fi
-        umount "$mnt"
+        problem eroot "$row: what the kernel reads of the eroot image differs from the tree: diff -r --no-dereference $tree $mnt (mount -t erofs -o ro $image $mnt; log $log: $(grep -am 1 '^diff\|^Only in\|^File' "$log"))"
+        st="kernel read DIFFERS"
     fi
-    if [ "$fstype" = erofs ]; then
-        if "$eroot" fsck -q "$image" >>"$log" 2>&1; then
-            st="$st, eroot fsck clean"
-        else
-            local rc=$?
-            problem "$set: $row image: eroot fsck -q $image exits $rc: $(grep -am 2 '^eroot fsck' "$log" | tr '\n' ' ')"
-            st="$st, eroot fsck FAILED (exit $rc)"
-        fi
+    if diff <(metadata "$tree") <(metadata "$mnt") >>"$log" 2>&1; then
+        st="$st, metadata too"
+    else
+        problem eroot "$row: the metadata the kernel reads of the eroot image differs from the tree (log $log)"
+        st="$st, metadata DIFFERS"
     fi
-    v_status[$key]=$st
+    umount "$mnt"
+    v_status[$row]=$st
+    jl kind verify row "$row" tool eroot status "$st"
 }
 
+# ------------------------------------------------------------ measuring ----
+
 declare -A load_before load_after
-for set in "${settings[@]}"; do
-    if [ "${slow_of[$set]}" = 1 ]; then n=$slow_runs; else n=$runs; fi
-    msg "$set: ${title_of[$set]} ($n run(s) per tool; $(( $(date +%s) - t_start )) s so far)"
-    load_before[$set]=$(loadavg)
-    read -ra ea <<< "${eroot_args_of[$set]}"
-    read -ra ma <<< "${mkfs_args_of[$set]}"
-    read -ra sa <<< "${sq_args_of[$set]}"
+keep() {   # keep ROW: whether ROW's eroot image is kept for the fsck row
+    local r
+    [ "$keep_images" = 1 ] && return 0
+    [ "$with_fsck" = 1 ] || return 1
+    for r in "${fsck_rows[@]}"; do [ "$r" = "$1" ] && return 0; done
+    return 1
+}
 
-    img=$img_dir/$set.eroot.erofs
-    if build "$set|eroot" "$img" "$n" "$eroot" mkfs -q "${ea[@]}" "$img" "$tree"; then
-        cold_read "$set|eroot" "$img" erofs "$n" || true
-        verify "$set|eroot" "$img" erofs
-    fi
-
-    # mkfs.erofs runs in the chroot, on the tree bind-mounted at /src, writing to
-    # /out; the image is then moved out of the chroot.
-    rows=(mkfs.erofs)
-    [ -n "${extra_args_of[$set]:-}" ] && rows+=(mkfs.erofs-libdeflate)
-    for row in "${rows[@]}"; do
-        if [ "$row" = mkfs.erofs ]; then args=("${ma[@]}"); else read -ra args <<< "${extra_args_of[$set]}"; fi
-        inside=/out/$set.$row.erofs
-        img=$img_dir/$set.$row.erofs
-        if build "$set|$row" "$chroot_dir$inside" "$n" \
-                chroot "$chroot_dir" mkfs.erofs --quiet "${args[@]}" "$inside" /src; then
-            mv "$chroot_dir$inside" "$img"
-            cold_read "$set|$row" "$img" erofs "$n" || true
-            verify "$set|$row" "$img" erofs
-        fi
-    done
-
-    img=$img_dir/$set.squashfs
-    key="$set|mksquashfs"
-    prev=${sq_done[${sq_args_of[$set]}]:-}
-    if [ -n "$prev" ]; then
-        # the same command line as an earlier setting: same image, measured once
-        for a in r_runs r_wall r_cpu r_rss r_size r_read v_status; do
-            declare -n arr=$a
-            # shellcheck disable=SC2004  # associative, not arithmetic
-            [ -n "${arr[$prev]+x}" ] && arr[$key]=${arr[$prev]}
-            unset -n arr
+for row in "${rows[@]}"; do
+    n=$(runs_of "$row")
+    msg "$row: ${title_of[$row]} ($n pair(s); $(elapsed) s so far)"
+    load_before[$row]=$(loadavg)
+    warm_tree
+    read -ra ea <<< "${eroot_args_of[$row]}"
+    read -ra ra <<< "${ref_args_of[$row]}"
+    e_img=$img_dir/$row.eroot.erofs
+    r_img=$img_dir/$row.mkfs.erofs.erofs
+    ok_e=1 ok_r=1
+    for ((i = 1; i <= n; i++)); do
+        order=(eroot mkfs.erofs)
+        [ $((i % 2)) -eq 0 ] && order=(mkfs.erofs eroot)
+        for tool in "${order[@]}"; do
+            if [ "$tool" = eroot ]; then
+                [ "$ok_e" = 1 ] || continue
+                build "$row" eroot "$i" "$e_img" \
+                    "$eroot" mkfs -q ${ea[@]+"${ea[@]}"} "$e_img" "$tree" || ok_e=0
+            else
+                [ "$ok_r" = 1 ] || continue
+                build "$row" mkfs.erofs "$i" "$r_img" \
+                    chroot "$chroot_dir" mkfs.erofs --quiet ${ra[@]+"${ra[@]}"} \
+                    "$in/out/${r_img##*/}" "$in/src" || ok_r=0
+            fi
         done
-        r_note[$key]="(the ${prev%|*} row: same command)"
-    elif build "$key" "$img" "$n" mksquashfs "$tree" "$img" "${sa[@]}" -no-progress -quiet -noappend; then
-        cold_read "$key" "$img" squashfs "$n" || true
-        verify "$key" "$img" squashfs
-        sq_done[${sq_args_of[$set]}]=$key
+    done
+    if reads_row "$row"; then
+        for ((i = 1; i <= n; i++)); do
+            order=(eroot mkfs.erofs)
+            [ $((i % 2)) -eq 0 ] && order=(mkfs.erofs eroot)
+            for tool in "${order[@]}"; do
+                if [ "$tool" = eroot ]; then
+                    [ "$ok_e" = 1 ] && { cold_read "$row" eroot "$i" "$e_img" erofs || ok_e=0; }
+                else
+                    [ "$ok_r" = 1 ] && { cold_read "$row" mkfs.erofs "$i" "$r_img" erofs || ok_r=0; }
+                fi
+            done
+        done
     fi
-    load_after[$set]=$(loadavg)
+    [ "$ok_e" = 1 ] && verify "$row" "$e_img"
+    rm -f "$r_img"
+    keep "$row" || rm -f "$e_img"
+    load_after[$row]=$(loadavg)
 done
+
+for a in ${anchors[@]+"${anchors[@]}"}; do
+    n=$slow_runs   # measured for their size mostly; they take long
+    msg "$a: mksquashfs ${sq_args_of[$a]} ($n run(s); $(elapsed) s so far)"
+    load_before[$a]=$(loadavg)
+    warm_tree
+    read -ra sa <<< "${sq_args_of[$a]}"
+    img=$img_dir/$a.squashfs
+    ok=1
+    for ((i = 1; i <= n; i++)); do
+        build "$a" mksquashfs "$i" "$img" \
+            mksquashfs "$tree" "$img" "${sa[@]}" -no-progress -quiet -noappend || { ok=0; break; }
+    done
+    if [ "$ok" = 1 ] && reads_row "$a"; then
+        for ((i = 1; i <= n; i++)); do
+            cold_read "$a" mksquashfs "$i" "$img" squashfs || break
+        done
+    fi
+    [ "$keep_images" = 1 ] || rm -f "$img"
+    load_after[$a]=$(loadavg)
+done
+
+# The fsck row: eroot fsck, fsck.erofs --extract (decodes every file, writes
+# nothing: the same work as eroot fsck) and fsck.erofs --extract=DIR (also writes
+# the files, into a directory of the chroot removed untimed after each run), all
+# on the same eroot image, in rotating order.
+fsck_done=()
+if [ "$with_fsck" = 1 ]; then
+    warm_tree
+    for row in "${fsck_rows[@]}"; do
+        img=$img_dir/$row.eroot.erofs
+        if [ ! -s "$img" ]; then
+            msg "fsck-$row: building its eroot image (untimed)"
+            read -ra ea <<< "${eroot_args_of[$row]}"
+            "$eroot" mkfs -q "${ea[@]}" "$img" "$tree" >"$log_dir/fsck-$row.mkfs.log" 2>&1 ||
+                { problem eroot "fsck-$row: eroot mkfs failed (log $log_dir/fsck-$row.mkfs.log)"; continue; }
+        fi
+        key=fsck-$row
+        n=$runs   # cheap next to the builds: always -n runs
+        load_before[$key]=$(loadavg)
+        msg "$key: eroot fsck against fsck.erofs --extract[=DIR] ($n run(s) each; $(elapsed) s so far)"
+        for ((i = 1; i <= n; i++)); do
+            order=(eroot fsck.erofs fsck.erofs-x)
+            order=("${order[@]:$(((i - 1) % 3))}" "${order[@]:0:$(((i - 1) % 3))}")
+            for tool in "${order[@]}"; do
+                log=$log_dir/$key.$tool.run$i.log
+                rm -rf --one-file-system "${chroot_dir:?}$in/x"
+                case $tool in
+                    eroot) cmd=("$eroot" fsck -q "$img") ;;
+                    fsck.erofs) cmd=(chroot "$chroot_dir" fsck.erofs --extract "$in/out/${img##*/}") ;;
+                    fsck.erofs-x) cmd=(chroot "$chroot_dir" fsck.erofs --extract="$in/x" "$in/out/${img##*/}") ;;
+                esac
+                timed "$key|$tool" "$i" "$log" "${cmd[@]}" ||
+                    problem "${tool%-x}" "$key: ${cmd[*]} failed on eroot's image (run $i, log $log: $(tail -n 1 "$log"))"
+            done
+        done
+        rm -rf --one-file-system "${chroot_dir:?}$in/x"
+        [ "$keep_images" = 1 ] || rm -f "$img"
+        load_after[$key]=$(loadavg)
+        fsck_done+=("$key")
+    done
+fi
 
 # ------------------------------------------------------------- report ------
 
-t_total=$(( $(date +%s) - t_start ))
-mib() { awk -v b="$1" 'BEGIN { printf "%.2f", b / 1048576 }'; }
-fmt_row() {   # KEY LABEL
-    local k=$1
-    if [ -z "${r_runs[$k]+x}" ]; then
-        printf '%-22s %5s  %s\n' "$2" - "FAILED (see problems below)"
-        return
-    fi
-    awk -v l="$2" -v n="${r_runs[$k]}" -v w="${r_wall[$k]}" -v c="${r_cpu[$k]}" \
-        -v r="${r_rss[$k]}" -v s="${r_size[$k]}" -v t="${r_read[$k]:-}" -v note="${r_note[$k]:-}" '
-        BEGIN { printf "%-22s %5d %8.2f %8.2f %9.1f %9.2f %10s%s\n", l, n, w, c, r / 1024,
-                       s / 1048576, t == "" ? "FAILED" : sprintf("%.2f", t), note == "" ? "" : "  " note }'
-}
-ratios() {    # KEY REFKEY: the five ratios KEY / REFKEY, or nothing when a row failed
-    local k=$1 K=$2
-    [ -n "${r_runs[$k]+x}" ] && [ -n "${r_runs[$K]+x}" ] || return 0
-    awk -v w="${r_wall[$k]}" -v c="${r_cpu[$k]}" -v r="${r_rss[$k]}" -v s="${r_size[$k]}" -v t="${r_read[$k]:-}" \
-        -v W="${r_wall[$K]}" -v C="${r_cpu[$K]}" -v R="${r_rss[$K]}" -v S="${r_size[$K]}" -v T="${r_read[$K]:-}" '
-        function q(a, b) { return (a != "" && b > 0) ? sprintf("%.2f", a / b) : "n/a" }
-        BEGIN { printf "%8s %8s %9s %9s %10s\n", q(w, W), q(c, C), q(r, R), q(s, S), q(t, T) }'
-}
-fmt_ratio() { # KEY REFKEY LABEL
-    local v
-    v=$(ratios "$1" "$2")
-    printf '%-22s %5s %s\n' "$3" "" "${v:-     n/a}"
-}
+t_total=$(elapsed)
 
-report=$out_dir/compress-results.txt
+# stats LIST: "median min max" of the numbers in LIST (space-separated)
+stats() {
+    # shellcheck disable=SC2086  # LIST is split on purpose
+    [ -n "$1" ] && printf '%s\n' $1 | sort -g |
+        awk '{ v[NR] = $1 } END { printf "%s %s %s\n", v[int((NR + 1) / 2)], v[1], v[NR] }'
+}
+# pair_ratios A B: the ratios A[i] / B[i] of two lists of the same runs
+pair_ratios() {
+    awk -v a="$1" -v b="$2" 'BEGIN { n = split(a, x, " "); m = split(b, y, " ")
+        for (i = 1; i <= n && i <= m; i++) if (y[i] > 0) printf "%.4f ", x[i] / y[i] }'
+}
+# ratio_cell A B: "median (min-max)" of the pair ratios, "-" when missing
+ratio_cell() {
+    local r s
+    r=$(pair_ratios "$1" "$2")
+    [ -n "$r" ] || { echo -; return; }
+    s=$(stats "$r")
+    awk -v s="$s" 'BEGIN { split(s, v, " ")
+        if (v[2] == v[3]) printf "%.3f", v[1]; else printf "%.3f (%.3f-%.3f)", v[1], v[2], v[3] }'
+}
+# abs_cell LIST SCALE DIGITS: "median (min-max)" of LIST / SCALE
+abs_cell() {
+    local s
+    s=$(stats "$1") || true
+    [ -n "$s" ] || { echo -; return; }
+    awk -v s="$s" -v k="$2" -v d="$3" 'BEGIN { split(s, v, " ")
+        f = "%." d "f"
+        if (v[2] == v[3]) printf f, v[1] / k
+        else printf f " (" f "-" f ")", v[1] / k, v[2] / k, v[3] / k }'
+}
+# jtriple STATS: "median min max" as a JSON array, null when empty
+jtriple() { if [ -n "$1" ]; then printf '[%s]' "${1// /,}"; else echo null; fi; }
+last() { local l=${1:-}; echo "${l##* }"; }
+g() { echo "${val[$1]:-}"; }
+
+md=$out_dir/$name.md
+# shellcheck disable=SC2016  # the backquotes are Markdown's
 {
-    printf 'tree: %s (%s minbase), %s files, %.1f MiB of data\n' \
-        "$tree" "$SUITE" "$files" "$(awk -v b="$tree_bytes" 'BEGIN { print b / 1048576 }')"
-    printf 'host: %s, %s CPUs, %s GiB RAM; load average at the start %s (above 0 means\n' \
-        "$(uname -r)" "$(nproc)" "$(awk '/MemTotal/ { printf "%.0f", $2 / 1048576 }' /proc/meminfo)" "$load_start"
-    printf '      other work on the machine, which inflates wall times)\n'
-    printf 'eroot: %s (%s, built %s); --workers default: one per core = %s\n' \
-        "$eroot_version" "$eroot_git" "$eroot_built" "$(nproc)"
-    printf 'mkfs.erofs: %s (Debian %s erofs-utils %s, run in the chroot %s); --workers default: %s\n' \
-        "$mkfs_erofs_version" "$REF_SUITE" "$(cat "$erofs_stamp")" "$chroot_dir" "${mkfs_erofs_workers:-?}"
-    printf 'mksquashfs: %s (host); block size 128 KiB (default), all CPUs\n' "$mksquashfs_version"
-    printf 'every tool runs with its default number of threads on the %s CPUs\n' "$(nproc)"
-    printf 'build: median of %s runs (%s run(s) for the slow settings:' "$runs" "$slow_runs"
-    for s in "${settings[@]}"; do [ "${slow_of[$s]}" = 1 ] && printf ' %s' "$s"; done
-    printf '), the tree warm in the page cache\n'
-    printf 'cold read: mount -o ro, drop_caches, time tar -cf - of the whole mount | wc -c; median of as many runs\n'
-    printf 'total run time: %d min %02d s\n' $((t_total / 60)) $((t_total % 60))
-    for set in "${settings[@]}"; do
-        printf '\n== %s: %s ==   (load average %s before, %s after)\n' "$set" "${title_of[$set]}" \
-            "${load_before[$set]}" "${load_after[$set]:-?}"
-        printf '   eroot mkfs -q %s IMAGE TREE\n' "${eroot_args_of[$set]}"
-        printf '   chroot %s mkfs.erofs --quiet %s /out/IMAGE /src\n' "$REF_SUITE" "${mkfs_args_of[$set]}"
-        [ -n "${extra_args_of[$set]:-}" ] &&
-            printf '   chroot %s mkfs.erofs --quiet %s /out/IMAGE /src   (row mkfs.erofs-libdeflate)\n' \
-                "$REF_SUITE" "${extra_args_of[$set]}"
-        printf '   mksquashfs TREE IMAGE %s -no-progress -quiet -noappend\n' "${sq_args_of[$set]}"
-        printf '%-22s %5s %8s %8s %9s %9s %10s\n' row runs "wall s" "CPU s" "RSS MiB" "size MiB" "cold rd s"
-        fmt_row "$set|eroot" eroot
-        fmt_row "$set|mkfs.erofs" mkfs.erofs
-        [ -n "${extra_args_of[$set]:-}" ] && fmt_row "$set|mkfs.erofs-libdeflate" mkfs.erofs-libdeflate
-        fmt_row "$set|mksquashfs" mksquashfs
-        fmt_ratio "$set|eroot" "$set|mkfs.erofs" "eroot / mkfs.erofs"
-        [ -n "${extra_args_of[$set]:-}" ] && fmt_ratio "$set|eroot" "$set|mkfs.erofs-libdeflate" "eroot / ..-libdeflate"
-        for row in eroot mkfs.erofs mkfs.erofs-libdeflate mksquashfs; do
-            if [ -n "${v_status[$set|$row]+x}" ]; then
-                printf 'check %s: %s\n' "$row" "${v_status[$set|$row]}"
-            fi
+    printf '# eroot mkfs against mkfs.erofs and mksquashfs\n\n'
+    printf -- '- date: %s; total run time %d min %02d s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')" \
+        $((t_total / 60)) $((t_total % 60))
+    printf -- '- tree: %s: %s entries, %s files, %.1f MiB of file data\n' "$tree_desc" "$entries" "$files" \
+        "$(awk -v b="$tree_bytes" 'BEGIN { print b / 1048576 }')"
+    printf -- '- host: %s, %s CPUs, %s GiB RAM; load average at the start %s\n' "$(uname -r)" "$(nproc)" \
+        "$(awk '/MemTotal/ { printf "%.0f", $2 / 1048576 }' /proc/meminfo)" "$load_start"
+    printf -- '- eroot: %s (%s, %s)%s; --workers: one per core\n' "$eroot_version" "$eroot_git" "$eroot_src" "$eroot_note"
+    printf -- '- reference: %s, %s; --workers default %s\n' "$ref_version" "$ref_desc" "${ref_workers:-?}"
+    printf -- '- mksquashfs: %s (host), 128 KiB blocks, all CPUs\n' "$sq_version"
+    printf -- '- runs: %s pair(s) per row, %s for the slow rows and the anchors; builds interleaved (eroot first in odd runs), tree warm\n' \
+        "$runs" "$slow_runs"
+    printf -- '- cold read: mount -o ro (erofs: %s, squashfs: %s), drop_caches, tar -cf - of the mount | wc -c\n' \
+        "${mount_how[erofs]:-?}" "${mount_how[squashfs]:-?}"
+    printf -- '- ratios: eroot / reference, median of the per-pair ratios (min-max); below 1: eroot smaller, faster, leaner\n\n'
+
+    printf '| row | eroot / ref size | eroot MiB | ref MiB | eroot / squashfs size | wall | peak RSS | cold read | pairs | check |\n'
+    printf '|---|---|---|---|---|---|---|---|---|---|\n'
+    for row in "${rows[@]}"; do
+        es=$(last "$(g "$row|eroot|size")") rs=$(last "$(g "$row|mkfs.erofs|size")")
+        a=${anchor_of[$row]} as=$(last "$(g "${a}|mksquashfs|size")")
+        sizer=- sqr=- emib=- rmib=-
+        [ -n "$es" ] && emib=$(awk -v b="$es" 'BEGIN { printf "%.1f", b / 1048576 }')
+        [ -n "$rs" ] && rmib=$(awk -v b="$rs" 'BEGIN { printf "%.1f", b / 1048576 }')
+        [ -n "$es" ] && [ -n "$rs" ] && sizer=$(awk -v a="$es" -v b="$rs" 'BEGIN { printf "%.3f", a / b }')
+        [ -n "$es" ] && [ -n "$as" ] && sqr=$(awk -v a="$es" -v b="$as" -v n="${sq_args_of[$a]}" \
+            'BEGIN { printf "%.3f (`%s`)", a / b, n }')
+        printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "${title_of[$row]}" "$sizer" "$emib" "$rmib" "$sqr" \
+            "$(ratio_cell "$(g "$row|eroot|wall")" "$(g "$row|mkfs.erofs|wall")")" \
+            "$(ratio_cell "$(g "$row|eroot|rss")" "$(g "$row|mkfs.erofs|rss")")" \
+            "$(ratio_cell "$(g "$row|eroot|read")" "$(g "$row|mkfs.erofs|read")")" \
+            "$(runs_of "$row")" "${v_status[$row]:-not checked}"
+        jl kind row row "$row" title "${title_of[$row]}" eroot_args "${eroot_args_of[$row]}" \
+            ref_args "${ref_args_of[$row]}" pairs "$(runs_of "$row")" \
+            eroot_bytes "${es:-null}" ref_bytes "${rs:-null}" size_ratio "${sizer/-/null}" \
+            anchor "$a" anchor_bytes "${as:-null}" \
+            wall_ratio "$(jtriple "$(stats "$(pair_ratios "$(g "$row|eroot|wall")" "$(g "$row|mkfs.erofs|wall")")" || true)")" \
+            rss_ratio "$(jtriple "$(stats "$(pair_ratios "$(g "$row|eroot|rss")" "$(g "$row|mkfs.erofs|rss")")" || true)")" \
+            read_ratio "$(jtriple "$(stats "$(pair_ratios "$(g "$row|eroot|read")" "$(g "$row|mkfs.erofs|read")")" || true)")" \
+            check "${v_status[$row]:-not checked}"
+    done
+    for key in ${fsck_done[@]+"${fsck_done[@]}"}; do
+        for ref in fsck.erofs fsck.erofs-x; do
+            if [ "$ref" = fsck.erofs ]; then what='--extract'; else what='--extract=DIR'; fi
+            printf '| `eroot fsck` vs `fsck.erofs %s` (%s image of eroot) | - | - | - | - | %s | %s | - | %s | - |\n' \
+                "$what" "${key#fsck-}" \
+                "$(ratio_cell "$(g "$key|eroot|wall")" "$(g "$key|$ref|wall")")" \
+                "$(ratio_cell "$(g "$key|eroot|rss")" "$(g "$key|$ref|rss")")" "$runs"
+            jl kind row row "$key" title "eroot fsck vs fsck.erofs $what (${key#fsck-} image of eroot)" \
+                ref "$ref" pairs "$runs" \
+                wall_ratio "$(jtriple "$(stats "$(pair_ratios "$(g "$key|eroot|wall")" "$(g "$key|$ref|wall")")" || true)")" \
+                rss_ratio "$(jtriple "$(stats "$(pair_ratios "$(g "$key|eroot|rss")" "$(g "$key|$ref|rss")")" || true)")"
+        done
+    done
+    printf '\nAbsolute figures, median (min-max): wall and cold read in s, peak RSS in MiB.\n\n'
+    printf '| row | tool | wall s | CPU s | peak RSS MiB | image MiB | cold read s |\n|---|---|---|---|---|---|---|\n'
+    for row in "${rows[@]}" ${anchors[@]+"${anchors[@]}"} ${fsck_done[@]+"${fsck_done[@]}"}; do
+        for tool in eroot mkfs.erofs mksquashfs fsck.erofs fsck.erofs-x; do
+            [ -n "$(g "$row|$tool|wall")" ] || continue
+            sz=$(last "$(g "$row|$tool|size")")
+            printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$row" "$tool" \
+                "$(abs_cell "$(g "$row|$tool|wall")" 1 2)" "$(abs_cell "$(g "$row|$tool|cpu")" 1 2)" \
+                "$(abs_cell "$(g "$row|$tool|rss")" 1024 1)" \
+                "$([ -n "$sz" ] && awk -v b="$sz" 'BEGIN { printf "%.2f", b / 1048576 }' || echo -)" \
+                "$(abs_cell "$(g "$row|$tool|read")" 1 2)"
+            jl kind summary row "$row" tool "$tool" bytes "${sz:-null}" \
+                wall_s "$(jtriple "$(stats "$(g "$row|$tool|wall")" || true)")" \
+                cpu_s "$(jtriple "$(stats "$(g "$row|$tool|cpu")" || true)")" \
+                peak_rss_kib "$(jtriple "$(stats "$(g "$row|$tool|rss")" || true)")" \
+                read_s "$(jtriple "$(stats "$(g "$row|$tool|read")" || true)")"
         done
     done
 
-    printf '\n== summary: eroot / mkfs.erofs (below 1: eroot faster, leaner or smaller) ==\n'
-    printf '%-12s %8s %8s %9s %9s %10s   %s\n' setting wall CPU "peak RSS" size "cold read" "eroot size / tree"
-    for set in "${settings[@]}"; do
-        v=$(ratios "$set|eroot" "$set|mkfs.erofs")
-        ratio=n/a
-        [ -n "${r_size[$set|eroot]:-}" ] &&
-            ratio=$(awk -v s="${r_size[$set|eroot]}" -v t="$tree_bytes" 'BEGIN { printf "%.3f", s / t }')
-        printf '%-12s %s   %s\n' "$set" "${v:-     n/a}" "$ratio"
+    printf '\nCommand lines (IMAGE, TREE; mkfs.erofs and fsck.erofs run as chroot %s ...):\n\n' "$chroot_dir"
+    for row in "${rows[@]}"; do
+        printf -- '- %s: `eroot mkfs -q%s IMAGE TREE`, `mkfs.erofs --quiet%s IMAGE TREE`; load %s -> %s\n' "$row" \
+            "${eroot_args_of[$row]:+ ${eroot_args_of[$row]}}" "${ref_args_of[$row]:+ ${ref_args_of[$row]}}" "${load_before[$row]}" "${load_after[$row]:-?}"
+    done
+    for a in ${anchors[@]+"${anchors[@]}"}; do
+        printf -- '- %s: `mksquashfs TREE IMAGE %s -no-progress -quiet -noappend`; load %s -> %s\n' "$a" \
+            "${sq_args_of[$a]}" "${load_before[$a]}" "${load_after[$a]:-?}"
+    done
+    for key in ${fsck_done[@]+"${fsck_done[@]}"}; do
+        printf -- '- %s: `eroot fsck -q IMAGE`, `fsck.erofs --extract IMAGE` (row fsck.erofs), `fsck.erofs --extract=DIR IMAGE` (row fsck.erofs-x, DIR removed between runs); load %s -> %s\n' \
+            "$key" "${load_before[$key]}" "${load_after[$key]:-?}"
     done
 
     if [ ${#problems[@]} -gt 0 ]; then
-        printf '\nPROBLEMS (%d, %d of them with eroot):\n' "${#problems[@]}" "$eroot_problems"
+        printf '\nPROBLEMS (%d, %d of them with eroot):\n\n' "${#problems[@]}" "$eroot_problems"
         printf -- '- %s\n' "${problems[@]}"
     else
-        printf '\nno problems: every build succeeded, every image mounted and read back\n'
+        printf '\nNo problems: every build succeeded, every image mounted and read back, every eroot image matched the tree.\n'
     fi
-} | tee "$report"
-msg "results saved in $report (images and logs in $work)"
+} | tee "$md"
+jl kind meta date "$(date -u '+%Y-%m-%dT%H:%M:%SZ')" tree "$tree" entries "$entries" files "$files" \
+    tree_bytes "$tree_bytes" eroot "$eroot_version" eroot_git "$eroot_git" reference "$ref_version" \
+    mksquashfs "$sq_version" runs "$runs" slow_runs "$slow_runs" total_s "$t_total" problems "${#problems[@]}"
+msg "results in $md and $jsonl (images and logs in $work)"
 [ "$eroot_problems" -eq 0 ]
