@@ -73,6 +73,7 @@ def main():
     workers_identical(t, tree, base, 'lz4hc', 4096, '-E', 'fragments,dedupe')
     workers_identical(t, tree, base, 'deflate', 8192, '-E', 'ztailpacking')
     workers_identical(t, tree, base, 'zstd', 4096, '-E', 'all-fragments')
+    workers_identical(t, tree, base, 'lzma', 131072, '-E', 'ztailpacking,fragments')
     image = os.path.join(base, 'info.erofs')
     if E.mkfs(t, image, tree, '-z', 'deflate'):
         info_reports(t, image, 'deflate')

@@ -3,8 +3,8 @@
 (incompressible and repetitive data, files of exactly one cluster, sparse
 and all-zero files, many small files) built with each of lz4, lz4hc, lzma,
 deflate and zstd, and each of: default, -C 64K, -C 1M, ztailpacking,
-fragments, all-fragments, dedupe.  Each image must mount and show the tree,
-and pass eroot fsck."""
+fragments, ztailpacking with fragments at -C 128K, all-fragments, dedupe.
+Each image must mount and show the tree, and pass eroot fsck."""
 import os
 
 import eroottest as E
@@ -16,6 +16,7 @@ LAYOUTS = (
     ('C1M', ['-C', '1048576']),
     ('ztailpacking', ['-E', 'ztailpacking']),
     ('fragments', ['-E', 'fragments']),
+    ('ztail-fragments-C128K', ['-C', '131072', '-E', 'ztailpacking,fragments']),
     ('all-fragments', ['-E', 'all-fragments']),
     ('dedupe', ['-E', 'dedupe']),
 )
@@ -26,12 +27,16 @@ def add_edge_files(tree):
     extra = os.path.join(tree, 'zip-edges')
     os.mkdir(extra)
     text = b''.join(b'line %d of repetitive text\n' % i for i in range(4000))
-    for size in (4095, 4096, 4097, 65536, 65537, 1 << 20):
+    for size in (4095, 4096, 4097, 65536, 65537, 131072, 131073, 1 << 20):
         E.write_file(os.path.join(extra, 'text-%d' % size), (text * 10)[:size])
         E.write_file(os.path.join(extra, 'random-%d' % size), os.urandom(size))
     E.write_file(os.path.join(extra, 'zeros'), bytes(300000))
     E.write_file(os.path.join(extra, 'copy-a'), text)
     E.write_file(os.path.join(extra, 'copy-b'), text)
+    small = os.urandom(1500)    # identical small files: one fragment
+    for i in range(4):
+        E.write_file(os.path.join(extra, 'small-copy-%d' % i), small)
+    E.write_file(os.path.join(extra, 'empty'), b'')
     os.utime(extra, (0, 0))
 
 

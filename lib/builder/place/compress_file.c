@@ -104,6 +104,9 @@ static void put_blocks(const struct eroot_builder *b, struct zseg *s, const uint
  * -E ztailpacking: the file's last logical cluster is compressed on its own
  * so that it can sit inline after the indexes (or stay plain if that is no
  * smaller).  The pclusters before it end on that cluster's boundary.
+ * -E fragments: the file's final extent (the rest once it is no more than
+ * a pcluster of input, or compresses to less than one), kept raw for the
+ * packed inode.
  */
 static int compress_tail(const struct eroot_builder *b, struct zworker *w, struct zseg *s,
 			 struct codec_state *st, size_t pos)
@@ -141,15 +144,24 @@ int compress_segment(const struct eroot_builder *b, struct zworker *w, struct zs
 	err = read_segment(b, s, w->in);
 	if (!err && b->opts.dedupe)
 		SHA256(w->in, s->len, s->digest);
-	if ((b->opts.ztailpacking || b->opts.fragments) && !s->n->is_packed &&
-	    s->start + s->len == s->n->size)
+	/* the file's last segment: where its tail or final extent starts */
+	bool last = !s->n->is_packed && s->start + s->len == s->n->size;
+	bool fragment = last && b->opts.fragments;
+
+	if (last && b->opts.ztailpacking && !fragment)
 		end = (size_t)(((s->n->size - 1) & ~(uint64_t)(blksz - 1)) - s->start);
 	while (!err && pos < end) {
+		/* a final extent may start anywhere: a head with clusterofs */
+		if (fragment && end - pos <= p->pcluster_bytes)
+			break;
 		size_t used = end - pos < p->max_in ? end - pos : p->max_in, blocks;
 		long clen = p->codec->compress(st, w->in + pos, &used, w->zout, p->pcluster_bytes);
 
 		if (clen < 0)
 			return seg_fail(s, (int)clen, "compression failed");
+		/* all the rest fits in less than a pcluster: the final extent */
+		if (fragment && clen > 0 && used == end - pos && (size_t)clen < p->pcluster_bytes)
+			break;
 		blocks = ((size_t)clen + blksz - 1) >> b->blkszbits;
 		/* a stream starting with a zero byte would be taken for padding */
 		if (clen > 0 && w->zout[0] && used > (blocks << b->blkszbits)) {
@@ -175,7 +187,7 @@ int compress_segment(const struct eroot_builder *b, struct zworker *w, struct zs
 		}
 		pos += used;
 	}
-	return err || end == s->len ? err : compress_tail(b, w, s, st, end);
+	return err || pos == s->len ? err : compress_tail(b, w, s, st, pos);
 }
 
 void zseg_release(struct zseg *s)

@@ -52,6 +52,7 @@ struct copy {
 	uint64_t done, total;		/* progress, in source bytes */
 	struct zpipe *zpipe;		/* compression, when -z */
 	struct dedupe *dedupe;		/* dedupe: digests of earlier files */
+	struct fragments *frags;	/* fragments: the pieces packed so far */
 };
 
 #define COPY_BUF (1u << 20)
@@ -91,8 +92,16 @@ int dedupe_lookup(struct copy *c, struct bnode *n, const uint8_t *digest,
 int dedupe_share(struct eroot_builder *b, struct bnode *n, const struct bnode *twin);
 void dedupe_free(struct copy *c);
 
-/* fragments.c: -E all-fragments, a whole file into the packed inode */
+/* fragments.c: pieces of files gathered for the packed inode */
+/* A whole file (all-fragments, or no larger than a pcluster) into it. */
 int place_all_fragment(struct copy *c, struct bnode *n);
+/* @len bytes of @n's (its final extent, or all of it) into it, unless an
+ * equal piece is there already; n->frag_off: where, until sorted. */
+int fragment_pack(struct copy *c, struct bnode *n, const uint8_t *data, size_t len);
+/* Every piece is in: lay them out sorted by name, move every frag_off to
+ * match, and give the packed inode's *@size. */
+int fragments_order(struct copy *c, uint64_t *size);
+void fragments_free(struct copy *c);
 
 /* compress_file.c: one fixed-size segment of a file into pclusters, on a
  * worker thread */

@@ -62,7 +62,12 @@ int place_file_data(struct eroot_builder *b, struct placer *pl)
 			continue;	/* placed already */
 		if (n->is_packed) {
 			/* the last node: every fragment is in */
-			plan_packed_size(b, placer_packed_len(pl));
+			uint64_t size;
+
+			err = fragments_order(&c, &size);
+			if (err)
+				break;
+			plan_packed_size(b, size);
 			zpipe_packed_sized(c.zpipe);
 		}
 		if (!S_ISREG(n->mode) || !n->size)
@@ -79,6 +84,7 @@ int place_file_data(struct eroot_builder *b, struct placer *pl)
 	}
 	zpipe_free(c.zpipe);
 	dedupe_free(&c);
+	fragments_free(&c);
 	free(c.buf);
 	b->stats.data_bytes = c.done;
 	return err;

@@ -218,9 +218,10 @@ static int add_extent(struct zfile *zf, struct zextent e)
 }
 
 /*
- * The file's last logical cluster, compressed apart: into the packed inode
- * (fragments), inline after the indexes when the whole record fits in a
- * block, else into a block of its own like any other pcluster.
+ * The file's last logical cluster, compressed apart: inline after the
+ * indexes when the whole record fits in a block, else into a block of its
+ * own like any other pcluster.  Under -E fragments, its final extent, raw,
+ * for the packed inode; it starts where the last pcluster ended.
  */
 static int take_tail(struct zfile *zf, uint8_t *tail, uint32_t len, bool plain)
 {
@@ -239,7 +240,7 @@ static int take_tail(struct zfile *zf, uint8_t *tail, uint32_t len, bool plain)
 			 * HEAD, never PLAIN: the kernel maps no blocks for a
 			 * fragment and would find a plain one larger than its
 			 * (zero) blocks */
-			e = (struct zextent){ .la = e.la, .fragment = true };
+			e = (struct zextent){ .la = zf->n->size - len, .fragment = true };
 			zf->out.fragment = true;
 		} else {
 			e.inline_tail = true;
@@ -324,7 +325,7 @@ static int place_kept(struct zfile *zf)
 	if (!err && zf->out.inline_tail)
 		err = placer_spill(c->pl, n, zf->tail, zf->tail_len);
 	if (!err && zf->out.fragment)
-		err = placer_pack(c->pl, zf->tail, zf->tail_len, &n->frag_off);
+		err = fragment_pack(c, n, zf->tail, zf->tail_len);
 	return err;
 }
 

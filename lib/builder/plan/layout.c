@@ -323,7 +323,10 @@ static int plan_node(struct eroot_builder *b, struct bnode *n)
 		n->datalayout = zindex_compact(b) ? EROFS_INODE_COMPRESSED_COMPACT :
 						    EROFS_INODE_COMPRESSED_FULL;
 		n->zprofile = zconfig_profile_of(b, n);
-		n->frag_all = b->opts.all_fragments;
+		/* -E fragments: a file of no more than a pcluster is its own
+		 * final extent, so all of it goes to the packed inode */
+		n->frag_all = b->opts.all_fragments ||
+			      (b->opts.fragments && n->size <= profile_of(b, n)->pcluster_bytes);
 		if (n->frag_all) {	/* all of it in the packed inode, kept so */
 			n->has_fragment = true;
 			note_compressed(b, n);
@@ -433,6 +436,8 @@ bool plan_compressed_form(struct eroot_builder *b, struct bnode *n, const struct
 	n->ztail_inline = z->inline_tail > 0;
 	n->tail_len = z->inline_tail;
 	n->has_fragment = z->fragment;
+	/* all of it a fragment: the map header holds the offset, no indexes */
+	n->frag_all = z->fragment && !z->blocks;
 	note_compressed(b, n);
 	return true;
 }
