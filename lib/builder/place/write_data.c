@@ -46,6 +46,7 @@ static int place_file(struct copy *c)
 int place_file_data(struct eroot_builder *b, struct placer *pl)
 {
 	struct copy c = { .b = b, .pl = pl };
+	uint64_t packed = 0;		/* the packed inode's bytes, read twice */
 	int err = 0;
 
 	for (size_t i = 0; i < b->nnodes; i++)
@@ -69,6 +70,8 @@ int place_file_data(struct eroot_builder *b, struct placer *pl)
 				break;
 			plan_packed_size(b, size);
 			zpipe_packed_sized(c.zpipe);
+			packed = size;
+			c.total += size;	/* progress goes on through it */
 		}
 		if (!S_ISREG(n->mode) || !n->size)
 			continue;
@@ -86,6 +89,7 @@ int place_file_data(struct eroot_builder *b, struct placer *pl)
 	dedupe_free(&c);
 	fragments_free(&c);
 	free(c.buf);
-	b->stats.data_bytes = c.done;
+	/* file bytes, each once: not their pieces again in the packed inode */
+	b->stats.data_bytes = c.done > packed ? c.done - packed : 0;
 	return err;
 }
