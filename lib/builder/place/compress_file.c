@@ -174,6 +174,8 @@ int compress_segment(const struct eroot_builder *b, struct zworker *w, struct zs
 			err = add_extent(s, s->start + pos, 1, true);
 			probing = true;
 		}
+		if (!err && b->opts.dedupe)
+			err = zshare_note(b, s, w->in + pos, used);
 		pos += used;
 	}
 	return err || end == s->len ? err : compress_tail(b, w, s, st, end);
@@ -184,5 +186,6 @@ void zseg_release(struct zseg *s)
 	free(s->tail);
 	free(s->out);
 	free(s->ext);
+	free(s->pdig);
 	memset(s, 0, sizeof(*s));
 }

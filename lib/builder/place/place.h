@@ -52,6 +52,7 @@ struct copy {
 	uint64_t done, total;		/* progress, in source bytes */
 	struct zpipe *zpipe;		/* compression, when -z */
 	struct dedupe *dedupe;		/* dedupe: digests of earlier files */
+	struct zshare *zshare;		/* dedupe: pclusters of earlier files */
 };
 
 #define COPY_BUF (1u << 20)
@@ -91,6 +92,25 @@ int dedupe_lookup(struct copy *c, struct bnode *n, const uint8_t *digest,
 int dedupe_share(struct eroot_builder *b, struct bnode *n, const struct bnode *twin);
 void dedupe_free(struct copy *c);
 
+/* zshare.c: pclusters shared across files (-E dedupe) */
+struct zshare_digest {
+	uint64_t lo, hi;		/* XXH3-128 of the pcluster's input */
+	uint32_t len;			/* input bytes */
+};
+struct zseg;
+/* On a worker: the digest of @len input bytes at @in for the extent just
+ * added to @s. */
+int zshare_note(const struct eroot_builder *b, struct zseg *s, const uint8_t *in, size_t len);
+/* On the writer, for each segment of the current file in order, before its
+ * extents are taken: pclusters equal to a registered one point at it
+ * (absolute blkaddr, zextent.shared) and leave @s->out, which is compacted;
+ * the others wait to register, @file_blocks being the file's blocks so far.
+ * A file with shared pclusters gets full indexes. */
+int zshare_segment(struct copy *c, struct zseg *s, uint64_t file_blocks);
+/* @n is placed compressed from block @first: its own pclusters register. */
+int zshare_commit(struct copy *c, const struct bnode *n, uint32_t first);
+void zshare_free(struct copy *c);
+
 /* fragments.c: -E all-fragments, a whole file into the packed inode */
 int place_all_fragment(struct copy *c, struct bnode *n);
 
@@ -112,6 +132,8 @@ struct zseg {
 	struct zextent *ext;
 	uint32_t next, cap;
 	uint8_t digest[32];		/* SHA-256 of the input, for dedupe */
+	struct zshare_digest *pdig;	/* dedupe: per extent, its input's */
+	uint32_t pdig_cap;
 	/* -E ztailpacking: the file's last logical cluster, compressed apart */
 	uint8_t *tail;
 	uint32_t tail_len;

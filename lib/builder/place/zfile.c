@@ -282,10 +282,13 @@ static int take_segment(struct zfile *zf, struct zseg *s)
 		placer_hash(zf->c->pl, s->out, s->out_blocks << b->blkszbits);
 	if (!err && zf->md)
 		EVP_DigestUpdate(zf->md, s->digest, sizeof(s->digest));
+	if (!err && zf->md)
+		err = zshare_segment(zf->c, s, zf->out.blocks);
 	for (uint32_t i = 0; i < s->next && !err; i++) {
 		struct zextent e = s->ext[i];
 
-		e.blkaddr += (uint32_t)zf->out.blocks;
+		if (!e.shared)
+			e.blkaddr += (uint32_t)zf->out.blocks;
 		err = add_extent(zf, e);
 	}
 	if (err) {
@@ -316,8 +319,10 @@ static int place_kept(struct zfile *zf)
 	int err = zf->placing ? 0 : start_placing(zf);
 
 	for (uint32_t i = 0; i < zf->next; i++)
-		if (!zf->ext[i].fragment)
+		if (!zf->ext[i].fragment && !zf->ext[i].shared)
 			zf->ext[i].blkaddr += zf->first;
+	if (!err && zf->md)
+		err = zshare_commit(c, n, zf->first);
 	n->extents = zf->ext;
 	n->nextents = n->extents_cap = zf->next;
 	zf->ext = NULL;
