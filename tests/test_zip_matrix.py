@@ -3,7 +3,8 @@
 (incompressible and repetitive data, files of exactly one cluster, sparse
 and all-zero files, many small files) built with each of lz4, lz4hc, lzma,
 deflate and zstd, and each of: default, -C 64K, -C 1M, ztailpacking,
-fragments, all-fragments, dedupe.  Each image must mount and show the tree,
+fragments, all-fragments, dedupe (also with -C 64K, ztailpacking and
+fragments).  Each image must mount and show the tree,
 and pass eroot fsck."""
 import os
 
@@ -18,6 +19,7 @@ LAYOUTS = (
     ('fragments', ['-E', 'fragments']),
     ('all-fragments', ['-E', 'all-fragments']),
     ('dedupe', ['-E', 'dedupe']),
+    ('C64K-ztailpacking-fragments-dedupe', ['-C', '65536', '-E', 'ztailpacking,fragments,dedupe']),
 )
 
 
@@ -32,6 +34,9 @@ def add_edge_files(tree):
     E.write_file(os.path.join(extra, 'zeros'), bytes(300000))
     E.write_file(os.path.join(extra, 'copy-a'), text)
     E.write_file(os.path.join(extra, 'copy-b'), text)
+    # a shared prefix: pclusters shared under dedupe, full indexes
+    E.write_file(os.path.join(extra, 'prefix-a'), text[:150000] + os.urandom(5000))
+    E.write_file(os.path.join(extra, 'prefix-b'), text[:150000] + text[:7000])
     os.utime(extra, (0, 0))
 
 
