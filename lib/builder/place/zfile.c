@@ -5,6 +5,8 @@
  * -E dedupe, whether it repeats an earlier file are decided before any of
  * it is placed.  Until then its output is held: its last segment in its
  * pipeline slot, earlier ones in an unnamed spool file next to the image.
+ * Under dedupe its pclusters that equal an earlier file's point at those
+ * (zshare.c) as its segments are taken, and its own register once placed.
  * Without dedupe, a file that has saved enough is certain to stay
  * compressed (plan_compressed_certain()): what it holds is placed then,
  * and the rest as it comes, so most files never spool.
@@ -280,10 +282,11 @@ static int take_segment(struct zfile *zf, struct zseg *s)
 	s->tail = NULL;
 	if (!err)
 		placer_hash(zf->c->pl, s->out, s->out_blocks << b->blkszbits);
-	if (!err && zf->md)
+	if (!err && zf->md) {
 		EVP_DigestUpdate(zf->md, s->digest, sizeof(s->digest));
-	if (!err && zf->md)
+		/* pclusters an earlier file has leave the segment's output */
 		err = zshare_segment(zf->c, s, zf->out.blocks);
+	}
 	for (uint32_t i = 0; i < s->next && !err; i++) {
 		struct zextent e = s->ext[i];
 
