@@ -3,7 +3,8 @@
 the number of workers; eroot info reports the algorithm and a ratio; and
 damaged compressed data makes fsck and cat fail cleanly (exit 3, one line,
 no crash), never return wrong bytes silently.  Under -E dedupe, files
-that share a prefix, a middle stretch or all their bytes share pclusters:
+that share a prefix, a middle stretch or all their bytes share pclusters,
+and so do the repeats inside a file:
 the image shrinks by what they share, reads back through the kernel, eroot
 fsck and the reference fsck.erofs, and stays the same for any workers."""
 import json
@@ -131,6 +132,17 @@ def reference_fsck(t, image, what):
         shutil.rmtree(work, ignore_errors=True)
 
 
+def reads_back(t, image, expected, base, what):
+    """The kernel, eroot fsck and fsck.erofs 1.9.4 read @expected back."""
+    with E.try_mount(t, image, os.path.join(base, 'mnt'), what + ': kernel mounts') as m:
+        if m:
+            E.same_manifest(t, expected, E.manifest(m), what + ': kernel shows the tree')
+    E.must(t, E.eroot('fsck', '-q', image, timeout=600), what + ': eroot fsck')
+    out = reference_fsck(t, image, what)
+    if out is not None:
+        E.same_manifest(t, expected, out, what + ': fsck.erofs extracts the tree')
+
+
 def shared_pclusters(t, base):
     configs = (
         ('lz4hc', ['-E', 'dedupe'], True),
@@ -164,16 +176,31 @@ def shared_pclusters(t, base):
             t.check(os.path.getsize(image) <= bound,
                     what + ': second copies share the first ones\' pclusters',
                     (os.path.getsize(image), bound))
-            with E.try_mount(t, image, os.path.join(base, 'mnt'), what + ': kernel mounts') as m:
-                if m:
-                    E.same_manifest(t, expected, E.manifest(m), what + ': kernel shows the tree')
-            E.must(t, E.eroot('fsck', '-q', image, timeout=600), what + ': eroot fsck')
-            out = reference_fsck(t, image, what)
-            if out is not None:
-                E.same_manifest(t, expected, out, what + ': fsck.erofs extracts the tree')
+            reads_back(t, image, expected, base, what)
             E.mkfs(t, alone, tree, '-z', algo, *opts, '--workers=1')
             t.check(E.read_file(alone) == E.read_file(image),
                     what + ': same bytes with 1 and 3 workers')
+
+
+def self_shared(t, base):
+    """A file that repeats itself: incompressible blocks are plain
+    pclusters, one per block, so the repeat shares the first copy's."""
+    tree = os.path.join(base, 'self')
+    os.makedirs(tree)
+    once = random.Random(13).randbytes(256 << 10)
+    E.write_file(os.path.join(tree, 'twice'), once + once + b'end')
+    os.utime(tree, (0, 0))
+    expected = E.manifest(tree)
+    for args, extended in ((['-z', 'lz4hc'], []), (['-z', 'zstd', '-C', '65536'], ['ztailpacking'])):
+        what = '%s -E %s, a file repeating itself' % (' '.join(args), ','.join(extended + ['dedupe']))
+        plain, image = os.path.join(base, 'self.erofs'), os.path.join(base, 'self-dedupe.erofs')
+        if not (E.mkfs(t, plain, tree, *args, *(['-E', extended[0]] if extended else [])) and
+                E.mkfs(t, image, tree, *args, '-E', ','.join(extended + ['dedupe']))):
+            continue
+        t.check(os.path.getsize(image) <= os.path.getsize(plain) - (200 << 10),
+                what + ': the repeat shares pclusters',
+                (os.path.getsize(image), os.path.getsize(plain)))
+        reads_back(t, image, expected, base, what)
 
 
 def main():
@@ -192,6 +219,7 @@ def main():
         info_reports(t, image, 'deflate')
     damaged_data(t, tree, base)
     shared_pclusters(t, base)
+    self_shared(t, base)
     t.exit()
 
 

@@ -102,13 +102,15 @@ struct zseg;
  * added to @s. */
 int zshare_note(const struct eroot_builder *b, struct zseg *s, const uint8_t *in, size_t len);
 /* On the writer, for each segment of the current file in order, before its
- * extents are taken: pclusters equal to a registered one point at it
- * (absolute blkaddr, zextent.shared) and leave @s->out, which is compacted;
- * the others wait to register, @file_blocks being the file's blocks so far.
- * A file with shared pclusters gets full indexes. */
+ * extents are taken: pclusters equal to one of an earlier file (absolute
+ * blkaddr, zextent.shared) or an earlier one of this file point at it and
+ * leave @s->out, which is compacted; the others are noted, @file_blocks
+ * being the file's blocks so far.  A file with shared pclusters gets full
+ * indexes. */
 int zshare_segment(struct copy *c, struct zseg *s, uint64_t file_blocks);
-/* @n is placed compressed from block @first: its own pclusters register. */
-int zshare_commit(struct copy *c, const struct bnode *n, uint32_t first);
+/* @n is placed compressed from block @first: its own pclusters register
+ * (else they are forgotten when the next file's are noted). */
+void zshare_commit(struct copy *c, const struct bnode *n, uint32_t first);
 void zshare_free(struct copy *c);
 
 /* fragments.c: -E all-fragments, a whole file into the packed inode */

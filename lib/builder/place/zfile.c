@@ -327,7 +327,7 @@ static int place_kept(struct zfile *zf)
 		if (!zf->ext[i].fragment && !zf->ext[i].shared)
 			zf->ext[i].blkaddr += zf->first;
 	if (!err && zf->md)
-		err = zshare_commit(c, n, zf->first);
+		zshare_commit(c, n, zf->first);
 	n->extents = zf->ext;
 	n->nextents = n->extents_cap = zf->next;
 	zf->ext = NULL;

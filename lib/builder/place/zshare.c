@@ -1,21 +1,23 @@
 // SPDX-License-Identifier: MIT
 /*
  * Pcluster sharing (-E dedupe): a pcluster whose input equals the input of
- * a pcluster placed for an earlier file (same profile, same length, same
- * bytes) points at that pcluster's blocks instead of taking blocks of its
- * own.  The kernel maps each pcluster by its own index entry, so the same
+ * a pcluster placed earlier, for an earlier file or for the same one (same
+ * profile, same length, same bytes), points at that pcluster's blocks
+ * instead of taking blocks of its own.  The kernel maps each pcluster by its own index entry, so the same
  * blocks may serve files at any offset.
  *
  * The compressing threads note an XXH3-128 of each pcluster's input
  * (zshare_note()); the writer looks them up in file order and checks a hit
  * against both sources byte for byte before it trusts it, so the result
- * depends neither on the number of workers nor on the hash alone.  A file
- * registers its own pclusters once it is placed compressed (zshare_commit()):
- * one that goes flat, or repeats an earlier file whole, registers none.
+ * depends neither on the number of workers nor on the hash alone.  A file's
+ * own pclusters serve its later ones at once, and later files once it is
+ * placed compressed (zshare_commit()): one that goes flat, or repeats an
+ * earlier file whole, leaves none.
  *
  * Compact indexes derive a pcluster's block from the previous ones in the
  * same pack (the kernel counts from the pack's base), so a file that
- * points at blocks out of its own run gets full indexes.
+ * points at blocks out of its own run gets full indexes; it starts to share
+ * only once what it found elsewhere outweighs them.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +28,7 @@
 #include "builder/builder.h"
 #include "builder/source/source.h"
 #include "builder/place/place.h"
+#include "builder/plan/plan.h"
 
 struct zshare_entry {
 	XXH128_hash_t digest;
@@ -40,13 +43,14 @@ struct zshare_entry {
 };
 
 struct zshare {
-	struct zshare_entry *v;		/* registered, then the file's pending */
-	size_t used, cap;
-	uint32_t *buckets;		/* first entry + 1, 0: empty */
+	struct zshare_entry *v;		/* registered, then from @mark on the
+					 * current file's, blkaddr in the file */
+	size_t used, cap, mark;
+	uint32_t *buckets;		/* last entry + 1, 0: empty */
 	size_t nbuckets;
-	const struct bnode *pending_n;	/* whose pclusters wait to register */
-	struct zshare_entry *pending;
-	size_t npending, pending_cap;
+	const struct bnode *current;	/* whose entries follow @mark */
+	uint64_t matched;		/* its bytes found elsewhere so far */
+	uint64_t index_cost;		/* its full indexes beyond compact ones */
 	uint8_t *mine, *theirs;		/* inputs being compared */
 	size_t buf_len;
 	const struct bnode *open_n;	/* the earlier source kept open */
@@ -201,19 +205,15 @@ static int find_shared(struct copy *c, struct zshare *z, const struct zshare_dig
 	return 0;
 }
 
-static int add_pending(struct zshare *z, const struct zshare_entry *e)
+/* The current file's entries leave the table: it was not placed compressed.
+ * Each is the head of its chain, the last added first. */
+static void drop_current(struct zshare *z)
 {
-	if (z->npending == z->pending_cap) {
-		size_t cap = z->pending_cap ? z->pending_cap * 2 : 64;
-		struct zshare_entry *v = realloc(z->pending, cap * sizeof(*v));
+	while (z->used > z->mark) {
+		const struct zshare_entry *e = &z->v[--z->used];
 
-		if (!v)
-			return -ENOMEM;
-		z->pending = v;
-		z->pending_cap = cap;
+		z->buckets[bucket_of(z, e->digest, e->len, e->profile)] = e->next;
 	}
-	z->pending[z->npending++] = *e;
-	return 0;
 }
 
 int zshare_segment(struct copy *c, struct zseg *s, uint64_t file_blocks)
@@ -226,9 +226,11 @@ int zshare_segment(struct copy *c, struct zseg *s, uint64_t file_blocks)
 
 	if (!z && !(z = c->zshare = calloc(1, sizeof(*z))))
 		return BFAIL(b, -ENOMEM, "out of memory");
-	if (z->pending_n != n) {	/* a file before was not placed compressed */
-		z->pending_n = n;
-		z->npending = 0;
+	if (z->current != n) {	/* a file before was not placed compressed */
+		drop_current(z);
+		z->current = n;
+		z->matched = 0;
+		z->index_cost = zindex_full_extra(b, n);
 	}
 	if (n->is_packed || !s->pdig)
 		return 0;
@@ -240,12 +242,22 @@ int zshare_segment(struct copy *c, struct zseg *s, uint64_t file_blocks)
 
 		if (err)
 			return err;
+		/* sharing costs compact indexes: only once it saves more */
+		if (hit && (z->matched += (uint64_t)hit->blocks << b->blkszbits) <= z->index_cost)
+			hit = NULL;
 		if (hit) {
-			e->blkaddr = hit->blkaddr;
 			e->blocks = hit->blocks;
 			e->plain = hit->plain;
-			e->shared = true;
 			shared = true;
+			if (hit < z->v + z->mark) {
+				e->blkaddr = hit->blkaddr;
+				e->shared = true;
+			} else {
+				/* this file's own: in the file, from the
+				 * segment's start (take_segment() adds
+				 * @file_blocks back; unsigned wraps) */
+				e->blkaddr = hit->blkaddr - (uint32_t)file_blocks;
+			}
 			continue;
 		}
 		if (kept != e->blkaddr)
@@ -254,7 +266,7 @@ int zshare_segment(struct copy *c, struct zseg *s, uint64_t file_blocks)
 				(size_t)e->blocks << b->blkszbits);
 		e->blkaddr = (uint32_t)kept;
 		kept += e->blocks;
-		if (add_pending(z, &(struct zshare_entry){
+		if (add_entry(z, &(struct zshare_entry){
 				.digest = { .low64 = d->lo, .high64 = d->hi }, .n = n,
 				.la = e->la, .blkaddr = (uint32_t)(file_blocks + e->blkaddr),
 				.len = d->len, .blocks = e->blocks, .profile = n->zprofile,
@@ -267,20 +279,16 @@ int zshare_segment(struct copy *c, struct zseg *s, uint64_t file_blocks)
 	return 0;
 }
 
-int zshare_commit(struct copy *c, const struct bnode *n, uint32_t first)
+void zshare_commit(struct copy *c, const struct bnode *n, uint32_t first)
 {
 	struct zshare *z = c->zshare;
 
-	if (!z || z->pending_n != n)
-		return 0;
-	for (size_t i = 0; i < z->npending; i++) {
-		z->pending[i].blkaddr += first;
-		if (add_entry(z, &z->pending[i]))
-			return BFAIL(c->b, -ENOMEM, "out of memory");
-	}
-	z->npending = 0;
-	z->pending_n = NULL;
-	return 0;
+	if (!z || z->current != n)
+		return;
+	for (size_t i = z->mark; i < z->used; i++)
+		z->v[i].blkaddr += first;
+	z->mark = z->used;
+	z->current = NULL;
 }
 
 void zshare_free(struct copy *c)
@@ -293,7 +301,6 @@ void zshare_free(struct copy *c)
 		source_close(c->b, z->open_fd);
 	free(z->v);
 	free(z->buckets);
-	free(z->pending);
 	free(z->mine);
 	free(z->theirs);
 	free(z);

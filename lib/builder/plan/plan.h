@@ -50,6 +50,8 @@ bool zindex_compact(const struct eroot_builder *b);
 /* Record size of compressed inode @n whose inode and xattrs take @base
  * (compact or full indexes as its datalayout says). */
 uint64_t zindex_size(const struct eroot_builder *b, const struct bnode *n, uint64_t base);
+/* Bytes full indexes would take beyond @n's compact ones (0: not compact). */
+uint64_t zindex_full_extra(const struct eroot_builder *b, const struct bnode *n);
 int zindex_encode(struct eroot_builder *b, const struct bnode *n, uint8_t *inode_at);
 
 #endif

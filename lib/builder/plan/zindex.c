@@ -91,16 +91,31 @@ static void build_entries(const struct eroot_builder *b, const struct bnode *n,
 	}
 }
 
-uint64_t zindex_size(const struct eroot_builder *b, const struct bnode *n, uint64_t base)
+static uint64_t index_size(const struct eroot_builder *b, bool compact, uint64_t base,
+			   uint64_t size)
 {
-	uint64_t nidx = (n->size + blksz_of(b) - 1) >> b->blkszbits;
+	uint64_t nidx = (size + blksz_of(b) - 1) >> b->blkszbits;
 	uint64_t hdr = (base + 7) & ~7ull;
 	struct erofs_compact_layout g;
 
-	if (!is_compact(n))
+	if (!compact)
 		return hdr + 16 + nidx * 8;
 	g = erofs_compact_layout(hdr + Z_EROFS_MAP_HEADER_SIZE, nidx, true);
 	return hdr + Z_EROFS_MAP_HEADER_SIZE + erofs_compact_size(&g);
+}
+
+uint64_t zindex_size(const struct eroot_builder *b, const struct bnode *n, uint64_t base)
+{
+	return index_size(b, is_compact(n), base, n->size);
+}
+
+uint64_t zindex_full_extra(const struct eroot_builder *b, const struct bnode *n)
+{
+	uint64_t base = inode_base_size(n);
+
+	if (!is_compact(n))
+		return 0;
+	return index_size(b, false, base, n->size) - index_size(b, true, base, n->size);
 }
 
 static void encode_full(const struct zentry *v, uint64_t nidx, uint8_t *out)
