@@ -109,6 +109,10 @@ def main():
         if E.mkfs(t, img(4), copy):
             cmp_images(t, img(1), img(4), '%s: a copy made in another order '
                        'gives the same image' % kind)
+        if E.mkfs(t, img(7), tree, '-z', 'lz4hc', '-E', 'dedupe') and \
+                E.mkfs(t, img(8), copy, '-z', 'lz4hc', '-E', 'dedupe'):
+            cmp_images(t, img(7), img(8), '%s: same with -E dedupe (shared pclusters)'
+                       % kind)
         if E.mkfs(t, img(5), tree, '-b', '1024') and \
                 E.mkfs(t, img(6), copy, '-b', '1024'):
             cmp_images(t, img(5), img(6), '%s: same with 1024-byte blocks'

@@ -3,8 +3,9 @@
 (incompressible and repetitive data, files of exactly one cluster, sparse
 and all-zero files, many small files) built with each of lz4, lz4hc, lzma,
 deflate and zstd, and each of: default, -C 64K, -C 1M, ztailpacking,
-fragments, ztailpacking with fragments at -C 128K, all-fragments, dedupe.
-Each image must mount and show the tree, and pass eroot fsck."""
+fragments, ztailpacking with fragments at -C 128K, all-fragments, dedupe
+(also with -C 64K, ztailpacking and fragments).  Each image must mount and
+show the tree, and pass eroot fsck."""
 import os
 
 import eroottest as E
@@ -19,6 +20,7 @@ LAYOUTS = (
     ('ztail-fragments-C128K', ['-C', '131072', '-E', 'ztailpacking,fragments']),
     ('all-fragments', ['-E', 'all-fragments']),
     ('dedupe', ['-E', 'dedupe']),
+    ('C64K-ztailpacking-fragments-dedupe', ['-C', '65536', '-E', 'ztailpacking,fragments,dedupe']),
 )
 
 
@@ -37,6 +39,9 @@ def add_edge_files(tree):
     for i in range(4):
         E.write_file(os.path.join(extra, 'small-copy-%d' % i), small)
     E.write_file(os.path.join(extra, 'empty'), b'')
+    # a shared prefix: pclusters shared under dedupe, full indexes
+    E.write_file(os.path.join(extra, 'prefix-a'), text[:150000] + os.urandom(5000))
+    E.write_file(os.path.join(extra, 'prefix-b'), text[:150000] + text[:7000])
     os.utime(extra, (0, 0))
 
 

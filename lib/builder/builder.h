@@ -123,6 +123,8 @@ struct zextent {
 	bool plain;			/* stored as is (did not shrink) */
 	bool inline_tail;		/* kept after the indexes, not in blocks */
 	bool fragment;			/* kept in the packed inode */
+	bool shared;			/* an earlier file's pcluster: blkaddr
+					 * is in the image, not in the file */
 };
 
 struct eroot_builder {

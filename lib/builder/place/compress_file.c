@@ -185,6 +185,8 @@ int compress_segment(const struct eroot_builder *b, struct zworker *w, struct zs
 			put_blocks(b, s, w->in + pos + off, piece, 1, false);
 			err = add_extent(s, s->start + pos + off, 1, true);
 		}
+		if (!err && b->opts.dedupe)
+			err = zshare_note(b, s, w->in + pos, used);
 		pos += used;
 	}
 	return err || pos == s->len ? err : compress_tail(b, w, s, st, pos);
@@ -195,5 +197,6 @@ void zseg_release(struct zseg *s)
 	free(s->tail);
 	free(s->out);
 	free(s->ext);
+	free(s->pdig);
 	memset(s, 0, sizeof(*s));
 }

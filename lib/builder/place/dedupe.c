@@ -147,7 +147,11 @@ static bool can_share(const struct bnode *n, const struct bnode *m)
 	 * pclusters were made with, so only a file of the same profile may
 	 * point at them (whole-file fragments have none of their own) */
 	if (is_compressed(n))
-		return n->frag_all || n->zprofile == m->zprofile;
+		return n->frag_all || (n->zprofile == m->zprofile &&
+				       /* @n's record was sized for its own
+					* indexes: @m's may not be larger */
+				       (n->datalayout == m->datalayout ||
+					n->datalayout == EROFS_INODE_COMPRESSED_FULL));
 	/* flat: @n's full blocks must be a prefix of @m's (its tail may be
 	 * inline where @m's is not, never the other way round) */
 	return n->data_blocks <= m->data_blocks;
@@ -187,6 +191,7 @@ int dedupe_share(struct eroot_builder *b, struct bnode *n, const struct bnode *m
 		n->extents = e;
 		n->nextents = n->extents_cap = m->nextents;
 		n->compressed_blocks = m->compressed_blocks;
+		n->datalayout = m->datalayout;
 	} else {
 		n->blkaddr = m->blkaddr;
 	}
@@ -198,6 +203,7 @@ int dedupe_share(struct eroot_builder *b, struct bnode *n, const struct bnode *m
 
 void dedupe_free(struct copy *c)
 {
+	zshare_free(c);
 	if (c->dedupe) {
 		free(c->dedupe->slots);
 		free(c->dedupe->sizes);

@@ -53,6 +53,7 @@ struct copy {
 	struct zpipe *zpipe;		/* compression, when -z */
 	struct dedupe *dedupe;		/* dedupe: digests of earlier files */
 	struct fragments *frags;	/* fragments: the pieces packed so far */
+	struct zshare *zshare;		/* dedupe: pclusters of earlier files */
 };
 
 #define COPY_BUF (1u << 20)
@@ -92,6 +93,27 @@ int dedupe_lookup(struct copy *c, struct bnode *n, const uint8_t *digest,
 int dedupe_share(struct eroot_builder *b, struct bnode *n, const struct bnode *twin);
 void dedupe_free(struct copy *c);
 
+/* zshare.c: pclusters shared across files (-E dedupe) */
+struct zshare_digest {
+	uint64_t lo, hi;		/* XXH3-128 of the pcluster's input */
+	uint32_t len;			/* input bytes */
+};
+struct zseg;
+/* On a worker: the digest of @len input bytes at @in for the extent just
+ * added to @s. */
+int zshare_note(const struct eroot_builder *b, struct zseg *s, const uint8_t *in, size_t len);
+/* On the writer, for each segment of the current file in order, before its
+ * extents are taken: pclusters equal to one of an earlier file (absolute
+ * blkaddr, zextent.shared) or an earlier one of this file point at it and
+ * leave @s->out, which is compacted; the others are noted, @file_blocks
+ * being the file's blocks so far.  A file with shared pclusters gets full
+ * indexes. */
+int zshare_segment(struct copy *c, struct zseg *s, uint64_t file_blocks);
+/* @n is placed compressed from block @first: its own pclusters register
+ * (else they are forgotten when the next file's are noted). */
+void zshare_commit(struct copy *c, const struct bnode *n, uint32_t first);
+void zshare_free(struct copy *c);
+
 /* fragments.c: pieces of files gathered for the packed inode */
 /* A whole file (all-fragments, or no larger than a pcluster) into it. */
 int place_all_fragment(struct copy *c, struct bnode *n);
@@ -122,6 +144,8 @@ struct zseg {
 	struct zextent *ext;
 	uint32_t next, cap;
 	uint8_t digest[32];		/* SHA-256 of the input, for dedupe */
+	struct zshare_digest *pdig;	/* dedupe: per extent, its input's */
+	uint32_t pdig_cap;
 	/* -E ztailpacking: the file's last logical cluster, compressed apart */
 	uint8_t *tail;
 	uint32_t tail_len;

@@ -5,9 +5,12 @@
  * -E dedupe, whether it repeats an earlier file are decided before any of
  * it is placed.  Until then its output is held: its last segment in its
  * pipeline slot, earlier ones in an unnamed spool file next to the image.
- * Without dedupe, a file that has saved enough is certain to stay
- * compressed (plan_compressed_certain()): what it holds is placed then,
- * and the rest as it comes, so most files never spool.
+ * Under dedupe its pclusters that equal an earlier file's point at those
+ * (zshare.c) as its segments are taken, and its own register once placed.
+ * A file that has saved enough is certain to stay compressed
+ * (plan_compressed_certain()): unless an earlier file had its size (under
+ * dedupe it may be that file's twin), what it holds is placed then, and
+ * the rest as it comes, so most files never spool.
  *
  * The UUID hash takes each pcluster as it comes, placed or not: that is
  * the order in which earlier versions wrote them (see build.c).
@@ -59,6 +62,7 @@ struct zfile {
 	uint8_t *tail;			/* an inline or fragment tail */
 	uint32_t tail_len;
 	EVP_MD_CTX *md;			/* dedupe: over the segments' SHA-256s */
+	bool may_repeat;		/* dedupe: an earlier file had its size */
 };
 
 static int spool_write(struct zfile *zf, const uint8_t *data, size_t len, uint64_t *at)
@@ -281,12 +285,16 @@ static int take_segment(struct zfile *zf, struct zseg *s)
 	s->tail = NULL;
 	if (!err)
 		placer_hash(zf->c->pl, s->out, s->out_blocks << b->blkszbits);
-	if (!err && zf->md)
+	if (!err && zf->md) {
 		EVP_DigestUpdate(zf->md, s->digest, sizeof(s->digest));
+		/* pclusters an earlier file has leave the segment's output */
+		err = zshare_segment(zf->c, s, zf->out.blocks);
+	}
 	for (uint32_t i = 0; i < s->next && !err; i++) {
 		struct zextent e = s->ext[i];
 
-		e.blkaddr += (uint32_t)zf->out.blocks;
+		if (!e.shared)
+			e.blkaddr += (uint32_t)zf->out.blocks;
 		err = add_extent(zf, e);
 	}
 	if (err) {
@@ -303,7 +311,7 @@ static int take_segment(struct zfile *zf, struct zseg *s)
 		err = take_tail(zf, tail, tail_len, tail_plain);
 	else
 		free(tail);
-	if (!err && !zf->placing && !zf->md &&
+	if (!err && !zf->placing && !zf->may_repeat &&
 	    plan_compressed_certain(b, zf->n, zf->out.blocks, zf->done))
 		err = start_placing(zf);
 	return err;
@@ -317,8 +325,10 @@ static int place_kept(struct zfile *zf)
 	int err = zf->placing ? 0 : start_placing(zf);
 
 	for (uint32_t i = 0; i < zf->next; i++)
-		if (!zf->ext[i].fragment)
+		if (!zf->ext[i].fragment && !zf->ext[i].shared)
 			zf->ext[i].blkaddr += zf->first;
+	if (!err && zf->md)
+		zshare_commit(c, n, zf->first);
 	n->extents = zf->ext;
 	n->nextents = n->extents_cap = zf->next;
 	zf->ext = NULL;
@@ -353,6 +363,8 @@ static int finish(struct zfile *zf)
 	}
 	if (!twin)
 		return place_kept(zf);
+	if (zf->placing)	/* a twin has an earlier file's size */
+		return BFAIL(b, -EIO, "%s: placed before its twin was known", n->src_path);
 	err = dedupe_share(b, n, twin);
 	/* an inline tail is in @n's own record */
 	if (!err && zf->out.inline_tail)
@@ -369,6 +381,7 @@ int place_compressed(struct copy *c, struct bnode *n)
 	if (c->b->opts.dedupe && (!(zf.md = EVP_MD_CTX_new()) ||
 				  !EVP_DigestInit_ex(zf.md, EVP_sha256(), NULL)))
 		err = BFAIL(c->b, -ENOMEM, "out of memory or no SHA-256");
+	zf.may_repeat = zf.md && dedupe_may_repeat(c, n);
 	for (uint64_t off = 0; off < n->size && !err; ) {
 		struct zseg *s;
 

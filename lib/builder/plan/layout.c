@@ -376,7 +376,7 @@ void plan_packed_size(struct eroot_builder *b, uint64_t size)
  * (inode, xattrs, indexes, tail) fits in one block, as the kernel requires. */
 bool plan_ztail_inline(const struct eroot_builder *b, const struct bnode *n, uint32_t len)
 {
-	return zindex_size(b, inode_base_size(n), n->size) + len <= blksz_of(b);
+	return zindex_size(b, n, inode_base_size(n)) + len <= blksz_of(b);
 }
 
 /* Bytes flat storage of @n takes: full blocks, then an inline tail (when it
@@ -454,7 +454,7 @@ static uint64_t record_size(const struct eroot_builder *b, const struct bnode *n
 	case EROFS_INODE_COMPRESSED_COMPACT:
 		if (n->frag_all)	/* the map header holds the offset; no indexes */
 			return ((base + 7) & ~7ull) + Z_EROFS_MAP_HEADER_SIZE;
-		return zindex_size(b, base, n->size) + (n->ztail_inline ? n->tail_len : 0);
+		return zindex_size(b, n, base) + (n->ztail_inline ? n->tail_len : 0);
 	default:
 		return base + n->tail_len;
 	}

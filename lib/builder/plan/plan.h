@@ -47,8 +47,11 @@ void plan_packed_size(struct eroot_builder *b, uint64_t size);
 
 /* zindex.c: compression indexes, compact where the block size allows */
 bool zindex_compact(const struct eroot_builder *b);
-/* Record size of a compressed inode whose inode and xattrs take @base. */
-uint64_t zindex_size(const struct eroot_builder *b, uint64_t base, uint64_t size);
+/* Record size of compressed inode @n whose inode and xattrs take @base
+ * (compact or full indexes as its datalayout says). */
+uint64_t zindex_size(const struct eroot_builder *b, const struct bnode *n, uint64_t base);
+/* Bytes full indexes would take beyond @n's compact ones (0: not compact). */
+uint64_t zindex_full_extra(const struct eroot_builder *b, const struct bnode *n);
 int zindex_encode(struct eroot_builder *b, const struct bnode *n, uint8_t *inode_at);
 
 #endif

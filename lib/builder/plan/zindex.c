@@ -11,7 +11,8 @@
  * 2-byte (16 per 32-byte pack) or 4-byte (2 per 8-byte pack) slots: each
  * slot keeps a type and one 12-bit value, and each pack ends with a base
  * block address; the reader counts pclusters from that base, so a file's
- * pclusters must be consecutive (they are: written in order).
+ * pclusters must be consecutive (they are, written in order, unless some
+ * are shared with earlier files: such a file has full indexes, zshare.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,11 @@ static bool use_big(const struct eroot_builder *b, const struct bnode *n)
 bool zindex_compact(const struct eroot_builder *b)
 {
 	return b->blkszbits == 12;
+}
+
+static bool is_compact(const struct bnode *n)
+{
+	return n->datalayout == EROFS_INODE_COMPRESSED_COMPACT;
 }
 
 /* The entries of @n, one per logical cluster. */
@@ -85,16 +91,31 @@ static void build_entries(const struct eroot_builder *b, const struct bnode *n,
 	}
 }
 
-uint64_t zindex_size(const struct eroot_builder *b, uint64_t base, uint64_t size)
+static uint64_t index_size(const struct eroot_builder *b, bool compact, uint64_t base,
+			   uint64_t size)
 {
 	uint64_t nidx = (size + blksz_of(b) - 1) >> b->blkszbits;
 	uint64_t hdr = (base + 7) & ~7ull;
 	struct erofs_compact_layout g;
 
-	if (!zindex_compact(b))
+	if (!compact)
 		return hdr + 16 + nidx * 8;
 	g = erofs_compact_layout(hdr + Z_EROFS_MAP_HEADER_SIZE, nidx, true);
 	return hdr + Z_EROFS_MAP_HEADER_SIZE + erofs_compact_size(&g);
+}
+
+uint64_t zindex_size(const struct eroot_builder *b, const struct bnode *n, uint64_t base)
+{
+	return index_size(b, is_compact(n), base, n->size);
+}
+
+uint64_t zindex_full_extra(const struct eroot_builder *b, const struct bnode *n)
+{
+	uint64_t base = inode_base_size(n);
+
+	if (!is_compact(n))
+		return 0;
+	return index_size(b, false, base, n->size) - index_size(b, true, base, n->size);
 }
 
 static void encode_full(const struct zentry *v, uint64_t nidx, uint8_t *out)
@@ -203,11 +224,11 @@ int zindex_encode(struct eroot_builder *b, const struct bnode *n, uint8_t *inode
 
 	if (use_big(b, n))
 		advise |= Z_EROFS_ADVISE_BIG_PCLUSTER_1 |
-			  (zindex_compact(b) ? Z_EROFS_ADVISE_BIG_PCLUSTER_2 : 0);
-	if (zindex_compact(b))
+			  (is_compact(n) ? Z_EROFS_ADVISE_BIG_PCLUSTER_2 : 0);
+	if (is_compact(n))
 		advise |= Z_EROFS_ADVISE_COMPACTED_2B;
 	if (n->has_fragment) {
-		if (zindex_compact(b) && n->frag_off > UINT32_MAX) {
+		if (is_compact(n) && n->frag_off > UINT32_MAX) {
 			free(v);
 			return BFAIL(b, -EFBIG, "fragments beyond 4 GiB need full indexes");
 		}
@@ -223,7 +244,7 @@ int zindex_encode(struct eroot_builder *b, const struct bnode *n, uint8_t *inode
 	put_le16(h + 4, advise);
 	h[6] = (uint8_t)(alg | alg << 4);
 	h[7] = 0;	/* logical cluster = block */
-	if (zindex_compact(b))
+	if (is_compact(n))
 		/* inodes sit at 32-byte slots, so offsets from the inode keep
 		 * the kernel's 32-byte alignment arithmetic */
 		encode_compact(b, use_big(b, n), v, nidx, hdr + Z_EROFS_MAP_HEADER_SIZE,

@@ -105,7 +105,7 @@ static int encode_inode(struct eroot_builder *b, const struct bnode *n, uint8_t 
 		if (err || !n->ztail_inline)
 			return err;
 		/* the tail pcluster right after the indexes */
-		base = (uint32_t)zindex_size(b, base, n->size);
+		base = (uint32_t)zindex_size(b, n, base);
 		break;
 	}
 	}
