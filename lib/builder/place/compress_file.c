@@ -167,6 +167,8 @@ int compress_segment(const struct eroot_builder *b, struct zworker *w, struct zs
 		if (clen > 0 && w->zout[0] && used > (blocks << b->blkszbits)) {
 			put_blocks(b, s, w->zout, (size_t)clen, (uint32_t)blocks, true);
 			err = add_extent(s, s->start + pos, (uint16_t)blocks, false);
+			if (!err && b->opts.dedupe)
+				err = zshare_note(b, s, w->in + pos, used);
 			pos += used;
 			continue;
 		}
@@ -184,9 +186,9 @@ int compress_segment(const struct eroot_builder *b, struct zworker *w, struct zs
 
 			put_blocks(b, s, w->in + pos + off, piece, 1, false);
 			err = add_extent(s, s->start + pos + off, 1, true);
+			if (!err && b->opts.dedupe)
+				err = zshare_note(b, s, w->in + pos + off, piece);
 		}
-		if (!err && b->opts.dedupe)
-			err = zshare_note(b, s, w->in + pos, used);
 		pos += used;
 	}
 	return err || pos == s->len ? err : compress_tail(b, w, s, st, pos);

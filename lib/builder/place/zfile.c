@@ -268,6 +268,7 @@ static int take_tail(struct zfile *zf, uint8_t *tail, uint32_t len, bool plain)
 	else
 		err = keep_output(zf, NULL, blk, blk, 1);
 	zf->out.blocks++;
+	zf->out.pclusters = true;
 	return err;
 }
 
@@ -304,6 +305,8 @@ static int take_segment(struct zfile *zf, struct zseg *s)
 	}
 	zf->done += s->len;
 	progress(zf->c, s->len);
+	if (s->next)	/* shared ones too: then it is no whole-file fragment */
+		zf->out.pclusters = true;
 	blocks = s->out_blocks;
 	err = keep_output(zf, s, NULL, s->out, blocks);
 	zf->out.blocks += blocks;

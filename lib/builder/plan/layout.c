@@ -437,7 +437,7 @@ bool plan_compressed_form(struct eroot_builder *b, struct bnode *n, const struct
 	n->tail_len = z->inline_tail;
 	n->has_fragment = z->fragment;
 	/* all of it a fragment: the map header holds the offset, no indexes */
-	n->frag_all = z->fragment && !z->blocks;
+	n->frag_all = z->fragment && !z->pclusters;
 	note_compressed(b, n);
 	return true;
 }

@@ -33,6 +33,7 @@ struct zoutcome {
 	uint64_t blocks;		/* pclusters' blocks, a tail block included */
 	uint32_t inline_tail;		/* bytes of a tail pcluster kept inline, or 0 */
 	bool fragment;			/* its tail went to the packed inode */
+	bool pclusters;			/* any, its own or shared (-E dedupe) */
 };
 /* Whether the tail pcluster of @len bytes can sit inline after the indexes. */
 bool plan_ztail_inline(const struct eroot_builder *b, const struct bnode *n, uint32_t len);
