@@ -18,7 +18,7 @@
  *  - Memory: one open image uses at most 48 MiB, whatever the image says.
  *    Compressed files are mapped one extent at a time; their reads hold
  *    three caches of decoded extents (a file's last extent, the packed
- *    inode's last eight and the metabox's last, at most 12 MiB each
+ *    inode's last 32 and the metabox's last, at most 12 MiB each
  *    cache, the kernel's limit for one extent: a larger extent is
  *    -EOPNOTSUPP), three compressed pclusters (at most 1 MiB each) and one
  *    decoder's working memory (at most 9 MiB: LZMA's dictionary is capped
