@@ -17,8 +17,9 @@
  *    never an out-of-bounds access, and directory walks are bounded.
  *  - Memory: one open image uses at most 48 MiB, whatever the image says.
  *    Compressed files are mapped one extent at a time; their reads hold
- *    three decoded extents (a file's, the packed inode's and the metabox's,
- *    at most 12 MiB each, the kernel's limit: a larger extent is
+ *    three caches of decoded extents (a file's last extent, the packed
+ *    inode's last 32 and the metabox's last, at most 12 MiB each
+ *    cache, the kernel's limit for one extent: a larger extent is
  *    -EOPNOTSUPP), three compressed pclusters (at most 1 MiB each) and one
  *    decoder's working memory (at most 9 MiB: LZMA's dictionary is capped
  *    at 8 MiB, Zstandard's window at 1 MiB).  The rest of the reader works

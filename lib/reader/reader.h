@@ -11,6 +11,7 @@
 #include "errmsg.h"
 #include "ondisk.h"
 #include "compress/codec.h"
+#include "zcache.h"
 
 #ifndef EUCLEAN
 #define EUCLEAN 117
@@ -68,12 +69,8 @@ struct zstate {
 	struct zinode zi;
 	struct zext ext;		/* the last extent mapped */
 	bool ext_valid;
-	struct {			/* the last extent decompressed */
-		bool valid;
-		uint64_t la;
-		uint8_t *buf;		/* at most Z_EROFS_PCLUSTER_MAX_DSIZE */
-		size_t cap;
-	} cache;
+	struct zcache cache;		/* extents decompressed: the last one, the
+					 * packed inode's last ZCACHE_SLOTS */
 	uint8_t *in;			/* one pcluster, at most 1 MiB */
 	size_t in_cap;
 	unsigned long decodes;		/* pclusters decompressed (for tests) */

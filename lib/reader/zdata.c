@@ -4,7 +4,9 @@
  * where it lives.  Plain pclusters and fragments go straight into the
  * caller's buffer (fragments through the packed inode, itself read here
  * with its own state); a compressed pcluster is decoded once into a cache
- * that holds the last extent, so a sequential read decodes each once.
+ * (zcache.c) that holds a file's last extent, so a sequential read decodes
+ * each once, and the packed inode's last few, so a tree walk, which meets
+ * fragments out of their packed order, rarely decodes one twice.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -113,22 +115,31 @@ static int decode_to(struct eroot_image *img, struct zstate *z, const struct ero
 	return 0;
 }
 
-/* Decode extent @e into the cache, unless it is there already. */
-static int decode(struct eroot_image *img, struct zstate *z, const struct eroot_inode *ino,
-		  const struct zext *e)
+/* The packed inode keeps several extents (zcache.h), files one. */
+static unsigned int cache_slots(const struct eroot_image *img, const struct zstate *z)
 {
+	return z == &img->zs[1] ? ZCACHE_SLOTS : 1;
+}
+
+/* *@out: decoded extent @e, from the cache or decoded into it. */
+static int decode(struct eroot_image *img, struct zstate *z, const struct eroot_inode *ino,
+		  const struct zext *e, const uint8_t **out)
+{
+	unsigned int nslots = cache_slots(img, z);
+	uint8_t *buf;
 	int err;
 
-	if (z->cache.valid && z->cache.la == e->la)
+	*out = zcache_find(&z->cache, nslots, e->la);
+	if (*out)
 		return 0;
-	z->cache.valid = false;
-	err = reserve(img, &z->cache.buf, &z->cache.cap, (size_t)e->llen);
-	if (!err)
-		err = decode_to(img, z, ino, e, z->cache.buf);
+	buf = zcache_claim(&z->cache, nslots, e->la, (size_t)e->llen);
+	if (!buf)
+		return eroot_fail(&img->err, -ENOMEM, "out of memory");
+	err = decode_to(img, z, ino, e, buf);
 	if (err)
 		return err;
-	z->cache.valid = true;
-	z->cache.la = e->la;
+	zcache_commit(&z->cache);
+	*out = buf;
 	return 0;
 }
 
@@ -143,6 +154,7 @@ ssize_t zdata_read(struct eroot_image *img, const struct eroot_inode *ino,
 
 	while (done < len) {
 		uint64_t pos = off + done, skip;
+		const uint8_t *from;
 		size_t n;
 		int err = 0;
 
@@ -169,13 +181,14 @@ ssize_t zdata_read(struct eroot_image *img, const struct eroot_inode *ino,
 		default:
 			/* a whole extent the caller wants goes straight to
 			 * its buffer, without a copy through the cache */
-			if (!skip && n == e->llen && !(z->cache.valid && z->cache.la == e->la)) {
+			if (!skip && n == e->llen &&
+			    !zcache_find(&z->cache, cache_slots(img, z), e->la)) {
 				err = decode_to(img, z, ino, e, p + done);
 				break;
 			}
-			err = decode(img, z, ino, e);
+			err = decode(img, z, ino, e, &from);
 			if (!err)
-				memcpy(p + done, z->cache.buf + skip, n);
+				memcpy(p + done, from + skip, n);
 		}
 		if (err)
 			return err;
@@ -186,7 +199,7 @@ ssize_t zdata_read(struct eroot_image *img, const struct eroot_inode *ino,
 
 void zstate_release(struct zstate *z)
 {
-	free(z->cache.buf);
+	zcache_release(&z->cache);
 	free(z->in);
 	memset(z, 0, sizeof(*z));
 }

@@ -692,7 +692,7 @@ static int zinode_load(struct eroot_image *img, struct zstate *z, const struct e
 		return 0;
 	memset(zi, 0, sizeof(*zi));
 	z->ext_valid = false;
-	z->cache.valid = false;
+	zcache_drop(&z->cache);
 	zi->nid = ino->nid;
 	zi->size = ino->size;
 	zi->compact = ino->datalayout == EROFS_INODE_COMPRESSED_COMPACT;
