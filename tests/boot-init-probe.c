@@ -2,8 +2,8 @@
  * eroot initrd (and, alone, the probe test_boot_baseline.py boots): it
  * reports on ttyS1 what the loader must have handed over:
  * PID 1, the kernel's arguments and environment, an overlayfs root, the
- * files of its own image, of a --layer image, and of a cpio the bootloader
- * appended.  With the argument probe-profile it first switches to a tmpfs
+ * files of its own image, of a --layer image (a large one as its length
+ * and FNV-1a), and of a cpio the bootloader appended.  With the argument probe-profile it first switches to a tmpfs
  * root, taking a tmpfs /run along as initramfs-tools does, and reports
  * the loader's eroot.profile from /run/eroot/profile. */
 #include <stdio.h>
@@ -58,9 +58,30 @@ static const char *read_line(const char *path, char *buf, size_t size)
 	return buf;
 }
 
+/* "LENGTH:FNV-1a" of a file, for a large one the test cannot print. */
+static const char *summarize(const char *path, char *buf, size_t size)
+{
+	FILE *f = fopen(path, "r");
+	unsigned long len = 0;
+	unsigned int h = 2166136261u;
+	int c;
+
+	if (!f) {
+		snprintf(buf, size, "-");
+		return buf;
+	}
+	while ((c = getc(f)) != EOF) {
+		h = (h ^ (unsigned char)c) * 16777619u;
+		len++;
+	}
+	fclose(f);
+	snprintf(buf, size, "%lu:%08x", len, h);
+	return buf;
+}
+
 int main(int argc, char **argv)
 {
-	char up[32], own[64], layer[64], appended[64], line[128], key[64];
+	char up[32], own[64], layer[64], big[64], appended[64], line[128], key[64];
 	const char *env = getenv("probe_env");
 	struct statfs sfs;
 	long kb, avail = 0;
@@ -74,6 +95,7 @@ int main(int argc, char **argv)
 	read_line("/proc/uptime", up, sizeof(up));
 	read_line("/etc/probe-own", own, sizeof(own));
 	read_line("/etc/probe-layer", layer, sizeof(layer));
+	summarize("/etc/probe-big", big, sizeof(big));
 	read_line("/.extra/credentials/probe.cred", appended, sizeof(appended));
 	if ((f = fopen("/proc/meminfo", "r"))) {
 		while (fgets(line, sizeof(line), f))
@@ -86,9 +108,9 @@ int main(int argc, char **argv)
 		if (argc > 1 && !strcmp(argv[1], "probe-profile"))
 			switch_and_profile(&paths, &has_init, &has_own, "/init", "/etc/probe-own");
 		fprintf(f, "EROOT-ROOT-OK uptime=%s memavail=%ld pid=%d arg=%s env=%s "
-			"overlay=%d own=%s layer=%s appended=%s profile=%d profile_init=%d "
+			"overlay=%d own=%s layer=%s big=%s appended=%s profile=%d profile_init=%d "
 			"profile_own=%d probe=1\n", up, avail, (int)getpid(),
-			argc > 1 ? argv[1] : "-", env ? env : "-", overlay, own, layer, appended,
+			argc > 1 ? argv[1] : "-", env ? env : "-", overlay, own, layer, big, appended,
 			paths, has_init, has_own);
 		fclose(f);
 	}

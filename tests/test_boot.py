@@ -34,6 +34,7 @@ files opened before the switch: /init and the file /init read among them.
 """
 import hashlib
 import os
+import random
 import re
 import subprocess
 import sys
@@ -168,14 +169,35 @@ def layer_image(t, work, files, args=('-z', 'lz4')):
     return layer if ok else None
 
 
+def big_text():
+    """About 420 KiB of words, the same every run: three 128 KiB pclusters
+    and a final extent under -C 131072."""
+    rng = random.Random(12)
+    words = ['%x' % rng.getrandbits(rng.choice((8, 16, 24))) for _ in range(2000)]
+    return ' '.join(rng.choice(words) for _ in range(70000)) + '\n'
+
+
+def fnv1a_summary(data):
+    """What boot-init-probe.c prints for a file: LENGTH:FNV-1a."""
+    h = 2166136261
+    for b in data:
+        h = ((h ^ b) * 16777619) & 0xffffffff
+    return '%d:%08x' % (len(data), h)
+
+
 def small(t, work):
     root, vmlinuz, _, qemu, qargs = kernel_of('initramfs-tools', '6.1')
     kver = boot.fixture('debian-root', 'initramfs-tools')['KVER']
     # a layer over the image: one file of its own, one the image has too;
-    # in the best-ratio layout, so that 6.1 reads files whole in the packed
-    # inode (issue 12's packer) through the loader's mount
+    # in the best-ratio layout, so that 6.1 reads, through the loader's
+    # mount, files whole in the packed inode (issue 12's packer) and a
+    # large file whose final extent is there, behind a pcluster it shares
+    # with probe-base (placed first: full indexes)
+    base = big_text()
+    big = base[:300000]
     layer = layer_image(t, work, (('probe-layer', 'from-the-layer\n'),
-                                  ('probe-own', 'layer-wins\n')),
+                                  ('probe-own', 'layer-wins\n'),
+                                  ('probe-base', base), ('probe-big', big)),
                         ('-z', 'lz4hc,12', '-C', '131072', '-E', 'ztailpacking,fragments,dedupe'))
     if not layer:
         return
@@ -190,6 +212,7 @@ def small(t, work):
     f = res.fields
     for key, want in (('pid', 1), ('arg', 'probe-arg'), ('env', 'yes'), ('overlay', 1),
                       ('own', 'layer-wins'), ('layer', 'from-the-layer'),
+                      ('big', fnv1a_summary(big.encode())),
                       ('appended', 'appended-by-loader')):
         t.check(f.get(key) == want, 'small: %s=%s' % (key, want), res.verdict or res.describe())
     print('small: %s' % res.summary(), flush=True)
