@@ -18,6 +18,7 @@ same with 1 and 3 workers, and with -E dedupe be smaller by the copies.
 import json
 import os
 import random
+import shutil
 
 import eroottest as E
 
@@ -32,7 +33,6 @@ FILES = {
 
 def form(name, fragments):
     return 'flat' if name == 'random-9m' and not fragments else 'compressed'
-
 
 
 def make_tree(tree):
@@ -65,9 +65,10 @@ def build(t, base, tree, expected, name, *opts):
     if E.must(t, res, '%s: image-manifest reads the image' % name):
         E.same_manifest(t, expected, lines, '%s: the reader shows the tree' % name)
     E.must(t, E.eroot('fsck', image, timeout=900), '%s: eroot fsck accepts it' % name)
+    copies = os.path.isdir(os.path.join(tree, 'copies'))
     for fname in FILES:
         want = form(fname, 'fragments' in ' '.join(opts))
-        for path in ('/' + fname, '/copies/' + fname):
+        for path in ('/' + fname,) + (('/copies/' + fname,) if copies else ()):
             got = layout(t, image, path)
             t.check(got.startswith(want), '%s: %s is stored %s' % (name, path, want), got)
     return E.read_file(image)
@@ -92,7 +93,22 @@ def main():
                 '-z %s %s: the same bytes with 1 and 3 workers' % (algo, ' '.join(extra)))
         shared = build(t, base, tree, expected, '%s-dedupe' % algo, '-z', algo,
                        '-E', ','.join(['dedupe'] + extra[1:]))
-        if images[1] is not None and shared is not None:
+        if 'fragments' in extra:
+            # -E fragments shares whole copies by itself (as mkfs.erofs
+            # does): the tree without them is nearly the same size
+            bare = os.path.join(base, 'tree-bare')
+            shutil.copytree(tree, bare, symlinks=True, ignore=shutil.ignore_patterns('copies'))
+            alone = build(t, base, bare, E.manifest(bare), '%s-bare' % algo, '-z', algo,
+                          '--workers=3', *extra)
+            if images[1] is not None and alone is not None:
+                t.check(len(images[1]) - len(alone) < copies // 50,
+                        '-z %s -E fragments: the copies cost next to nothing' % algo,
+                        (len(images[1]), len(alone), copies))
+            if images[1] is not None and shared is not None:
+                t.check(len(shared) <= len(images[1]),
+                        '-z %s: -E dedupe with fragments is no larger' % algo,
+                        (len(images[1]), len(shared)))
+        elif images[1] is not None and shared is not None:
             # the copies' flat file is shared whole, the others' pclusters
             t.check(len(images[1]) - len(shared) > copies // 2,
                     '-z %s: -E dedupe shares the copies' % algo,

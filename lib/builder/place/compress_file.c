@@ -142,7 +142,7 @@ int compress_segment(const struct eroot_builder *b, struct zworker *w, struct zs
 	if (p->codec->enc_reset)
 		p->codec->enc_reset(st);
 	err = read_segment(b, s, w->in);
-	if (!err && b->opts.dedupe)
+	if (!err && dedupes_files(b))
 		SHA256(w->in, s->len, s->digest);
 	/* the file's last segment: where its tail or final extent starts */
 	bool last = !s->n->is_packed && s->start + s->len == s->n->size;

@@ -58,6 +58,14 @@ struct copy {
 
 #define COPY_BUF (1u << 20)
 
+/* Whole files equal to an earlier one share its data under -E dedupe, and
+ * under -E fragments too: mkfs.erofs shares a file whose data its packed
+ * inode already holds, so -E fragments users expect copies to cost nothing. */
+static inline bool dedupes_files(const struct eroot_builder *b)
+{
+	return b->opts.dedupe || b->opts.fragments;
+}
+
 int place_file_data(struct eroot_builder *b, struct placer *pl);
 
 /* copy.c: reading the source */

@@ -286,11 +286,11 @@ static int take_segment(struct zfile *zf, struct zseg *s)
 	s->tail = NULL;
 	if (!err)
 		placer_hash(zf->c->pl, s->out, s->out_blocks << b->blkszbits);
-	if (!err && zf->md) {
+	if (!err && zf->md)
 		EVP_DigestUpdate(zf->md, s->digest, sizeof(s->digest));
-		/* pclusters an earlier file has leave the segment's output */
+	/* pclusters an earlier file has leave the segment's output */
+	if (!err && b->opts.dedupe)
 		err = zshare_segment(zf->c, s, zf->out.blocks);
-	}
 	for (uint32_t i = 0; i < s->next && !err; i++) {
 		struct zextent e = s->ext[i];
 
@@ -330,7 +330,7 @@ static int place_kept(struct zfile *zf)
 	for (uint32_t i = 0; i < zf->next; i++)
 		if (!zf->ext[i].fragment && !zf->ext[i].shared)
 			zf->ext[i].blkaddr += zf->first;
-	if (!err && zf->md)
+	if (!err && c->b->opts.dedupe)
 		zshare_commit(c, n, zf->first);
 	n->extents = zf->ext;
 	n->nextents = n->extents_cap = zf->next;
@@ -381,7 +381,7 @@ int place_compressed(struct copy *c, struct bnode *n)
 	struct zfile zf = { .c = c, .n = n, .spool_fd = -1 };
 	int err = 0;
 
-	if (c->b->opts.dedupe && (!(zf.md = EVP_MD_CTX_new()) ||
+	if (dedupes_files(c->b) && (!(zf.md = EVP_MD_CTX_new()) ||
 				  !EVP_DigestInit_ex(zf.md, EVP_sha256(), NULL)))
 		err = BFAIL(c->b, -ENOMEM, "out of memory or no SHA-256");
 	zf.may_repeat = zf.md && dedupe_may_repeat(c, n);
