@@ -10,7 +10,7 @@
 #   EROOT       the eroot binary (default: build-rel/tools/eroot/eroot under the
 #               repository root when it exists, else as bench/mkfs.sh finds it)
 #   REF_ROOT    an existing chroot holding mkfs.erofs and fsck.erofs (for example
-#               /work/sidroot); when unset, a Debian $REF_SUITE chroot is made once
+#               a sid chroot); when unset, a Debian $REF_SUITE chroot is made once
 #               in bench/cache/ with debootstrap and erofs-utils installed in it
 #   REF_SUITE   Debian suite of that chroot (default: sid, for erofs-utils 1.9.x)
 #   SUITE       Debian suite of the default tree (default: bookworm minbase)
@@ -111,7 +111,7 @@ min-max.
   --prepare      only make the tree and the reference chroot, measure nothing
   -h, --help     this help
 
-Environment: EROOT, REF_ROOT (existing chroot with erofs-utils, e.g. /work/sidroot),
+Environment: EROOT, REF_ROOT (existing chroot with erofs-utils, e.g. a sid chroot),
 REF_SUITE (default sid), SUITE (default bookworm), MIRROR.
 EOF
 }
