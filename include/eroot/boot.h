@@ -66,6 +66,11 @@ struct eroot_initrd_options {
 	 * the ones the boot reads (an eroot.profile list, docs/boot.md), as
 	 * eroot_build_options.hot_list; NULL: none.  Needs compression. */
 	const char *hot_list;
+	/* With a path: the content image is built with the DAX layout
+	 * (eroot_build_options.dax) and written there, for the VM to attach
+	 * as virtio-pmem or the boot loader to place at a memmap= address;
+	 * the initrd holds the loader (and the layers) only. */
+	const char *dax_image;
 	/* Where the image builder stages archive data; NULL: as the builder
 	 * decides ($TMPDIR, else /var/tmp). */
 	const char *stage_dir;

@@ -227,6 +227,10 @@ const char *eroot_layout_name(unsigned int datalayout);
 
 struct eroot_builder;
 
+/* A DAX image's size is a multiple of this: pmem devices map memory in
+ * 2 MiB subsections (a memmap= region, a virtio-pmem device). */
+#define EROOT_DAX_ALIGN (2u << 20)
+
 struct eroot_build_options {
 	unsigned int block_size;	/* 0: 4096 */
 	const char *label;		/* volume name, at most 16 bytes */
@@ -260,6 +264,12 @@ struct eroot_build_options {
 	 * Their data goes first in the image, in the list's order.  A path
 	 * the image lacks is no error: eroot_build_stats counts it. */
 	const char *hot_list;
+	/* DAX layout (docs/boot.md): every regular file stored uncompressed
+	 * is flat and never inline nor chunked, so that a kernel mounting the
+	 * image from a pmem device with "-o dax=always" maps its pages
+	 * straight from the device; the image is padded to a multiple of
+	 * EROOT_DAX_ALIGN. */
+	int dax;
 	/* Archive sources: keep OCI whiteouts as overlayfs whiteouts (0/0
 	 * character devices, trusted.overlay.opaque) instead of only applying
 	 * them, so the image can be an overlayfs lower layer. */
