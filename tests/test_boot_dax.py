@@ -15,7 +15,9 @@ dax=always, the probe's big uncompressed file comes through DAX (statx's
 STATX_ATTR_DAX: the lower mount itself is detached by then, overlayfs
 holds its own clone), so does a 15-byte one (the DAX layout stores no
 inline tail), and reading all of the big one grows Cached by less than 5%
-of its bytes.  On 6.12 a --layer image sits on top, mounted from its file.
+of its bytes.  On 6.12 a --layer image sits on top, mounted from its file,
+and Debian's initramfs-tools initrd made with --dax boots the fixture's
+root disk to its marker.
 failures: one byte of the DAX image flipped after the initrd was made
 gives one "eroot: verifying /dev/pmem0 failed" line; no device attached
 gives one "eroot: finding the DAX image failed" line after eroot.dax.wait
@@ -135,6 +137,24 @@ def boots(t, work, name):
                     qemu_args=kernel.qemu_args + memmap_args(image), **opts)
     dax_ok(t, res, '%s memmap=' % name, want_layer=bool(args))
     memmap_placed(t, res, '%s memmap=' % name, size)
+    if name == '6.12':
+        real_root(t, work)
+
+
+def real_root(t, work):
+    """Debian's own initramfs-tools initrd for 6.12 with --dax: its init
+    runs on the DAX image and switches to the fixture's root disk."""
+    root, vmlinuz, initrd, qemu, qargs = tb.kernel_of('initramfs-tools', '6.12')
+    disk = boot.root_disk(root, os.path.join(work, 'root.img'))
+    out, image = os.path.join(work, 'real.img'), os.path.join(work, 'real.dax')
+    if not tb.eroot_initrd(t, out, initrd, '--dax', image, '--modules-dir', root):
+        return
+    res = boot.boot(vmlinuz, out, disk=disk, append='eroot.debug', qemu=qemu, timeout=TIMEOUT,
+                    memory='1G,slots=2,maxmem=4G', qemu_args=qargs + pmem_args(image))
+    tb.loader_ok(t, res, 'initramfs-tools 6.12 --dax')
+    t.check('mounted dax=always' in res.console, 'initramfs-tools 6.12 --dax: the image '
+            'mounted dax=always', res.describe())
+    print('initramfs-tools 6.12 --dax: %s' % res.summary(), flush=True)
 
 
 def memmap_placed(t, res, what, size):
