@@ -17,13 +17,16 @@ static const char info_usage[] =
 "  --offset=BYTES   the image starts BYTES into the file\n"
 "  -h, --help       show this help\n";
 
+enum { LAYOUTS = 5 };	/* EROFS datalayouts: flat-plain to chunk-based */
+
 struct counts {
 	struct nidmap seen;
 	uint64_t by_type[7], inodes, file_bytes, extended;
 	uint64_t zfiles, zbytes, zblocks;	/* compressed files: size, blocks */
-	/* regular files by datalayout: a DAX image has only flat-plain ones
-	 * (and compressed ones, which DAX does not serve) */
-	uint64_t file_layouts[5];
+	/* regular files by datalayout (0 to 4, eroot_layout_name()): a DAX
+	 * image has only flat-plain ones and compressed ones, which DAX does
+	 * not serve */
+	uint64_t file_layouts[LAYOUTS];
 	int status;
 };
 
@@ -59,7 +62,7 @@ static int count(void *ctx, const char *path, const struct eroot_inode *ino, uin
 	c->extended += ino->extended;
 	if (S_ISREG(ino->mode)) {
 		c->file_bytes += ino->size;
-		if (ino->datalayout < 5)
+		if (ino->datalayout < LAYOUTS)
 			c->file_layouts[ino->datalayout]++;
 	}
 	/* compressed-full (1) or compressed-compact (3) */
@@ -131,7 +134,7 @@ static void print_file_layouts(const struct counts *c, bool json)
 {
 	bool first = true;
 
-	for (unsigned int i = 0; i < 5; i++) {
+	for (unsigned int i = 0; i < LAYOUTS; i++) {
 		if (!c->file_layouts[i])
 			continue;
 		printf(json ? "%s\"%s\": %llu" : "%s%s %llu", first ? "" : ", ",
