@@ -15,9 +15,11 @@ dax=always, the probe's big uncompressed file comes through DAX (statx's
 STATX_ATTR_DAX: the lower mount itself is detached by then, overlayfs
 holds its own clone), so does a 15-byte one (the DAX layout stores no
 inline tail), and reading all of the big one grows Cached by less than 5%
-of its bytes.  On 6.12 a --layer image sits on top, mounted from its file,
-and Debian's initramfs-tools initrd made with --dax boots the fixture's
-root disk to its marker.
+of its bytes; a 304 KiB text file comes through DAX too, except on 7.3,
+whose image is -z lz4hc with a --hot-list of the other files: that one is
+compressed, in the page cache.  On 6.12 a --layer image sits on top,
+mounted from its file, and Debian's initramfs-tools initrd made with --dax
+boots the fixture's root disk to its marker.
 failures: one byte of the DAX image flipped after the initrd was made
 gives one "eroot: verifying /dev/pmem0 failed" line; no device attached
 gives one "eroot: finding the DAX image failed" line after eroot.dax.wait
@@ -57,6 +59,7 @@ def dax_initrd(t, work, kernel, *args):
     src = os.path.join(work, 'dax-src.cpio')
     entries = [mk.dirent('etc'), mk.reg('etc/probe-own', b'from-the-image\n'),
                mk.reg('etc/probe-dax-big', big_data()),
+               mk.reg('etc/probe-cold', b'compressible text, ' * 16384),
                mk.reg('init', tb.probe_binary(work), 0o755)]
     with open(src, 'wb') as f:
         f.write(mk.newc(entries))
@@ -90,15 +93,17 @@ def memmap_args(image):
     return ('-device', 'loader,file=%s,addr=0x%x,force-raw=on' % (image, MEMMAP_ADDR))
 
 
-def dax_ok(t, res, what, want_layer=False):
+def dax_ok(t, res, what, want_layer=False, compressed=False):
     tb.loader_ok(t, res, what)
     t.check('mounted dax=always' in res.console, what + ': the loader mounted /dev/pmem0 '
             'dax=always', res.describe())
     f = res.fields
-    # daxown: a 15-byte file, which the DAX layout stores flat, not inline
+    # daxown: a 15-byte file, which the DAX layout stores flat, not inline;
+    # daxcold: 304 KiB of text, compressed (not DAX) when the image is
     for key, want in (('pid', 1), ('overlay', 1), ('own', 'from-the-image'), ('dax', 1),
-                      ('daxread', BIG_BYTES), ('daxown', 1)) + ((('layer', 'from-the-layer'),)
-                                                 if want_layer else ()):
+                      ('daxread', BIG_BYTES), ('daxown', 1),
+                      ('daxcold', 0 if compressed else 1)) + (
+                          (('layer', 'from-the-layer'),) if want_layer else ()):
         t.check(f.get(key) == want, '%s: %s=%s' % (what, key, want), res.verdict or
                 res.describe())
     grow = f.get('cachedgrow')
@@ -123,6 +128,12 @@ def boots(t, work, name):
         if not layer:
             return
         args = ('--layer', layer)
+    if name == '7.3':    # hot files through DAX, the cold one compressed
+        hot = os.path.join(work, 'hot-list')
+        with open(hot, 'w') as f:
+            f.write('/init\n/etc/probe-own\n/etc/probe-dax-big\n')
+        args = ('-z', 'lz4hc', '--hot-list', hot)
+    compressed = name == '7.3'
     made = dax_initrd(t, work, kernel, *args)
     if not made:
         return
@@ -130,12 +141,12 @@ def boots(t, work, name):
     opts = dict(qemu=kernel.qemu, timeout=TIMEOUT)
     res = boot.boot(kernel.vmlinuz, out, append='eroot.debug', memory='1G,slots=2,maxmem=4G',
                     qemu_args=kernel.qemu_args + pmem_args(image), **opts)
-    dax_ok(t, res, '%s virtio-pmem' % name, want_layer=bool(args))
+    dax_ok(t, res, '%s virtio-pmem' % name, want_layer=name == '6.12', compressed=compressed)
     size = os.path.getsize(image)
     res = boot.boot(kernel.vmlinuz, out, memory='1G',
                     append='eroot.debug memmap=%dM!0x%x' % (size >> 20, MEMMAP_ADDR),
                     qemu_args=kernel.qemu_args + memmap_args(image), **opts)
-    dax_ok(t, res, '%s memmap=' % name, want_layer=bool(args))
+    dax_ok(t, res, '%s memmap=' % name, want_layer=name == '6.12', compressed=compressed)
     memmap_placed(t, res, '%s memmap=' % name, size)
     if name == '6.12':
         real_root(t, work)
