@@ -23,7 +23,8 @@ boots the fixture's root disk to its marker.
 failures: one byte of the DAX image flipped after the initrd was made
 gives one "eroot: verifying /dev/pmem0 failed" line; no device attached
 gives one "eroot: finding the DAX image failed" line after eroot.dax.wait
-(default 5 s); the image on an NVMe disk named by eroot.dax=, which EROFS
+(default 5 s), as does a device of zeros (naming what it lacks, after
+eroot.dax.wait=1); the image on an NVMe disk named by eroot.dax=, which EROFS
 mounts without DAX, gives one "eroot: mounting the DAX image failed" line;
 none hangs.
 """
@@ -204,6 +205,15 @@ def failures(t, work):
     t.check(len(lines) == 1 and 'after 5 s' in lines[0],
             'no DAX device: one line, after the default wait of 5 s', '\n'.join(lines))
     print('no device: %s' % res.summary(), flush=True)
+    # a device of the right size holding no image, and a shorter wait
+    zeros = os.path.join(work, 'zeros.img')
+    with open(zeros, 'wb') as f:
+        f.truncate(os.path.getsize(image))
+    res = boot.boot(kernel.vmlinuz, out, append='eroot.dax.wait=1',
+                    qemu_args=kernel.qemu_args + pmem_args(zeros), **opts)
+    tb.expect_failure(t, 'a device without the image', res,
+                      'eroot: finding the DAX image failed: no /dev/pmem* holds its %d bytes '
+                      'after 1 s (/dev/pmem0: no EROFS superblock;' % os.path.getsize(image))
     # the image on a device that has no DAX (NVMe, built into 6.12's cloud
     # kernel), named by eroot.dax=: EROFS mounts it without DAX, with a
     # warning only; the loader refuses that

@@ -118,9 +118,10 @@ void dax_attach(const struct config *c, struct image *img)
 	while (!find_device(c, img, why, sizeof(why))) {
 		if (uptime() >= deadline) {
 			if (why[0])
-				fail(c, "finding the DAX image", "none of %llu bytes after %d s (%s; "
-				     "eroot.dax.wait=SECONDS waits longer)", c->dax_bytes, c->dax_wait,
-				     why);
+				fail(c, "finding the DAX image", "no %s holds its %llu bytes after "
+				     "%d s (%s; eroot.dax.wait=SECONDS waits longer)",
+				     c->dax_device[0] ? c->dax_device : "/dev/pmem*", c->dax_bytes,
+				     c->dax_wait, why);
 			fail(c, "finding the DAX image", "no %s after %d s (attach the image as "
 			     "virtio-pmem or memmap=; eroot.dax.wait=SECONDS waits longer)",
 			     c->dax_device[0] ? c->dax_device : "/dev/pmem*", c->dax_wait);
