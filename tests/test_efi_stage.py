@@ -108,7 +108,7 @@ def make_esp(t, path, files):
     res = et.run(['mkfs.vfat', '-C', '-n', 'EROOTESP', path, str(kib)])
     if not et.must(t, res, 'mkfs.vfat the ESP'):
         return False
-    dirs = sorted({os.path.dirname(p) for p in files})
+    dirs = sorted({os.path.dirname(p) for p in files} - {'/'})
     made = set()
     for d in dirs:
         parts = d.strip('/').split('/')
@@ -182,6 +182,33 @@ def placed(t, work, stage, kernel):
             what + ': the stage\'s command line has the memmap= and initrd= the guest saw',
             starting and starting[0])
     t.check(int(addr, 16) % ALIGN == 0, what + ': the image is 2 MiB aligned', addr)
+    load_options(t, work, stage, kernel, image, initrd, size, fnv)
+
+
+def load_options(t, work, stage, kernel, image, initrd, size, fnv):
+    """The settings from LoadOptions, as a chainloader passes them: here
+    OVMF's UEFI shell, which runs startup.nsh when the ESP has no
+    \\EFI\\BOOT\\BOOTX64.EFI (and passes the program's name first)."""
+    nsh = os.path.join(work, 'startup.nsh')
+    with open(nsh, 'w') as f:
+        f.write('fs0:\\EFI\\eroot\\eroot-efi.efi kernel=\\EFI\\eroot\\vmlinuz '
+                'image=/EFI/eroot/root.img initrd=initrd.img -- console=ttyS0 panic=-1\r\n')
+    esp = os.path.join(work, 'esp-options.img')
+    if not make_esp(t, esp, {'/startup.nsh': nsh, '/EFI/eroot/eroot-efi.efi': stage,
+                             '/EFI/eroot/root.img': image, '/EFI/eroot/vmlinuz': kernel.vmlinuz,
+                             '/EFI/eroot/initrd.img': initrd}):
+        return
+    res = efi_boot(work, 'options', kernel, esp)
+    what = 'stage from the UEFI shell, settings in LoadOptions'
+    print('%s: %s' % (what, res.summary()), flush=True)
+    starting = [l for l in stage_lines(res) if ' starting ' in l]
+    t.check(len(stage_lines(res)) == 1 and starting and
+            starting[0].endswith(' console=ttyS0 panic=-1 initrd=\\EFI\\eroot\\initrd.img '
+                                 'memmap=%dM!0x%X' % (size >> 20, int(res.fields.get('addr', '0'), 16))),
+            what + ': the command line after --, initrd= relative to the stage, memmap=',
+            res.describe())
+    t.check(res.ok and res.fields.get('fnv') == '%016x' % fnv,
+            what + ': the probe read the image back from /dev/pmem0', res.describe())
 
 
 def missing_image(t, work, stage, kernel):
