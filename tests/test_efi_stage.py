@@ -3,16 +3,20 @@
 
     test_efi_stage.py
 
-An ESP (a FAT image: mkfs.vfat + mcopy) holds the stage as
-\\EFI\\BOOT\\BOOTX64.EFI, its eroot.conf, the debian-root fixture's 6.1
-kernel (an EFI-stub PE; bookworm's QEMU), an EROFS image and an initrd.
-OVMF boots the stage, which places the image in reserved pages, appends
-memmap=SIZE!ADDR and initrd= and starts the kernel's stub.
-  placed: the initrd's /init (tests/efi-probe.c) finds memmap= on the
-    command line, loads libnvdimm, nd_e820 and nd_pmem from the fixture's
-    modules, and reads /dev/pmem0: its size and FNV-1a must be the padded
-    image's, and its verdict arrives on ttyS1.
-  missing-image: eroot.conf names an image the ESP lacks: one line
+An ESP (a FAT image: mkfs.vfat + mcopy) holds the stage, the debian-root
+fixture's 6.1 kernel (an EFI-stub PE; bookworm's QEMU) and what
+`eroot initrd --dax IMAGE OUT INPUT` made of test_boot_dax.py's probe
+initramfs: the loader initrd and the DAX image.  OVMF boots the stage,
+which places the image in reserved pages, appends initrd= and
+memmap=SIZE!ADDR and starts the kernel's stub; the loader must find
+/dev/pmem0 (nd_e820) at that range, verify it, mount it dax=always, and the
+probe's verdict must arrive on ttyS1 with its file read through DAX.
+  eroot.conf: the stage as \\EFI\\BOOT\\BOOTX64.EFI, its settings in
+    eroot.conf beside it (image= relative, initrd= with '/');
+  LoadOptions: no BOOTX64.EFI, so OVMF runs its shell, whose startup.nsh
+    runs the stage with its settings as arguments (its name first, as the
+    shell passes it);
+  missing image: eroot.conf names an image the ESP lacks: one line
     "eroot-efi: opening ... failed: Not Found", then the firmware goes on
     with its next boot option (its "BdsDxe: failed to start" line): no hang.
 Needs root (the fixture); SKIP when the stage was not built (no gnu-efi),
@@ -20,7 +24,6 @@ or OVMF, mtools or dosfstools are missing: scripts/install-deps installs
 them, so CI runs it.
 """
 import os
-import random
 import shutil
 import sys
 
@@ -28,14 +31,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import boot  # noqa: E402
 import eroottest as et  # noqa: E402
 import mkinitramfs  # noqa: E402
+import test_boot_dax as td  # noqa: E402
 
 OVMF_CODE = '/usr/share/OVMF/OVMF_CODE.fd'
 OVMF_VARS = '/usr/share/OVMF/OVMF_VARS.fd'
 ALIGN = 2 << 20
 TIMEOUT = 300
-# The probe's modules, dependencies first (the 6.1 fixture's modules.dep).
-PROBE_MODULES = ['kernel/drivers/nvdimm/libnvdimm.ko', 'kernel/drivers/nvdimm/nd_btt.ko',
-                 'kernel/drivers/nvdimm/nd_pmem.ko', 'kernel/drivers/nvdimm/nd_e820.ko']
+CMDLINE = 'console=ttyS0 panic=-1 eroot.debug'
 
 
 def requirements():
@@ -46,59 +48,11 @@ def requirements():
     for path in (OVMF_CODE, OVMF_VARS):
         if not os.path.exists(path):
             et.skip('%s is missing: install the Debian package ovmf' % path)
-    for tool, pkg in (('mkfs.vfat', 'dosfstools'), ('mcopy', 'mtools'), ('cc', 'gcc')):
+    for tool, pkg in (('mkfs.vfat', 'dosfstools'), ('mcopy', 'mtools')):
         if not shutil.which(tool):
             et.skip('%s is missing: install the Debian package %s' % (tool, pkg))
     et.require_root()
     return stage
-
-
-def fnv1a64(data):
-    h = 0xcbf29ce484222325
-    for b in data:
-        h = ((h ^ b) * 0x100000001b3) & 0xffffffffffffffff
-    return h
-
-
-def content_image(t, work):
-    """An EROFS image of a few MiB of random files (not a multiple of 2 MiB:
-    the stage pads it)."""
-    src = os.path.join(work, 'content')
-    os.makedirs(src)
-    rng = random.Random(13)
-    for i in range(12):
-        with open(os.path.join(src, 'file%02d' % i), 'wb') as f:
-            f.write(rng.randbytes(rng.randrange(100000, 600000)))
-    image = os.path.join(work, 'root.img')
-    if not et.must(t, et.eroot('mkfs', '-q', image, src), 'eroot mkfs of the content'):
-        return None
-    return image
-
-
-def probe_initrd(t, work, kernel, image):
-    """The probe as /init, the pmem modules, and what it must find."""
-    init = os.path.join(work, 'efi-probe')
-    res = et.run(['cc', '-static', '-Os', '-o', init, os.path.join(et.TESTS_DIR, 'efi-probe.c')])
-    if not et.must(t, res, 'cc -static efi-probe.c'):
-        return None
-    with open(image, 'rb') as f:
-        data = f.read()
-    padded = data + bytes(-len(data) % ALIGN)
-    entries = [mkinitramfs.dirent('probe')]
-    with open(init, 'rb') as f:
-        entries.append(mkinitramfs.reg('init', f.read(), perm=0o755))
-    names = []
-    for rel in PROBE_MODULES:
-        path = os.path.join(kernel.modules_dir, 'lib/modules', kernel.kver, rel)
-        with open(path, 'rb') as f:
-            entries.append(mkinitramfs.reg('probe/' + os.path.basename(rel), f.read()))
-        names.append('/probe/' + os.path.basename(rel))
-    entries.append(mkinitramfs.reg('probe/modules', ''.join(n + '\n' for n in names).encode()))
-    entries.append(mkinitramfs.reg('probe/expect', b'%d %x\n' % (len(padded), fnv1a64(padded))))
-    initrd = os.path.join(work, 'probe.cpio')
-    with open(initrd, 'wb') as f:
-        f.write(mkinitramfs.newc(entries))
-    return initrd, len(padded), fnv1a64(padded)
 
 
 def make_esp(t, path, files):
@@ -144,77 +98,53 @@ def stage_lines(res):
     return [line[line.index('eroot-efi: '):] for _, line in res.lines if 'eroot-efi: ' in line]
 
 
-def placed(t, work, stage, kernel):
-    image = content_image(t, work)
-    made = image and probe_initrd(t, work, kernel, image)
-    if not made:
-        return
-    initrd, size, fnv = made
-    # image= relative to the stage's directory, initrd= with '/'
+def dax_boot(t, work, kernel, name, esp, image):
+    """Boot @esp; the stage's one line, then the DAX loader's verdict."""
+    res = efi_boot(work, name, kernel, esp)
+    what = 'stage, %s, %s' % (kernel.kver, name)
+    lines = stage_lines(res)
+    size = os.path.getsize(image)
+    want = ' %s initrd=\\EFI\\eroot\\initrd.img memmap=%dM!0x' % (CMDLINE, size >> 20)
+    ok = t.check(len(lines) == 1 and want in lines[0] and ' starting ' in lines[0],
+                 what + ': the stage says it starts the kernel, with "...%s..."' % want,
+                 res.describe())
+    if ok:
+        # the e820 range the kernel made of memmap=: persistent, at ADDR
+        addr = int(lines[0].split(want)[1].split()[0], 16)
+        t.check(addr % ALIGN == 0, what + ': the image is 2 MiB aligned', hex(addr))
+        t.check('[mem 0x%016x-0x%016x] persistent (type 12)' % (addr, addr + size - 1)
+                in res.console, what + ': the kernel made memmap= a persistent range',
+                res.describe())
+    td.dax_ok(t, res, what)
+
+
+def from_conf(t, work, stage, kernel, initrd, image):
     settings = conf(os.path.join(work, 'eroot.conf'), [
         'kernel=\\EFI\\eroot\\vmlinuz', 'image=root.img', 'initrd=/EFI/eroot/initrd.img',
-        'cmdline=console=ttyS0 panic=-1'])
-    esp = os.path.join(work, 'esp-placed.img')
-    if not make_esp(t, esp, {'/EFI/BOOT/BOOTX64.EFI': stage, '/EFI/BOOT/eroot.conf': settings,
-                             '/EFI/BOOT/root.img': image, '/EFI/eroot/vmlinuz': kernel.vmlinuz,
-                             '/EFI/eroot/initrd.img': initrd}):
-        return
-    res = efi_boot(work, 'placed', kernel, esp)
-    what = 'stage + %s + probe' % kernel.kver
-    print('%s: %s' % (what, res.summary()), flush=True)
-    lines = stage_lines(res)
-    starting = [l for l in lines if ' starting ' in l]
-    t.check(len(lines) == 1 and starting, what + ': the stage prints one line, "starting"',
-            res.describe())
-    t.check(not res.timed_out and res.rc == 0, what + ': QEMU ended by itself, exit 0',
-            res.describe())
-    t.check('Kernel panic' not in res.console, what + ': no kernel panic', res.describe())
-    if not t.check(res.ok and res.fields.get('probe') == 'efi',
-                   what + ': the probe\'s verdict %s on ttyS1' % boot.VERDICT_OK, res.describe()):
-        return
-    t.check(res.fields.get('size') == size, what + ': /dev/pmem0 is the padded image\'s %d bytes'
-            % size, res.verdict)
-    t.check(res.fields.get('fnv') == '%016x' % fnv, what + ': /dev/pmem0 holds the image',
-            res.verdict)
-    addr = res.fields.get('addr', '')
-    t.check(starting and ('memmap=%dM!%s' % (size >> 20, addr)).lower() in starting[0].lower() and
-            'initrd=\\EFI\\eroot\\initrd.img' in starting[0],
-            what + ': the stage\'s command line has the memmap= and initrd= the guest saw',
-            starting and starting[0])
-    t.check(int(addr, 16) % ALIGN == 0, what + ': the image is 2 MiB aligned', addr)
-    load_options(t, work, stage, kernel, image, initrd, size, fnv)
+        'cmdline=' + CMDLINE])
+    esp = os.path.join(work, 'esp-conf.img')
+    if make_esp(t, esp, {'/EFI/BOOT/BOOTX64.EFI': stage, '/EFI/BOOT/eroot.conf': settings,
+                         '/EFI/BOOT/root.img': image, '/EFI/eroot/vmlinuz': kernel.vmlinuz,
+                         '/EFI/eroot/initrd.img': initrd}):
+        dax_boot(t, work, kernel, 'eroot.conf', esp, image)
 
 
-def load_options(t, work, stage, kernel, image, initrd, size, fnv):
-    """The settings from LoadOptions, as a chainloader passes them: here
-    OVMF's UEFI shell, which runs startup.nsh when the ESP has no
-    \\EFI\\BOOT\\BOOTX64.EFI (and passes the program's name first)."""
+def from_load_options(t, work, stage, kernel, initrd, image):
     nsh = os.path.join(work, 'startup.nsh')
     with open(nsh, 'w') as f:
         f.write('fs0:\\EFI\\eroot\\eroot-efi.efi kernel=\\EFI\\eroot\\vmlinuz '
-                'image=/EFI/eroot/root.img initrd=initrd.img -- console=ttyS0 panic=-1\r\n')
+                'image=/EFI/eroot/root.img initrd=initrd.img -- %s\r\n' % CMDLINE)
     esp = os.path.join(work, 'esp-options.img')
-    if not make_esp(t, esp, {'/startup.nsh': nsh, '/EFI/eroot/eroot-efi.efi': stage,
-                             '/EFI/eroot/root.img': image, '/EFI/eroot/vmlinuz': kernel.vmlinuz,
-                             '/EFI/eroot/initrd.img': initrd}):
-        return
-    res = efi_boot(work, 'options', kernel, esp)
-    what = 'stage from the UEFI shell, settings in LoadOptions'
-    print('%s: %s' % (what, res.summary()), flush=True)
-    starting = [l for l in stage_lines(res) if ' starting ' in l]
-    t.check(len(stage_lines(res)) == 1 and starting and
-            starting[0].endswith(' console=ttyS0 panic=-1 initrd=\\EFI\\eroot\\initrd.img '
-                                 'memmap=%dM!0x%X' % (size >> 20, int(res.fields.get('addr', '0'), 16))),
-            what + ': the command line after --, initrd= relative to the stage, memmap=',
-            res.describe())
-    t.check(res.ok and res.fields.get('fnv') == '%016x' % fnv,
-            what + ': the probe read the image back from /dev/pmem0', res.describe())
+    if make_esp(t, esp, {'/startup.nsh': nsh, '/EFI/eroot/eroot-efi.efi': stage,
+                         '/EFI/eroot/root.img': image, '/EFI/eroot/vmlinuz': kernel.vmlinuz,
+                         '/EFI/eroot/initrd.img': initrd}):
+        dax_boot(t, work, kernel, 'LoadOptions', esp, image)
 
 
 def missing_image(t, work, stage, kernel):
     settings = conf(os.path.join(work, 'eroot-missing.conf'), [
         'kernel=\\EFI\\eroot\\vmlinuz', 'image=\\EFI\\eroot\\root.img',
-        'initrd=\\EFI\\eroot\\initrd.img', 'cmdline=console=ttyS0 panic=-1'])
+        'initrd=\\EFI\\eroot\\initrd.img', 'cmdline=' + CMDLINE])
     initrd = os.path.join(work, 'empty.cpio')
     with open(initrd, 'wb') as f:
         f.write(mkinitramfs.newc([]))
@@ -243,11 +173,15 @@ def main():
     t = et.Checker('efi-stage')
     work = et.scratch('efi-stage')
     try:
-        kernel = next(k for k in boot.kernels() if k.name == '6.1')
+        kernel = td.kernel_named('6.1')
     except boot.FixtureError as e:
         t.check(False, 'the 6.1 kernel (debian-root fixture)', e)
         t.exit()
-    placed(t, work, stage, kernel)
+    made = td.dax_initrd(t, work, kernel)
+    if made:
+        initrd, image = made
+        from_conf(t, work, stage, kernel, initrd, image)
+        from_load_options(t, work, stage, kernel, initrd, image)
     missing_image(t, work, stage, kernel)
     t.exit()
 
