@@ -16,9 +16,10 @@ probe's verdict must arrive on ttyS1 with its file read through DAX.
   LoadOptions: no BOOTX64.EFI, so OVMF runs its shell, whose startup.nsh
     runs the stage with its settings as arguments (its name first, as the
     shell passes it);
-  missing image: eroot.conf names an image the ESP lacks: one line
-    "eroot-efi: opening ... failed: Not Found", then the firmware goes on
-    with its next boot option (its "BdsDxe: failed to start" line): no hang.
+  failures: eroot.conf names an image the ESP lacks, a file that is no
+    EROFS image, or misspells a key: one line each ("eroot-efi: opening
+    ... failed: Not Found", ...), then the firmware goes on with its next
+    boot option (its "BdsDxe: failed to start" line): no hang.
 Needs root (the fixture); SKIP when the stage was not built (no gnu-efi),
 or OVMF, mtools or dosfstools are missing: scripts/install-deps installs
 them, so CI runs it.
@@ -141,26 +142,39 @@ def from_load_options(t, work, stage, kernel, initrd, image):
         dax_boot(t, work, kernel, 'LoadOptions', esp, image)
 
 
-def missing_image(t, work, stage, kernel):
-    settings = conf(os.path.join(work, 'eroot-missing.conf'), [
-        'kernel=\\EFI\\eroot\\vmlinuz', 'image=\\EFI\\eroot\\root.img',
-        'initrd=\\EFI\\eroot\\initrd.img', 'cmdline=' + CMDLINE])
+# Failures: (name, eroot.conf's lines after kernel=, the line the stage must
+# print).  The ESP has no \\EFI\\eroot\\root.img; the kernel file is no image.
+FAILURES = [
+    ('missing image', ['image=\\EFI\\eroot\\root.img', 'initrd=\\EFI\\eroot\\initrd.img'],
+     'eroot-efi: opening \\EFI\\eroot\\root.img failed: Not Found'),
+    ('not an image', ['image=\\EFI\\eroot\\vmlinuz', 'initrd=\\EFI\\eroot\\initrd.img'],
+     'eroot-efi: \\EFI\\eroot\\vmlinuz is not an EROFS image (no superblock at byte 1024)'),
+    ('a misspelt key', ['imgae=root.img', 'initrd=\\EFI\\eroot\\initrd.img'],
+     'eroot-efi: \\EFI\\BOOT\\eroot.conf: line 3: not one of kernel=, image=, initrd=, '
+     'cmdline='),
+]
+
+
+def failure(t, work, stage, kernel, name, lines, want):
+    """One line, then the stage returns its error to the firmware, which
+    goes on with its next boot option: no hang, no kernel."""
+    tag = name.replace(' ', '-')
+    settings = conf(os.path.join(work, 'eroot-%s.conf' % tag),
+                    ['kernel=\\EFI\\eroot\\vmlinuz'] + lines + ['cmdline=' + CMDLINE])
     initrd = os.path.join(work, 'empty.cpio')
     with open(initrd, 'wb') as f:
         f.write(mkinitramfs.newc([]))
-    esp = os.path.join(work, 'esp-missing.img')
+    esp = os.path.join(work, 'esp-%s.img' % tag)
     if not make_esp(t, esp, {'/EFI/BOOT/BOOTX64.EFI': stage, '/EFI/BOOT/eroot.conf': settings,
                              '/EFI/eroot/vmlinuz': kernel.vmlinuz,
                              '/EFI/eroot/initrd.img': initrd}):
         return
-    # The firmware's line for a boot option that returned an error.
-    res = efi_boot(work, 'missing', kernel, esp, until='BdsDxe: failed to start', timeout=120)
-    what = 'stage with the image missing'
+    # OVMF's line for a boot option that returned an error
+    res = efi_boot(work, tag, kernel, esp, until='BdsDxe: failed to start', timeout=120)
+    what = 'stage with %s' % name
     print('%s: %s, firmware went on at %s s' % (what, res.summary(), res.until_seconds),
           flush=True)
-    lines = stage_lines(res)
-    t.check(lines == ['eroot-efi: opening \\EFI\\eroot\\root.img failed: Not Found'],
-            what + ': one line naming the image and the error', res.describe())
+    t.check(stage_lines(res) == [want], what + ': the one line "%s"' % want, res.describe())
     t.check(res.until_seconds is not None and not res.timed_out,
             what + ': the stage returned to the firmware, which went on', res.describe())
     t.check('Linux version' not in res.console, what + ': no kernel started', res.describe())
@@ -182,7 +196,8 @@ def main():
         initrd, image = made
         from_conf(t, work, stage, kernel, initrd, image)
         from_load_options(t, work, stage, kernel, initrd, image)
-    missing_image(t, work, stage, kernel)
+    for name, lines, want in FAILURES:
+        failure(t, work, stage, kernel, name, lines, want)
     t.exit()
 
 
