@@ -3,35 +3,28 @@
  * looks for initrd= on its own image's volume. */
 #include "stage.h"
 
-/* The stage's own directory, from the file path its loader gave: the last
- * backslash-terminated prefix of "\EFI\eroot\eroot-efi.efi". */
+/* The stage's own directory, from the file path its loader gave: in
+ * "\EFI\eroot\eroot-efi.efi", from the first backslash to the last. */
 static void stage_dir(struct stage *s, EFI_DEVICE_PATH *file_path)
 {
 	CHAR16 *path = file_path ? DevicePathToStr(file_path) : NULL;
-	UINTN end = 0;
+	INTN first = -1, last = -1;
 
-	s->dir[0] = L'\\';
-	s->dir[1] = 0;
+	StrCpy(s->dir, L"\\");
 	if (!path)
 		return;
-	for (UINTN i = 0; path[i]; i++) {
+	for (INTN i = 0; path[i]; i++) {
 		if (path[i] == L'/')
 			path[i] = L'\\';
-		if (path[i] == L'\\')
-			end = i + 1;
-	}
-	/* A file path node alone starts with '\'; anything before it (a
-	 * device part) is not a directory. */
-	CHAR16 *start = path;
-	for (UINTN i = 0; i < end; i++)
 		if (path[i] == L'\\') {
-			start = path + i;
-			break;
+			if (first < 0)
+				first = i;
+			last = i;
 		}
-	UINTN len = (UINTN)(path + end - start);
-	if (len > 0 && len < STAGE_PATH_MAX) {
-		CopyMem(s->dir, start, len * sizeof(CHAR16));
-		s->dir[len] = 0;
+	}
+	if (first >= 0 && last - first + 1 < STAGE_PATH_MAX) {
+		CopyMem(s->dir, path + first, (last - first + 1) * sizeof(CHAR16));
+		s->dir[last - first + 1] = 0;
 	}
 	FreePool(path);
 }

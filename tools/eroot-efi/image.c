@@ -57,11 +57,37 @@ static EFI_STATUS allocate_aligned(UINT64 size, EFI_PHYSICAL_ADDRESS *addr)
 	return EFI_SUCCESS;
 }
 
+/* A wrong image= (the kernel, say) fails before any memory is taken:
+ * the EROFS magic, then back to the start. */
+static EFI_STATUS check_superblock(EFI_FILE_HANDLE fh, const CHAR16 *path, UINT64 bytes)
+{
+	UINT8 head[EROFS_SUPER_OFFSET + sizeof(UINT32)];
+	UINT32 magic;
+	EFI_STATUS st;
+
+	if (bytes < sizeof(head)) {
+		stage_error(L"%s: %ld bytes, too short for an EROFS image", path, bytes);
+		return EFI_LOAD_ERROR;
+	}
+	st = file_read(fh, path, head, sizeof(head));
+	if (EFI_ERROR(st))
+		return st;
+	CopyMem(&magic, head + EROFS_SUPER_OFFSET, sizeof(magic));
+	if (magic != EROFS_SUPER_MAGIC) {
+		stage_error(L"%s is not an EROFS image (no superblock at byte %d)", path,
+			    EROFS_SUPER_OFFSET);
+		return EFI_LOAD_ERROR;
+	}
+	st = fh->SetPosition(fh, 0);
+	if (EFI_ERROR(st))
+		stage_error(L"reading %s failed: seeking back to its start: %r", path, st);
+	return st;
+}
+
 EFI_STATUS image_place(struct stage *s, const CHAR16 *path, struct placed_image *img)
 {
 	EFI_FILE_HANDLE fh;
 	UINT64 bytes;
-	UINT32 magic;
 	EFI_STATUS st;
 
 	img->addr = 0;
@@ -69,10 +95,10 @@ EFI_STATUS image_place(struct stage *s, const CHAR16 *path, struct placed_image 
 	st = file_open(s, path, &fh, &bytes);
 	if (EFI_ERROR(st))
 		return st;
-	if (bytes < EROFS_SUPER_OFFSET + sizeof(magic)) {
+	st = check_superblock(fh, path, bytes);
+	if (EFI_ERROR(st)) {
 		fh->Close(fh);
-		stage_error(L"%s: %ld bytes, too short for an EROFS image", path, bytes);
-		return EFI_LOAD_ERROR;
+		return st;
 	}
 	img->size = align_up(bytes, STAGE_DAX_ALIGN);
 	st = allocate_aligned(img->size, &img->addr);
@@ -90,13 +116,6 @@ EFI_STATUS image_place(struct stage *s, const CHAR16 *path, struct placed_image 
 	}
 	/* The padding is the kernel's too: zeros, as eroot initrd --dax pads. */
 	ZeroMem((void *)(UINTN)(img->addr + bytes), img->size - bytes);
-	CopyMem(&magic, (void *)(UINTN)(img->addr + EROFS_SUPER_OFFSET), sizeof(magic));
-	if (magic != EROFS_SUPER_MAGIC) {
-		image_release(img);
-		stage_error(L"%s is not an EROFS image (no superblock at byte %d)", path,
-			    EROFS_SUPER_OFFSET);
-		return EFI_LOAD_ERROR;
-	}
 	return EFI_SUCCESS;
 }
 
