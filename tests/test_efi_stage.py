@@ -122,6 +122,12 @@ def dax_boot(t, work, kernel, name, esp, image):
         t.check(re.search(pram, res.console), what + ': the kernel made memmap= a persistent '
                 'range', res.describe())
     td.dax_ok(t, res, what)
+    # from the firmware's start of the stage (as its boot option, not
+    # through the shell) to the stage's line: reading the image, mostly
+    start, placed = res.time_to('BdsDxe: starting'), res.time_to('eroot-efi: ')
+    if name == 'eroot.conf' and start is not None and placed is not None:
+        print('%s: the stage placed %d MiB and started the kernel %.2f s after OVMF started '
+              'it (host times)' % (what, size >> 20, placed - start), flush=True)
 
 
 def from_conf(t, work, stage, kernel, initrd, image):

@@ -14,9 +14,9 @@ void stage_error(const CHAR16 *fmt, ...)
 	va_end(args);
 }
 
-/* The initrd must be there before the image is read: a missing file then
- * costs nothing. */
-static EFI_STATUS check_initrd(struct stage *s, const CHAR16 *path)
+/* The kernel and the initrd must be there before the image is read: a
+ * missing file then costs nothing. */
+static EFI_STATUS check_present(struct stage *s, const CHAR16 *path)
 {
 	EFI_FILE_HANDLE fh;
 	UINT64 size;
@@ -45,7 +45,9 @@ EFI_STATUS efi_main(EFI_HANDLE image_handle, EFI_SYSTEM_TABLE *system_table)
 	if (st == EFI_NOT_FOUND)
 		st = settings_from_file(&s, &set);
 	if (!EFI_ERROR(st))
-		st = check_initrd(&s, set.initrd);
+		st = check_present(&s, set.kernel);
+	if (!EFI_ERROR(st))
+		st = check_present(&s, set.initrd);
 	if (!EFI_ERROR(st))
 		st = image_place(&s, set.image, &img);
 	if (!EFI_ERROR(st))

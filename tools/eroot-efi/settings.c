@@ -113,25 +113,32 @@ static BOOLEAN is_program_name(const CHAR16 *word, UINTN len)
 	return TRUE;
 }
 
+/* LoadOptions are not NUL-terminated for sure: the parser reads a copy. */
+#define OPTIONS_MAX 4096
+
 EFI_STATUS settings_from_options(struct stage *s, const void *opts, UINT32 bytes,
 				 struct stage_settings *set)
 {
+	static CHAR16 text[OPTIONS_MAX + 1];
 	struct parse p = { .s = s, .set = set, .source = L"LoadOptions" };
-	const CHAR16 *text = opts;
-	UINTN n = bytes / sizeof(CHAR16), i = 0, len;
+	const CHAR16 *in = opts;
+	UINTN total = bytes / sizeof(CHAR16), n = 0, i = 0, len;
 	EFI_STATUS st;
 
 	/* Ours are text: anything else (a firmware's binary boot option
 	 * data, nothing at all) sends us to eroot.conf. */
-	if (!opts || bytes < sizeof(CHAR16) || bytes % sizeof(CHAR16))
+	if (!opts || bytes % sizeof(CHAR16))
 		return EFI_NOT_FOUND;
-	for (UINTN j = 0; j < n && text[j]; j++)
-		if (text[j] < 0x20 && text[j] != L'\t')
+	for (; n < total && in[n]; n++) {
+		if ((in[n] < 0x20 && in[n] != L'\t') || in[n] > 0x7e)
 			return EFI_NOT_FOUND;
-		else if (text[j] > 0x7e)
-			return EFI_NOT_FOUND;
-	while (n > 0 && !text[n - 1])
-		n--;
+		if (n == OPTIONS_MAX) {
+			stage_error(L"LoadOptions: longer than %d characters", OPTIONS_MAX);
+			return EFI_INVALID_PARAMETER;
+		}
+		text[n] = in[n];
+	}
+	text[n] = 0;
 	while (i < n && is_space(text[i]))
 		i++;
 	len = 0;
