@@ -8,7 +8,8 @@
  * the loader's eroot.profile from /run/eroot/profile.  With
  * /etc/probe-dax-big (test_boot_dax.py) it reports whether that file
  * comes through DAX (statx) and how much the page cache (Cached) grew
- * while all of it was read. */
+ * while all of it was read, and whether /etc/probe-own and
+ * /etc/probe-cold do. */
 #define _GNU_SOURCE	/* statx */
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,19 +40,27 @@ static long meminfo_kb(const char *want)
 	return found;
 }
 
+/* Whether the kernel serves @path through DAX; -1: no such file. */
+static int is_dax(const char *path)
+{
+	struct statx stx;
+
+	if (statx(AT_FDCWD, path, 0, STATX_BASIC_STATS, &stx) < 0)
+		return -1;
+	return !!(stx.stx_attributes & STATX_ATTR_DAX);
+}
+
 /* @path through DAX (-1: no such file), the bytes read and by how many
  * kB Cached grew meanwhile. */
 static void dax_read(const char *path, int *dax, long *bytes, long *grow_kb)
 {
 	static char buf[1 << 20];
-	struct statx stx;
 	long before;
 	ssize_t n;
 	int fd;
 
-	if (statx(AT_FDCWD, path, 0, STATX_BASIC_STATS, &stx) < 0)
+	if ((*dax = is_dax(path)) < 0)
 		return;
-	*dax = !!(stx.stx_attributes & STATX_ATTR_DAX);
 	before = meminfo_kb("Cached:");
 	fd = open(path, O_RDONLY);
 	*bytes = 0;
@@ -156,9 +165,11 @@ int main(int argc, char **argv)
 			switch_and_profile(&paths, &has_init, &has_own, "/init", "/etc/probe-own");
 		fprintf(f, "EROOT-ROOT-OK uptime=%s memavail=%ld pid=%d arg=%s env=%s "
 			"overlay=%d own=%s layer=%s big=%s appended=%s profile=%d profile_init=%d "
-			"profile_own=%d dax=%d daxread=%ld cachedgrow=%ld probe=1\n", up, avail,
-			(int)getpid(), argc > 1 ? argv[1] : "-", env ? env : "-", overlay, own, layer,
-			big, appended, paths, has_init, has_own, dax, dax_bytes, dax_grow);
+			"profile_own=%d dax=%d daxread=%ld cachedgrow=%ld daxown=%d daxcold=%d "
+			"probe=1\n", up,
+			avail, (int)getpid(), argc > 1 ? argv[1] : "-", env ? env : "-", overlay, own,
+			layer, big, appended, paths, has_init, has_own, dax, dax_bytes, dax_grow,
+			is_dax("/etc/probe-own"), is_dax("/etc/probe-cold"));
 		fclose(f);
 	}
 	sync();

@@ -13,15 +13,23 @@ memmap=SIZE!ADDR, so that nd_e820 makes it /dev/pmem0.  Both reach the
 probe on an overlayfs root; the loader said it mounted the device
 dax=always, the probe's big uncompressed file comes through DAX (statx's
 STATX_ATTR_DAX: the lower mount itself is detached by then, overlayfs
-holds its own clone) and reading all of it grows Cached by less than 5% of
-its bytes.  On 6.12 a --layer image sits on top, mounted from its file.
+holds its own clone), so does a 15-byte one (the DAX layout stores no
+inline tail), and reading all of the big one grows Cached by less than 5%
+of its bytes; a 304 KiB text file comes through DAX too, except on 7.3,
+whose image is -z lz4hc with a --hot-list of the other files: that one is
+compressed, in the page cache.  On 6.12 a --layer image sits on top,
+mounted from its file, and Debian's initramfs-tools initrd made with --dax
+boots the fixture's root disk to its marker.
 failures: one byte of the DAX image flipped after the initrd was made
 gives one "eroot: verifying /dev/pmem0 failed" line; no device attached
 gives one "eroot: finding the DAX image failed" line after eroot.dax.wait
-(default 5 s); neither hangs.
+(default 5 s); the image on an NVMe disk named by eroot.dax=, which EROFS
+mounts without DAX, gives one "eroot: mounting the DAX image failed" line;
+none hangs.
 """
 import os
 import random
+import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -51,6 +59,7 @@ def dax_initrd(t, work, kernel, *args):
     src = os.path.join(work, 'dax-src.cpio')
     entries = [mk.dirent('etc'), mk.reg('etc/probe-own', b'from-the-image\n'),
                mk.reg('etc/probe-dax-big', big_data()),
+               mk.reg('etc/probe-cold', b'compressible text, ' * 16384),
                mk.reg('init', tb.probe_binary(work), 0o755)]
     with open(src, 'wb') as f:
         f.write(mk.newc(entries))
@@ -84,14 +93,17 @@ def memmap_args(image):
     return ('-device', 'loader,file=%s,addr=0x%x,force-raw=on' % (image, MEMMAP_ADDR))
 
 
-def dax_ok(t, res, what, want_layer=False):
+def dax_ok(t, res, what, want_layer=False, compressed=False):
     tb.loader_ok(t, res, what)
     t.check('mounted dax=always' in res.console, what + ': the loader mounted /dev/pmem0 '
             'dax=always', res.describe())
     f = res.fields
+    # daxown: a 15-byte file, which the DAX layout stores flat, not inline;
+    # daxcold: 304 KiB of text, compressed (not DAX) when the image is
     for key, want in (('pid', 1), ('overlay', 1), ('own', 'from-the-image'), ('dax', 1),
-                      ('daxread', BIG_BYTES)) + ((('layer', 'from-the-layer'),)
-                                                 if want_layer else ()):
+                      ('daxread', BIG_BYTES), ('daxown', 1),
+                      ('daxcold', 0 if compressed else 1)) + (
+                          (('layer', 'from-the-layer'),) if want_layer else ()):
         t.check(f.get(key) == want, '%s: %s=%s' % (what, key, want), res.verdict or
                 res.describe())
     grow = f.get('cachedgrow')
@@ -116,6 +128,12 @@ def boots(t, work, name):
         if not layer:
             return
         args = ('--layer', layer)
+    if name == '7.3':    # hot files through DAX, the cold one compressed
+        hot = os.path.join(work, 'hot-list')
+        with open(hot, 'w') as f:
+            f.write('/init\n/etc/probe-own\n/etc/probe-dax-big\n')
+        args = ('-z', 'lz4hc', '--hot-list', hot)
+    compressed = name == '7.3'
     made = dax_initrd(t, work, kernel, *args)
     if not made:
         return
@@ -123,14 +141,45 @@ def boots(t, work, name):
     opts = dict(qemu=kernel.qemu, timeout=TIMEOUT)
     res = boot.boot(kernel.vmlinuz, out, append='eroot.debug', memory='1G,slots=2,maxmem=4G',
                     qemu_args=kernel.qemu_args + pmem_args(image), **opts)
-    dax_ok(t, res, '%s virtio-pmem' % name, want_layer=bool(args))
+    dax_ok(t, res, '%s virtio-pmem' % name, want_layer=name == '6.12', compressed=compressed)
     size = os.path.getsize(image)
     res = boot.boot(kernel.vmlinuz, out, memory='1G',
                     append='eroot.debug memmap=%dM!0x%x' % (size >> 20, MEMMAP_ADDR),
                     qemu_args=kernel.qemu_args + memmap_args(image), **opts)
-    dax_ok(t, res, '%s memmap=' % name, want_layer=bool(args))
-    t.check('nd_e820' in res.console or 'memmap' in res.console or res.ok,
-            '%s memmap=: the range became /dev/pmem0' % name, res.describe())
+    dax_ok(t, res, '%s memmap=' % name, want_layer=name == '6.12', compressed=compressed)
+    memmap_placed(t, res, '%s memmap=' % name, size)
+    if name == '6.12':
+        real_root(t, work)
+
+
+def real_root(t, work):
+    """Debian's own initramfs-tools initrd for 6.12 with --dax: its init
+    runs on the DAX image and switches to the fixture's root disk."""
+    root, vmlinuz, initrd, qemu, qargs = tb.kernel_of('initramfs-tools', '6.12')
+    disk = boot.root_disk(root, os.path.join(work, 'root.img'))
+    out, image = os.path.join(work, 'real.img'), os.path.join(work, 'real.dax')
+    if not tb.eroot_initrd(t, out, initrd, '--dax', image, '--modules-dir', root):
+        return
+    res = boot.boot(vmlinuz, out, disk=disk, append='eroot.debug', qemu=qemu, timeout=TIMEOUT,
+                    memory='1G,slots=2,maxmem=4G', qemu_args=qargs + pmem_args(image))
+    tb.loader_ok(t, res, 'initramfs-tools 6.12 --dax')
+    t.check('mounted dax=always' in res.console, 'initramfs-tools 6.12 --dax: the image '
+            'mounted dax=always', res.describe())
+    print('initramfs-tools 6.12 --dax: %s' % res.summary(), flush=True)
+
+
+def memmap_placed(t, res, what, size):
+    """The kernel took the range as persistent memory (e820 type 12) and
+    QEMU put the initrd elsewhere."""
+    t.check(re.search(r'user: \[mem 0x0*%x-0x0*%x\] +persistent.*\(type 12\)' %
+                      (MEMMAP_ADDR, MEMMAP_ADDR + size - 1), res.console),
+            what + ': the e820 map has the range as persistent memory (type 12)',
+            res.describe())
+    m = re.search(r'RAMDISK: \[mem 0x([0-9a-f]+)-0x([0-9a-f]+)\]', res.console)
+    t.check(m and (int(m.group(1), 16) >= MEMMAP_ADDR + size or
+                   int(m.group(2), 16) < MEMMAP_ADDR),
+            what + ': the initrd does not overlap the range (%s)' % (m and m.group(0)),
+            res.describe())
 
 
 def failures(t, work):
@@ -155,6 +204,15 @@ def failures(t, work):
     t.check(len(lines) == 1 and 'after 5 s' in lines[0],
             'no DAX device: one line, after the default wait of 5 s', '\n'.join(lines))
     print('no device: %s' % res.summary(), flush=True)
+    # the image on a device that has no DAX (NVMe, built into 6.12's cloud
+    # kernel), named by eroot.dax=: EROFS mounts it without DAX, with a
+    # warning only; the loader refuses that
+    nvme = ('-drive', 'file=%s,if=none,id=d0,format=raw,readonly=on' % image,
+            '-device', 'nvme,drive=d0,serial=eroot')
+    res = boot.boot(kernel.vmlinuz, out, append='eroot.dax=nvme0n1',
+                    qemu_args=kernel.qemu_args + nvme, **opts)
+    tb.expect_failure(t, 'a device without DAX', res, 'eroot: mounting the DAX image failed: '
+                      '/dev/nvme0n1: the kernel refused DAX')
 
 
 def main():

@@ -7,7 +7,10 @@ before the image is built.  Fake module trees (modules.dep,
 modules.builtin, a config file) for each case, then Debian's 6.1 cloud
 kernel of the debian-root fixture when it is cached.  No QEMU, no root.
 """
+import hashlib
+import json
 import os
+import re
 
 import boot
 import eroottest as E
@@ -338,6 +341,84 @@ def test_limits(c):
     # at 63 bytes (/eroot/modules/NAME.ko), the images' names are fixed
 
 
+# --dax: FS_DAX, a pmem block device and a provider (virtio-pmem, memmap=)
+DAX = with_(FULL, FS_DAX='y', LIBNVDIMM='m', BLK_DEV_PMEM='m', VIRTIO_PMEM='m',
+            X86_PMEM_LEGACY='m')
+DAX_FILES = {'erofs': [], 'overlay': [], 'loop': [], 'libnvdimm': [],
+             'nd_btt': ['libnvdimm'], 'nd_pmem': ['nd_btt', 'libnvdimm'], 'nd_virtio': [],
+             'virtio_pmem': ['nd_virtio', 'libnvdimm'], 'nd_e820': ['libnvdimm']}
+
+
+def test_dax(c):
+    """--dax: the kernel's DAX needs refused in one line each, with neither
+    the initrd nor the DAX image left; the modules of each provider the
+    kernel has, optional; no loop without a --layer; the configuration's
+    dax-image line names the image's SHA-256 and padded size."""
+    image = os.path.join(c.base, 'dax.erofs')
+    for what, kver, config, words in (
+            ('--dax on 5.10', '5.10.0-test', DAX, ['--dax', 'Linux 5.15']),
+            ('--dax without CONFIG_FS_DAX', '6.1.0-test', with_(DAX, FS_DAX=None),
+             ['--dax', 'CONFIG_FS_DAX']),
+            ('--dax without CONFIG_BLK_DEV_PMEM', '6.1.0-test', with_(DAX, BLK_DEV_PMEM=None),
+             ['--dax', 'CONFIG_BLK_DEV_PMEM']),
+            ('--dax with neither provider', '6.12.9-test',
+             with_(DAX, VIRTIO_PMEM=None, X86_PMEM_LEGACY=None),
+             ['--dax', 'CONFIG_VIRTIO_PMEM', 'CONFIG_X86_PMEM_LEGACY']),
+            ('--dax and a --layer on 6.1 without a loop driver', '6.1.0-test',
+             with_(DAX, BLK_DEV_LOOP=None), ['a --layer image', 'CONFIG_BLK_DEV_LOOP'])):
+        opts = ['--dax', image]
+        if 'layer' in what:
+            layer = os.path.join(c.base, 'dax-layer.erofs')
+            E.must(c.t, E.eroot('mkfs', '-q', layer, c.src), 'a layer image')
+            opts += ['--layer', layer]
+        c.refused(what, kver, config, opts, words, files=DAX_FILES)
+        c.t.check(not os.path.exists(image) and
+                  not [n for n in os.listdir(c.base) if n.startswith('dax.erofs.')],
+                  what + ': no DAX image, no temporary file')
+    # 6.1 needs no loop driver for the DAX image alone; -z defaults to none
+    got = c.accepted('--dax on 6.1 without a loop driver', '6.1.0-test',
+                     with_(DAX, BLK_DEV_LOOP=None), ['--dax', image], files=DAX_FILES)
+    if got:
+        mods, config = got
+        c.t.check(mods == {'erofs', 'overlay', 'libnvdimm', 'nd_btt', 'nd_pmem', 'nd_virtio',
+                           'virtio_pmem', 'nd_e820'},
+                  '--dax: the pmem driver and both providers packed, no loop', sorted(mods))
+        for name in (b'virtio_pmem', b'nd_e820', b'nd_virtio'):
+            c.t.check(re.search(rb'^module /eroot/modules/%s\.ko [0-9a-f]{64} optional$' %
+                                name, config, re.M),
+                      '--dax: %s is optional (one provider suffices)' % name.decode(),
+                      config.decode())
+        c.t.check(re.search(rb'^module /eroot/modules/nd_pmem\.ko [0-9a-f]{64}$', config,
+                            re.M), '--dax: nd_pmem is required', config.decode())
+        data = E.read_file(image)
+        line = b'dax-image %s %d\n' % (hashlib.sha256(data).hexdigest().encode(), len(data))
+        c.t.check(line in config and b'\nimage ' not in config,
+                  '--dax: one dax-image line, the image\'s SHA-256 and size, no image line',
+                  config.decode())
+        c.t.check(len(data) % (2 << 20) == 0, '--dax: the image padded to 2 MiB (%d)' %
+                  len(data))
+        info = E.eroot('info', '--json', image)
+        c.t.check(info.rc == 0 and json.loads(info.out)['compression'] == [],
+                  '--dax: uncompressed unless -z says', info.describe())
+    # one provider: the other's module is not packed
+    got = c.accepted('--dax with virtio-pmem alone', '6.12.9-test',
+                     with_(DAX, X86_PMEM_LEGACY=None), ['--dax', image], files=DAX_FILES)
+    if got:
+        c.t.check('nd_e820' not in got[0] and 'virtio_pmem' in got[0],
+                  '--dax, no CONFIG_X86_PMEM_LEGACY: nd_e820 not packed', sorted(got[0]))
+    got = c.accepted('--dax -z lz4hc', '6.12.9-test', DAX, ['--dax', image, '-z', 'lz4hc'],
+                     files=DAX_FILES)
+    if got:
+        info = E.eroot('info', '--json', image)
+        c.t.check(info.rc == 0 and json.loads(info.out)['compression'] != [],
+                  '--dax -z lz4hc: the image is compressed', info.describe())
+    root = c.kernel('6.12.9-test', DAX, files=DAX_FILES)
+    res, out = c.initrd(root, '6.12.9-test', '--dax', os.path.join(c.base, 'out-%d.img' % c.n))
+    if E.sane_failure(c.t, res, '--dax naming OUTPUT', 1, command='initrd'):
+        c.t.check('two files' in res.err.decode(), '--dax naming OUTPUT: refused',
+                  res.describe())
+
+
 def test_real_kernel(c):
     """Debian 12's 6.1 cloud kernel, if the debian-root fixture is cached."""
     if not os.path.exists(os.path.join(boot.fixtures_dir(), 'root.done')):
@@ -360,6 +441,14 @@ def test_real_kernel(c):
                   'Debian %s: erofs, overlay and loop packed (all =m)' % kver, sorted(names))
         c.t.check(not res.err, 'Debian %s: no warning (its /boot/config-%s was read)' %
                   (kver, kver), res.describe())
+    res, out = c.initrd(root, kver, '--dax', os.path.join(c.base, 'debian-dax.erofs'))
+    if E.must(c.t, res, 'Debian %s: --dax' % kver):
+        names = {e[2] for e in newc_entries(E.read_file(out))}
+        want = {b'eroot/modules/%s.ko' % m for m in (b'erofs', b'overlay', b'nd_pmem',
+                                                     b'virtio_pci', b'virtio_pmem', b'nd_e820')}
+        c.t.check(want <= names and b'eroot/modules/loop.ko' not in names,
+                  'Debian %s --dax: nd_pmem, virtio_pci (=m in 6.1), virtio_pmem and nd_e820 '
+                  'packed, no loop' % kver, sorted(names))
 
 
 def main():
@@ -370,7 +459,7 @@ def main():
     E.write_file(os.path.join(src, 'hello'), b'hello\n' * 1000)
     c = Case(t, base, src)
     for test in (test_compression, test_mounting, test_blocks, test_layers, test_builtin,
-                 test_config_sources, test_own_output, test_limits, test_real_kernel):
+                 test_config_sources, test_own_output, test_limits, test_dax, test_real_kernel):
         test(c)
         print('done: %s' % test.__name__, flush=True)
     t.exit()

@@ -597,7 +597,8 @@ int eroot_initrd_write(struct eroot_initrd *r, const char *output,
 		err = write_parts(r, output, fd, stats ? stats : &unused);
 	if (!err && (fchmod(fd, 0644) < 0 || fsync(fd) < 0 || rename(r->tmp_out, output) < 0))
 		err = eroot_fail(&r->err, -errno, "%s: %s", output, strerror(errno));
-	/* the initrd first: its configuration names this image's digest */
+	/* two renames, each atomic; should the second fail, the new initrd
+	 * names an image not in place, which its loader refuses at boot */
 	if (!err && r->o.dax_image && rename(r->tmp_image, r->o.dax_image) < 0)
 		err = eroot_fail(&r->err, -errno, "%s: %s", r->o.dax_image, strerror(errno));
 	close(fd);

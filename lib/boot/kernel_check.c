@@ -215,9 +215,10 @@ int kernel_check(const struct kconfig *kc, const struct kernel_image *img,
 		return ret;
 	/* images mounted from their files: the content's unless on DAX, layers' */
 	if ((!img->dax || img->layers) && !file_backed && !maybe_enabled(kc, "BLK_DEV_LOOP"))
-		return refuse(kc, err, img->dax ? "a --layer image" : "the image", "mount it", "neither file-backed, which needs "
-			      "Linux 6.12 and CONFIG_EROFS_FS_BACKED_BY_FILE, nor through a loop "
-			      "device: CONFIG_BLK_DEV_LOOP is not set");
+		return refuse(kc, err, img->dax ? "a --layer image" : "the image", "mount it",
+			      "neither file-backed, which needs Linux 6.12 and "
+			      "CONFIG_EROFS_FS_BACKED_BY_FILE, nor through a loop device: "
+			      "CONFIG_BLK_DEV_LOOP is not set");
 	if ((ret = check_compressor(kc, img->compressor, err)))
 		return ret;
 	if (img->compressor && img->pcluster_size > img->block_size &&

@@ -17,10 +17,16 @@ static const char info_usage[] =
 "  --offset=BYTES   the image starts BYTES into the file\n"
 "  -h, --help       show this help\n";
 
+enum { LAYOUTS = 5 };	/* EROFS datalayouts: flat-plain to chunk-based */
+
 struct counts {
 	struct nidmap seen;
 	uint64_t by_type[7], inodes, file_bytes, extended;
 	uint64_t zfiles, zbytes, zblocks;	/* compressed files: size, blocks */
+	/* regular files by datalayout (0 to 4, eroot_layout_name()): a DAX
+	 * image has only flat-plain ones and compressed ones, which DAX does
+	 * not serve */
+	uint64_t file_layouts[LAYOUTS];
 	int status;
 };
 
@@ -54,8 +60,11 @@ static int count(void *ctx, const char *path, const struct eroot_inode *ino, uin
 	c->inodes++;
 	c->by_type[type_slot(ino->mode)]++;
 	c->extended += ino->extended;
-	if (S_ISREG(ino->mode))
+	if (S_ISREG(ino->mode)) {
 		c->file_bytes += ino->size;
+		if (ino->datalayout < LAYOUTS)
+			c->file_layouts[ino->datalayout]++;
+	}
 	/* compressed-full (1) or compressed-compact (3) */
 	if (ino->datalayout == 1 || ino->datalayout == 3) {
 		c->zfiles++;
@@ -119,6 +128,23 @@ static void print_algs(uint16_t algs, bool json)
 	}
 }
 
+/* "flat-plain 10, flat-inline 3" ("none" without files) or, JSON,
+ * "\"flat-plain\": 10, ...": the layouts files use, in datalayout order. */
+static void print_file_layouts(const struct counts *c, bool json)
+{
+	bool first = true;
+
+	for (unsigned int i = 0; i < LAYOUTS; i++) {
+		if (!c->file_layouts[i])
+			continue;
+		printf(json ? "%s\"%s\": %llu" : "%s%s %llu", first ? "" : ", ",
+		       eroot_layout_name(i), (unsigned long long)c->file_layouts[i]);
+		first = false;
+	}
+	if (first && !json)
+		printf("none");
+}
+
 /* Compressed file bytes per stored byte, over the compressed files. */
 static double ratio(const struct eroot_super_info *sb, const struct counts *c)
 {
@@ -157,7 +183,9 @@ static void print_info(const struct eroot_super_info *sb, const struct counts *c
 		       (unsigned long long)c->file_bytes);
 		for (int i = 0; i < 7; i++)
 			printf(", \"%s\": %llu", type_keys[i], (unsigned long long)c->by_type[i]);
-		printf("}\n");
+		printf(", \"file_layouts\": {");
+		print_file_layouts(c, true);
+		printf("}}\n");
 		return;
 	}
 	printf("block size:     %u\n", sb->block_size);
@@ -179,6 +207,9 @@ static void print_info(const struct eroot_super_info *sb, const struct counts *c
 	for (int i = 0; i < 7; i++)
 		printf("  %-13s %llu\n", type_keys[i], (unsigned long long)c->by_type[i]);
 	printf("file bytes:     %llu\n", (unsigned long long)c->file_bytes);
+	printf("file layouts:   ");
+	print_file_layouts(c, false);
+	printf("\n");
 	printf("compression:    ");
 	if (!sb->compr_algs) {
 		printf("none\n");

@@ -46,7 +46,7 @@ static const char initrd_usage[] =
 "  --digest-file FILE    write that line to FILE\n"
 "  --loader PATH         the eroot-init binary (default: the build tree's,\n"
 "                        else " EROOT_LIBEXECDIR "/eroot-init)\n"
-"  --stats               print the sizes of the parts\n"
+"  --stats               print the sizes of the parts (and of the DAX image)\n"
 "  -q, --quiet           no progress, no summary\n"
 "  -h, --help            show this help\n";
 
@@ -227,6 +227,8 @@ static int run(struct initrd *r)
 		       "image archive %llu bytes\ninitrd %llu bytes\n",
 		       (unsigned long long)st.early_bytes, (unsigned long long)st.loader_bytes,
 		       (unsigned long long)st.image_bytes, (unsigned long long)st.total_bytes);
+	if (!err && r->stats && r->o.dax_image)
+		printf("DAX image %llu bytes\n", (unsigned long long)st.dax_bytes);
 	if (!err && r->stats && r->o.hot_list)
 		printf("hot files %llu uncompressed\n", (unsigned long long)st.hot_files);
 	if (!err && r->print_digest)
