@@ -211,18 +211,47 @@ static void test_not_ours(void)
 	CHECK_EQ(error_count, 0);
 }
 
+/* Settings that fail: their text, and the one line the stage prints. */
+struct bad {
+	const char *text;
+	const char *line;
+};
+
+static const struct bad bad_options[] = {
+	{ "kernel=k image=i", "LoadOptions: no initrd= (the loader initrd's path)" },
+	{ "kernel=k image=i image=j initrd=r", "LoadOptions: image= is given twice" },
+	{ "kernel=k imgae=i initrd=r",
+	  "LoadOptions: \"imgae=i\" is not kernel=, image=, initrd= or --" },
+	{ "kernel=k cmdline=x image=i initrd=r",
+	  "LoadOptions: \"cmdline=x\" is not kernel=, image=, initrd= or --" },
+	{ "kernel= image=i initrd=r", "LoadOptions: kernel= is empty" },
+};
+
+static const struct bad bad_conf[] = {
+	{ "kernel=k\nimage=i\nkernal=x\n",
+	  "\\EFI\\eroot\\eroot.conf: line 3: not one of kernel=, image=, initrd=, cmdline=" },
+	{ "kernel=k\nimage=i\ninitrd=\xc3\xa9\n",
+	  "\\EFI\\eroot\\eroot.conf: line 3: not ASCII text" },
+	{ "kernel=k\ninitrd=r\n", "\\EFI\\eroot\\eroot.conf: no image= (the DAX image's path)" },
+};
+
+/* Failed with EFI_INVALID_PARAMETER and printed exactly @b->line. */
+static void check_bad(EFI_STATUS st, const struct bad *b)
+{
+	CHECK_EQ(st, EFI_INVALID_PARAMETER);
+	CHECK_EQ(error_count, 1);
+	size_t n = strlen(b->line);
+
+	if (strncmp(errors, b->line, n) || strcmp(errors + n, "\n")) {
+		fprintf(stderr, "%s: printed \"%s\", not \"%s\"\n", b->text, errors, b->line);
+		check_failures++;
+	}
+}
+
 static void test_option_errors(void)
 {
-	CHECK_ERROR(options("kernel=k image=i"), EFI_INVALID_PARAMETER,
-		    "LoadOptions: no initrd= (the loader initrd's path)");
-	CHECK_ERROR(options("kernel=k image=i image=j initrd=r"), EFI_INVALID_PARAMETER,
-		    "LoadOptions: image= is given twice");
-	CHECK_ERROR(options("kernel=k imgae=i initrd=r"), EFI_INVALID_PARAMETER,
-		    "LoadOptions: \"imgae=i\" is not kernel=, image=, initrd= or --");
-	CHECK_ERROR(options("kernel=k cmdline=x image=i initrd=r"), EFI_INVALID_PARAMETER,
-		    "LoadOptions: \"cmdline=x\" is not kernel=, image=, initrd= or --");
-	CHECK_ERROR(options("kernel= image=i initrd=r"), EFI_INVALID_PARAMETER,
-		    "LoadOptions: kernel= is empty");
+	for (size_t i = 0; i < sizeof(bad_options) / sizeof(bad_options[0]); i++)
+		check_bad(options(bad_options[i].text), &bad_options[i]);
 
 	char *long_path = malloc(STAGE_PATH_MAX + 64);
 	strcpy(long_path, "kernel=k image=");
@@ -255,12 +284,8 @@ static void test_conf(void)
 	CHECK(eq(set.cmdline, "root=UUID=1234 ro quiet"));
 	CHECK_EQ(closed, 1);
 
-	CHECK_ERROR(conf("kernel=k\nimage=i\nkernal=x\n"), EFI_INVALID_PARAMETER,
-		    "\\EFI\\eroot\\eroot.conf: line 3: not one of kernel=, image=, initrd=, cmdline=");
-	CHECK_ERROR(conf("kernel=k\nimage=i\ninitrd=\xc3\xa9\n"), EFI_INVALID_PARAMETER,
-		    "\\EFI\\eroot\\eroot.conf: line 3: not ASCII text");
-	CHECK_ERROR(conf("kernel=k\ninitrd=r\n"), EFI_INVALID_PARAMETER,
-		    "\\EFI\\eroot\\eroot.conf: no image= (the DAX image's path)");
+	for (size_t i = 0; i < sizeof(bad_conf) / sizeof(bad_conf[0]); i++)
+		check_bad(conf(bad_conf[i].text), &bad_conf[i]);
 	CHECK_ERROR(conf(NULL), EFI_NOT_FOUND,
 		    "opening \\EFI\\eroot\\eroot.conf failed: Not Found");
 }
