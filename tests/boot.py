@@ -210,6 +210,7 @@ class Boot:
         self.verdict = None      # the first ttyS1 line, or None
         self.verdict_seconds = None
         self.fields = {}         # key=value of the verdict, numbers as numbers
+        self.until_seconds = None   # boot(until=...): when its line came
 
     @property
     def console(self):
@@ -256,7 +257,7 @@ def _fields(verdict):
 
 
 def boot(kernel, initrd, disk=None, append='', memory='1G', qemu=None,
-         qemu_args=(), timeout=300, log_dir=None):
+         qemu_args=(), timeout=300, log_dir=None, until=None):
     """Boot @kernel with @initrd under QEMU TCG and wait for it to power off
     (-no-reboot, panic=-1: a panic ends the VM too) or for @timeout seconds
     (then QEMU is killed and timed_out is set).  With @disk, a raw image is
@@ -264,7 +265,11 @@ def boot(kernel, initrd, disk=None, append='', memory='1G', qemu=None,
     "root=/dev/vda ro init=/eroot-marker" (the root_disk() marker).  @append
     goes last on the command line.  @qemu defaults to the PATH's
     qemu-system-x86_64; @qemu_args are added (e.g. -L firmware dirs).  With
-    @log_dir, console.log, ttyS1.log and qemu.err are written there."""
+    @log_dir, console.log, ttyS1.log and qemu.err are written there.
+    With @kernel None the firmware boots what @qemu_args attach (no
+    -kernel, -initrd, -append) and the verdict is the first ttyS1 line
+    starting with "EROOT-".  With @until, the first console line
+    containing it ends the boot (QEMU is killed; until_seconds is set)."""
     qemu = qemu or shutil.which('qemu-system-x86_64') or 'qemu-system-x86_64'
     cmdline = 'console=ttyS0 panic=-1'
     if disk:
@@ -276,13 +281,16 @@ def boot(kernel, initrd, disk=None, append='', memory='1G', qemu=None,
     ser_r, ser_w = os.pipe()
     cmd = [qemu, '-accel', 'tcg', '-cpu', 'max', '-smp', '1', '-m', memory,
            '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
-           '-monitor', 'none', '-serial', 'stdio', '-serial', 'file:/dev/fd/%d' % ser_w,
-           '-kernel', kernel]
+           '-monitor', 'none', '-serial', 'stdio', '-serial', 'file:/dev/fd/%d' % ser_w]
+    if kernel:
+        cmd += ['-kernel', kernel]
     if initrd:
         cmd += ['-initrd', initrd]
     if disk:
         cmd += ['-drive', 'file=%s,format=raw,if=virtio,readonly=on' % disk]
-    cmd += ['-append', cmdline] + list(qemu_args)
+    if kernel:
+        cmd += ['-append', cmdline]
+    cmd += list(qemu_args)
     res = Boot(cmd)
     t0 = time.monotonic()
     try:
@@ -321,7 +329,12 @@ def boot(kernel, initrd, disk=None, append='', memory='1G', qemu=None,
                 data = partial[fd] + chunk
                 *done, partial[fd] = data.split(b'\n')
                 for raw in done:
-                    streams[fd].append((now, raw.decode(errors='replace').rstrip('\r')))
+                    line = raw.decode(errors='replace').rstrip('\r')
+                    streams[fd].append((now, line))
+                    if (until and streams[fd] is res.lines and until in line and
+                            res.until_seconds is None):
+                        res.until_seconds = now
+                        proc.kill()
         res.rc = proc.wait()
     finally:
         if proc.poll() is None:
@@ -334,7 +347,8 @@ def boot(kernel, initrd, disk=None, append='', memory='1G', qemu=None,
     res.seconds = time.monotonic() - t0
     res.stderr = b''.join(err).decode(errors='replace')
     for t, line in res.serial:
-        if line.strip():
+        # firmware (OVMF) writes its console to every serial port: skip it
+        if line.strip() and (kernel or line.startswith('EROOT-')):
             res.verdict, res.verdict_seconds = line.strip(), t
             res.fields = _fields(res.verdict)
             break
