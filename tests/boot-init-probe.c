@@ -5,7 +5,11 @@
  * files of its own image, of a --layer image (a large one as its length
  * and FNV-1a), and of a cpio the bootloader appended.  With the argument probe-profile it first switches to a tmpfs
  * root, taking a tmpfs /run along as initramfs-tools does, and reports
- * the loader's eroot.profile from /run/eroot/profile. */
+ * the loader's eroot.profile from /run/eroot/profile.  With
+ * /etc/probe-dax-big (test_boot_dax.py) it reports whether that file
+ * comes through DAX (statx) and how much the page cache (Cached) grew
+ * while all of it was read. */
+#define _GNU_SOURCE	/* statx */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,9 +17,50 @@
 #include <sys/reboot.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #define OVERLAYFS_MAGIC 0x794c7630
+#ifndef STATX_ATTR_DAX
+#define STATX_ATTR_DAX 0x00200000	/* Linux 5.8 */
+#endif
+
+static long meminfo_kb(const char *want)
+{
+	char line[128], key[64];
+	long kb, found = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63s %ld", key, &kb) == 2 && !strcmp(key, want))
+			found = kb;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/* @path through DAX (-1: no such file), the bytes read and by how many
+ * kB Cached grew meanwhile. */
+static void dax_read(const char *path, int *dax, long *bytes, long *grow_kb)
+{
+	static char buf[1 << 20];
+	struct statx stx;
+	long before;
+	ssize_t n;
+	int fd;
+
+	if (statx(AT_FDCWD, path, 0, STATX_BASIC_STATS, &stx) < 0)
+		return;
+	*dax = !!(stx.stx_attributes & STATX_ATTR_DAX);
+	before = meminfo_kb("Cached:");
+	fd = open(path, O_RDONLY);
+	*bytes = 0;
+	while (fd >= 0 && (n = read(fd, buf, sizeof(buf))) > 0)
+		*bytes += n;
+	if (fd >= 0)
+		close(fd);
+	*grow_kb = meminfo_kb("Cached:") - before;
+}
 
 /* Switch to a new root as an initrd's init does, then wait for the
  * profile: its number of paths, and whether it names @a and @b. */
@@ -85,7 +130,8 @@ int main(int argc, char **argv)
 	const char *env = getenv("probe_env");
 	struct statfs sfs;
 	long kb, avail = 0;
-	int overlay, paths = -1, has_init = 0, has_own = 0;
+	int overlay, paths = -1, has_init = 0, has_own = 0, dax = -1;
+	long dax_bytes = -1, dax_grow = -1;
 	FILE *f;
 
 	mkdir("/dev", 0755);
@@ -104,14 +150,15 @@ int main(int argc, char **argv)
 		fclose(f);
 	}
 	overlay = statfs("/", &sfs) == 0 && sfs.f_type == OVERLAYFS_MAGIC;
+	dax_read("/etc/probe-dax-big", &dax, &dax_bytes, &dax_grow);
 	if ((f = fopen("/dev/ttyS1", "w"))) {
 		if (argc > 1 && !strcmp(argv[1], "probe-profile"))
 			switch_and_profile(&paths, &has_init, &has_own, "/init", "/etc/probe-own");
 		fprintf(f, "EROOT-ROOT-OK uptime=%s memavail=%ld pid=%d arg=%s env=%s "
 			"overlay=%d own=%s layer=%s big=%s appended=%s profile=%d profile_init=%d "
-			"profile_own=%d probe=1\n", up, avail, (int)getpid(),
-			argc > 1 ? argv[1] : "-", env ? env : "-", overlay, own, layer, big, appended,
-			paths, has_init, has_own);
+			"profile_own=%d dax=%d daxread=%ld cachedgrow=%ld probe=1\n", up, avail,
+			(int)getpid(), argc > 1 ? argv[1] : "-", env ? env : "-", overlay, own, layer,
+			big, appended, paths, has_init, has_own, dax, dax_bytes, dax_grow);
 		fclose(f);
 	}
 	sync();

@@ -67,9 +67,13 @@ struct eroot_initrd_options {
 	 * eroot_build_options.hot_list; NULL: none.  Needs compression. */
 	const char *hot_list;
 	/* With a path: the content image is built with the DAX layout
-	 * (eroot_build_options.dax) and written there, for the VM to attach
-	 * as virtio-pmem or the boot loader to place at a memmap= address;
-	 * the initrd holds the loader (and the layers) only. */
+	 * (eroot_build_options.dax) and written there (through
+	 * "@dax_image.XXXXXX" renamed into place, its size a multiple of
+	 * EROOT_DAX_ALIGN), for the VM to attach as virtio-pmem or the boot
+	 * loader to place at a memmap= address; the initrd holds the loader
+	 * (and the layers) only, its configuration the image's SHA-256 and
+	 * size.  The compressor stays as set: NULL (no compression) serves
+	 * every file through DAX; eroot initrd --dax makes that its default. */
 	const char *dax_image;
 	/* Where the image builder stages archive data; NULL: as the builder
 	 * decides ($TMPDIR, else /var/tmp). */
@@ -83,8 +87,9 @@ struct eroot_initrd_options {
 struct eroot_initrd_stats {
 	uint64_t early_bytes;		/* part 1 */
 	uint64_t loader_bytes;		/* part 2 */
-	uint64_t image_bytes;		/* part 3 */
+	uint64_t image_bytes;		/* part 3 (the layers alone with dax_image) */
 	uint64_t total_bytes;
+	uint64_t dax_bytes;		/* the DAX image written to dax_image, padded */
 	uint64_t hot_files;		/* of the hot list: stored uncompressed */
 	uint64_t hot_missing;		/* of the hot list: not a file of the image */
 	char kver[128];			/* "" when no module tree was needed */

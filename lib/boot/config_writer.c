@@ -102,18 +102,42 @@ int config_writer_digest(struct config_writer *w, bool sha256)
 			sha256 ? LOADER_DIGEST_SHA256 : LOADER_DIGEST_NONE);
 }
 
+/* The content image counts among the loader's images, on a device or not. */
+static int count_image(struct config_writer *w)
+{
+	if (w->nimages == LOADER_MAX_IMAGES)
+		return eroot_fail(w->err, -E2BIG, "more than %d images: the loader takes the "
+				  "content image and at most %d layers", LOADER_MAX_IMAGES,
+				  LOADER_MAX_IMAGES - 1);
+	return 0;
+}
+
 int config_writer_image(struct config_writer *w, const char *path, const char *sha256_hex)
 {
 	int err = check_word(w, "image", path);
 
-	if (!err && w->nimages == LOADER_MAX_IMAGES)
-		err = eroot_fail(w->err, -E2BIG, "more than %d images: the loader takes the "
-				 "content image and at most %d layers", LOADER_MAX_IMAGES,
-				 LOADER_MAX_IMAGES - 1);
+	if (!err)
+		err = count_image(w);
 	if (!err)
 		err = check_sha256(w, "image", path, sha256_hex);
 	if (!err)
 		err = add_line(w, LOADER_KEY_IMAGE " %s %s\n", path, sha256_hex);
+	if (!err)
+		w->nimages++;
+	return err;
+}
+
+int config_writer_dax_image(struct config_writer *w, const char *sha256_hex,
+			    unsigned long long bytes)
+{
+	int err = count_image(w);
+
+	if (!err)
+		err = check_sha256(w, "the", "dax-image", sha256_hex);
+	if (!err && !bytes)
+		err = eroot_fail(w->err, -EINVAL, "dax-image: an empty image");
+	if (!err)
+		err = add_line(w, LOADER_KEY_DAX_IMAGE " %s %llu\n", sha256_hex, bytes);
 	if (!err)
 		w->nimages++;
 	return err;

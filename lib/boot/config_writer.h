@@ -37,6 +37,10 @@ int config_writer_digest(struct config_writer *w, bool sha256);
 /* An image: the content image first, then layers bottom to top, with its
  * SHA-256 (64 lowercase hex digits). */
 int config_writer_image(struct config_writer *w, const char *path, const char *sha256_hex);
+/* The content image on a DAX device, in place of its image line: the
+ * SHA-256 of its first @bytes bytes (all of the image file). */
+int config_writer_dax_image(struct config_writer *w, const char *sha256_hex,
+			    unsigned long long bytes);
 /* klibc's run-init inside the image, which the loader stands in for. */
 int config_writer_run_init(struct config_writer *w, const char *path);
 void config_writer_free(struct config_writer *w);

@@ -33,7 +33,8 @@
 #include "newc.h"
 #include "own_output.h"
 
-/* Temporary names: "@output.image.XXXXXX" and "@output.XXXXXX". */
+/* Temporary names: "@output.image.XXXXXX" (or "@dax_image.XXXXXX") and
+ * "@output.XXXXXX". */
 #define TEMP_NAME_MAX 4096
 
 struct eroot_initrd {
@@ -46,6 +47,7 @@ struct eroot_initrd {
 	char tmp_out[TEMP_NAME_MAX], tmp_image[TEMP_NAME_MAX];
 	uint64_t early;			/* bytes of early archives kept */
 	struct eroot_build_stats image;	/* of the image built */
+	uint64_t dax_bytes;		/* the DAX image's size, padded */
 	char kver[128];
 	unsigned int block_size;	/* the image's */
 	struct kconfig kc;		/* the target kernel's configuration */
@@ -59,6 +61,15 @@ struct eroot_initrd {
  * the image from its file (before 6.12). */
 static const char *const loader_modules[] = { "erofs", "overlay", "loop" };
 #define LOOP_MODULE "loop"
+
+/* With a DAX image: the pmem block driver, then the devices' providers,
+ * optional, as one suffices: virtio-pmem (through virtio-pci, a module
+ * in 6.1's cloud kernel) and memmap= ranges (nd_e820).  The loader has no
+ * udev: it loads them all. */
+static const struct { const char *name; bool optional; } dax_modules[] = {
+	{ "nd_pmem", false }, { "virtio_pci", true }, { "virtio_pmem", true },
+	{ "nd_e820", true },
+};
 
 /* klibc's run-init, which the loader stands in for (see eroot-init). */
 static const char *const run_init_paths[] = { "/usr/bin/run-init", "/bin/run-init",
@@ -97,6 +108,7 @@ struct eroot_initrd *eroot_initrd_new(const struct eroot_initrd_options *opts)
 	r->o.compressor = copy(opts->compressor, &oom);
 	r->o.hot_list = copy(opts->hot_list, &oom);
 	r->o.stage_dir = copy(opts->stage_dir, &oom);
+	r->o.dax_image = copy(opts->dax_image, &oom);
 	r->layers = calloc(opts->nlayers + 1, sizeof(char *));
 	oom |= !r->layers;
 	for (unsigned int i = 0; r->layers && i < opts->nlayers; i++)
@@ -107,6 +119,7 @@ struct eroot_initrd *eroot_initrd_new(const struct eroot_initrd_options *opts)
 	bo.compressor = r->o.compressor;
 	bo.pcluster_size = r->o.pcluster_size;
 	bo.hot_list = r->o.hot_list;
+	bo.dax = r->o.dax_image != NULL;
 	bo.quiet = 1;
 	bo.stage_dir = r->o.stage_dir;
 	bo.progress = r->o.progress;
@@ -138,6 +151,7 @@ void eroot_initrd_free(struct eroot_initrd *r)
 	free((char *)r->o.compressor);
 	free((char *)r->o.hot_list);
 	free((char *)r->o.stage_dir);
+	free((char *)r->o.dax_image);
 	free(r);
 }
 
@@ -303,7 +317,8 @@ static int check_image_file(struct eroot_initrd *r, const char *path, const char
  * the loader's limits. */
 static int prepare_kernel(struct eroot_initrd *r)
 {
-	const struct kernel_image img = { r->o.compressor, r->block_size, r->o.pcluster_size };
+	const struct kernel_image img = { r->o.compressor, r->block_size, r->o.pcluster_size,
+					   r->o.dax_image != NULL, r->o.nlayers };
 	int err = kconfig_read(&r->kc, r->o.modules_root, r->kver, r->o.kernel_config, &r->err);
 
 	if (!err && !r->kc.path[0])
@@ -327,10 +342,15 @@ static int prepare_kernel(struct eroot_initrd *r)
 		bool for_loop = !strcmp(loader_modules[i], LOOP_MODULE);
 		size_t before = r->ks.n;
 
+		if (for_loop && r->o.dax_image && !r->o.nlayers)
+			continue;	/* no image file to mount */
 		err = kmod_want(&r->ks, loader_modules[i], false);
 		for (size_t j = before; for_loop && j < r->ks.n; j++)
 			r->ks.files[j].for_loop = true;	/* what loop alone adds */
 	}
+	for (size_t i = 0; !err && r->o.dax_image && i < sizeof(dax_modules) /
+	     sizeof(dax_modules[0]); i++)
+		err = kmod_want(&r->ks, dax_modules[i].name, dax_modules[i].optional);
 	if (!err && r->ks.n > LOADER_MAX_MODULES)
 		err = eroot_fail(&r->err, -E2BIG, "kernel %s: the loader needs %zu modules, it "
 				 "loads at most %d", r->kver, r->ks.n, LOADER_MAX_MODULES);
@@ -373,7 +393,9 @@ static int add_image_config(struct eroot_initrd *r, struct config_writer *cfg)
 
 	if (!err)
 		err = config_writer_digest(cfg, r->o.verify);
-	if (!err)
+	if (!err && r->o.dax_image)
+		err = config_writer_dax_image(cfg, hex, r->dax_bytes);
+	else if (!err)
 		err = config_writer_image(cfg, LOADER_ROOT_IMAGE, hex);
 	find_run_init(r->tmp_image, run_init, sizeof(run_init));
 	if (!err && run_init[0])
@@ -421,10 +443,16 @@ static int write_loader_archive(struct eroot_initrd *r, struct newc *w)
 	return err;
 }
 
-/* Part 3: the images, page-aligned, in an archive of their own. */
+/* Part 3: the images, page-aligned, in an archive of their own (with a
+ * DAX image, the layers alone; none without layers). */
 static int write_image_archive(struct eroot_initrd *r, struct newc *w)
 {
-	int err = newc_file(w, &LOADER_ROOT_IMAGE[1], 0400, r->tmp_image, 1);
+	int err = 0;
+
+	if (r->o.dax_image && !r->o.nlayers)
+		return 0;
+	if (!r->o.dax_image)
+		err = newc_file(w, &LOADER_ROOT_IMAGE[1], 0400, r->tmp_image, 1);
 
 	for (unsigned int i = 0; !err && i < r->o.nlayers; i++) {
 		char name[64];
@@ -457,10 +485,35 @@ static int write_parts(struct eroot_initrd *r, const char *output, int fd,
 	st->loader_bytes = loader_end - loader_start;
 	st->image_bytes = w.pos - loader_end;
 	st->total_bytes = w.pos;
+	st->dax_bytes = r->dax_bytes;
 	st->hot_files = r->image.hot_files;
 	st->hot_missing = r->image.hot_missing;
 	snprintf(st->kver, sizeof(st->kver), "%s", r->kver);
 	return err;
+}
+
+/* The DAX image, built: its size a multiple of EROOT_DAX_ALIGN, as pmem
+ * devices map memory in 2 MiB sections (the builder pads it so; zeros
+ * here otherwise), mode 0644, on disk before the initrd names it. */
+static int finish_dax_image(struct eroot_initrd *r)
+{
+	int fd = open(r->tmp_image, O_RDWR | O_CLOEXEC);
+	struct stat st;
+	int err = 0;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		err = -errno;
+	else if (st.st_size % EROOT_DAX_ALIGN &&
+		 ftruncate(fd, st.st_size + EROOT_DAX_ALIGN - st.st_size % EROOT_DAX_ALIGN) < 0)
+		err = -errno;
+	else if (fchmod(fd, 0644) < 0 || fsync(fd) < 0 || fstat(fd, &st) < 0)
+		err = -errno;
+	if (fd >= 0)
+		close(fd);
+	if (err)
+		return eroot_fail(&r->err, err, "%s: %s", r->tmp_image, strerror(-err));
+	r->dax_bytes = (uint64_t)st.st_size;
+	return 0;
 }
 
 /* What must hold before anything is built. */
@@ -485,6 +538,11 @@ static int check_inputs(struct eroot_initrd *r, const char *output)
 				  strerror(errno));
 	if (strlen(output) + sizeof(".image.XXXXXX") > TEMP_NAME_MAX)
 		return eroot_fail(&r->err, -ENAMETOOLONG, "%s: name too long", output);
+	if (r->o.dax_image && strlen(r->o.dax_image) + sizeof(".XXXXXX") > TEMP_NAME_MAX)
+		return eroot_fail(&r->err, -ENAMETOOLONG, "%s: name too long", r->o.dax_image);
+	if (r->o.dax_image && !strcmp(r->o.dax_image, output))
+		return eroot_fail(&r->err, -EINVAL, "%s: the initrd and the DAX image must be "
+				  "two files", output);
 	return 0;
 }
 
@@ -502,7 +560,11 @@ int eroot_initrd_write(struct eroot_initrd *r, const char *output,
 		err = prepare_kernel(r);
 	if (err)
 		return err;
-	snprintf(r->tmp_image, sizeof(r->tmp_image), "%s.image.XXXXXX", output);
+	/* a DAX image is renamed into place: a temporary file beside it */
+	if (r->o.dax_image)
+		snprintf(r->tmp_image, sizeof(r->tmp_image), "%s.XXXXXX", r->o.dax_image);
+	else
+		snprintf(r->tmp_image, sizeof(r->tmp_image), "%s.image.XXXXXX", output);
 	snprintf(r->tmp_out, sizeof(r->tmp_out), "%s.XXXXXX", output);
 	fd = mkstemp(r->tmp_out);
 	if (fd < 0) {
@@ -529,10 +591,15 @@ int eroot_initrd_write(struct eroot_initrd *r, const char *output,
 	/* what the options did not say: features and algorithms it records */
 	if (!err)
 		err = check_image_file(r, r->tmp_image, "the image");
+	if (!err && r->o.dax_image)
+		err = finish_dax_image(r);
 	if (!err)
 		err = write_parts(r, output, fd, stats ? stats : &unused);
 	if (!err && (fchmod(fd, 0644) < 0 || fsync(fd) < 0 || rename(r->tmp_out, output) < 0))
 		err = eroot_fail(&r->err, -errno, "%s: %s", output, strerror(errno));
+	/* the initrd first: its configuration names this image's digest */
+	if (!err && r->o.dax_image && rename(r->tmp_image, r->o.dax_image) < 0)
+		err = eroot_fail(&r->err, -errno, "%s: %s", r->o.dax_image, strerror(errno));
 	close(fd);
 	if (err) {
 		unlink(r->tmp_out);

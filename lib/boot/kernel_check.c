@@ -25,6 +25,11 @@
  * pclusters 5.13, chunked files 5.15, extra devices 5.16, ztailpacking
  * 5.17, fragments and dedupe 6.1, xattr prefixes 6.4, 48-bit 6.15,
  * metabox 6.17).
+ * A DAX image (--dax): EROFS reads uncompressed files through FSDAX from
+ * 5.15 ("erofs: dax support for non-tailpacking regular file"), with
+ * CONFIG_FS_DAX; the device is a pmem block device (BLK_DEV_PMEM, nd_pmem)
+ * of a virtio-pmem device (VIRTIO_PMEM) or of a memmap=SIZE!ADDR range
+ * (X86_PMEM_LEGACY, nd_e820).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -64,6 +69,8 @@ static const struct { uint32_t bit; unsigned int major, minor; const char *what;
 /* The loader's modules and the options that build them. */
 static const struct { const char *module, *option; } module_options[] = {
 	{ "erofs", "EROFS_FS" }, { "overlay", "OVERLAY_FS" }, { "loop", "BLK_DEV_LOOP" },
+	{ "nd_pmem", "BLK_DEV_PMEM" }, { "virtio_pmem", "VIRTIO_PMEM" },
+	{ "nd_e820", "X86_PMEM_LEGACY" }, { "virtio_pci", "VIRTIO_PCI" },
 };
 
 static bool have_config(const struct kconfig *kc)
@@ -176,6 +183,22 @@ static int check_blocks(const struct kconfig *kc, unsigned int block_size, bool 
 	return 0;
 }
 
+/* --dax: a pmem device, a provider of one, FSDAX in EROFS */
+static int check_dax(const struct kconfig *kc, struct eroot_errmsg *err)
+{
+	if (!kconfig_at_least(kc, 5, 15))
+		return refuse(kc, err, "--dax", "mount it with DAX", "EROFS DAX needs Linux 5.15");
+	if (!maybe_enabled(kc, "FS_DAX"))
+		return refuse(kc, err, "--dax", "mount it with DAX", "CONFIG_FS_DAX is not set");
+	if (!maybe_enabled(kc, "BLK_DEV_PMEM"))
+		return refuse(kc, err, "--dax", "attach it", "no pmem block device: "
+			      "CONFIG_BLK_DEV_PMEM is not set");
+	if (!maybe_enabled(kc, "VIRTIO_PMEM") && !maybe_enabled(kc, "X86_PMEM_LEGACY"))
+		return refuse(kc, err, "--dax", "attach it", "neither virtio-pmem "
+			      "(CONFIG_VIRTIO_PMEM) nor memmap= ranges (CONFIG_X86_PMEM_LEGACY)");
+	return 0;
+}
+
 int kernel_check(const struct kconfig *kc, const struct kernel_image *img,
 		 struct eroot_errmsg *err)
 {
@@ -188,8 +211,11 @@ int kernel_check(const struct kconfig *kc, const struct kernel_image *img,
 	if (!maybe_enabled(kc, "OVERLAY_FS"))
 		return refuse(kc, err, "the loader", "run it", "it stacks overlayfs over the "
 			      "image: CONFIG_OVERLAY_FS is not set");
-	if (!file_backed && !maybe_enabled(kc, "BLK_DEV_LOOP"))
-		return refuse(kc, err, "the image", "mount it", "neither file-backed, which needs "
+	if (img->dax && (ret = check_dax(kc, err)))
+		return ret;
+	/* images mounted from their files: the content's unless on DAX, layers' */
+	if ((!img->dax || img->layers) && !file_backed && !maybe_enabled(kc, "BLK_DEV_LOOP"))
+		return refuse(kc, err, img->dax ? "a --layer image" : "the image", "mount it", "neither file-backed, which needs "
 			      "Linux 6.12 and CONFIG_EROFS_FS_BACKED_BY_FILE, nor through a loop "
 			      "device: CONFIG_BLK_DEV_LOOP is not set");
 	if ((ret = check_compressor(kc, img->compressor, err)))

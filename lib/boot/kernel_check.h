@@ -9,6 +9,8 @@
 #ifndef EROOT_BOOT_KERNEL_CHECK_H
 #define EROOT_BOOT_KERNEL_CHECK_H
 
+#include <stdbool.h>
+
 #include "eroot/eroot.h"
 #include "errmsg.h"
 #include "kconfig.h"
@@ -18,6 +20,8 @@ struct kernel_image {
 	const char *compressor;		/* "lz4hc", "lz4hc:zstd,12"; NULL: none */
 	unsigned int block_size;	/* bytes */
 	unsigned int pcluster_size;	/* bytes; 0: one block */
+	bool dax;			/* on a pmem device, mounted dax=always */
+	unsigned int layers;		/* --layer images, mounted from files */
 };
 
 /*

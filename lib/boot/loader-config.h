@@ -19,11 +19,17 @@
  *                             against this file, or not
  *   image PATH SHA256         the content image, then the layers bottom to
  *                             top
+ *   dax-image SHA256 BYTES    instead of the content image's line: the
+ *                             content image is on a DAX device (virtio-pmem,
+ *                             memmap=), not in the initrd; its first BYTES
+ *                             have that SHA-256; the image lines are then
+ *                             the layers
  *   run-init PATH             klibc's run-init inside the image (the
  *                             loader stands in for it)
  *   # ...                     a comment
- * eroot initrd writes version, modules, digest, the content image,
- * run-init, then the layers; the loader takes the other lines in any order.
+ * eroot initrd writes version, modules, digest, the content image (or
+ * dax-image), run-init, then the layers; the loader takes the other lines
+ * in any order.
  *
  * SHA256 is 64 lowercase hex digits.  eroot.digest=sha256:HEX on the kernel
  * command line is the SHA-256 of this file's bytes: with it the loader
@@ -39,7 +45,8 @@
 #ifndef EROOT_BOOT_LOADER_CONFIG_H
 #define EROOT_BOOT_LOADER_CONFIG_H
 
-#define LOADER_CONFIG_VERSION 2	/* 2: every module and image has its SHA-256 */
+/* 2: every module and image has its SHA-256; 3: dax-image */
+#define LOADER_CONFIG_VERSION 3
 
 /* Where the loader archive puts things (paths in the booted rootfs). */
 #define LOADER_DIR "/eroot"
@@ -54,6 +61,7 @@
 #define LOADER_KEY_DIGEST "digest"
 #define LOADER_KEY_IMAGE "image"
 #define LOADER_KEY_RUN_INIT "run-init"
+#define LOADER_KEY_DAX_IMAGE "dax-image"
 
 /* Values. */
 #define LOADER_MODULE_OPTIONAL "optional"

@@ -68,6 +68,21 @@ static uint64_t first_data_block(const struct eroot_builder *b)
 }
 
 /*
+ * A DAX image fills whole 2 MiB subsections of the pmem device that holds
+ * it: its last blocks are zeros (the ftruncate() that sizes the file), part
+ * of the filesystem, so that the superblock's block count is the file's.
+ */
+static int pad_for_dax(struct eroot_builder *b)
+{
+	uint64_t align = EROOT_DAX_ALIGN >> b->blkszbits;
+
+	b->total_blocks = (b->total_blocks + align - 1) / align * align;
+	if (b->total_blocks > UINT32_MAX)
+		return BFAIL(b, -EFBIG, "image too large: more than 2^32 blocks");
+	return 0;
+}
+
+/*
  * Order of the image: superblock, file data (each file's form decided from
  * what compressing it gives, then placed), directory and symlink blocks
  * (once the nids are known), metadata, shared xattrs.  The content-derived
@@ -98,6 +113,8 @@ static int build(struct eroot_builder *b, int fd, const char *path)
 		b->meta_blkaddr = (uint32_t)placer_end(pl);
 		err = write_metadata(b, fd, hash);
 	}
+	if (!err && b->opts.dax)
+		err = pad_for_dax(b);
 	if (!err && ftruncate(fd, (off_t)(b->total_blocks << b->blkszbits)) < 0)
 		err = BFAIL(b, -errno, "sizing the image: %s", strerror(errno));
 	if (!err && !b->have_uuid)

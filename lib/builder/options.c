@@ -102,6 +102,10 @@ int builder_check_options(struct eroot_builder *b)
 		return BFAIL(b, -EINVAL,
 			     "block size %u: a kernel with 4 KiB pages cannot mount it (512 to 4096 allowed)",
 			     bs);
+	/* the kernel turns DAX off unless blocks are pages (fs/erofs/super.c) */
+	if (b->opts.dax && bs != 4096)
+		return BFAIL(b, -EINVAL, "block size %u: the DAX layout needs 4096 (the page size)",
+			     bs);
 	if (b->label && strlen(b->label) > 16)
 		return BFAIL(b, -EINVAL, "volume label longer than 16 bytes");
 	b->blkszbits = bits;

@@ -55,7 +55,7 @@ static void test_round_trip(void)
 	/* the bytes eroot initrd stores: version 2 gave every module and
 	 * image its SHA-256 */
 	CHECK(w.text && !strcmp(w.text,
-		"version 2\n"
+		"version 3\n"
 		"module /eroot/modules/crc32c_generic.ko " HEX_B " optional\n"
 		"module /eroot/modules/erofs.ko " HEX_C "\n"
 		"module /eroot/modules/loop.ko " HEX_A " for-loop\n"
@@ -90,8 +90,44 @@ static void test_round_trip(void)
 	CHECK(!c.verify && c.nimages == 1 && c.nmodules == 0 && !c.run_init[0]);
 	CHECK(!strcmp(c.images[0].sha256, HEX_A));
 	/* a configuration without a trailing newline reads the same */
-	CHECK_EQ(parse(&c, "version 2\nimage /a " HEX_A), 0);
+	CHECK_EQ(parse(&c, "version 3\nimage /a " HEX_A), 0);
 	CHECK(c.nimages == 1 && !strcmp(c.images[0].sha256, HEX_A));
+	config_writer_free(&w);
+}
+
+/* dax-image: the content image on a device, images[0] wherever its line
+ * is; the image lines are the layers */
+static void test_dax_image(void)
+{
+	struct eroot_errmsg msg = { "" };
+	struct config_writer w;
+	static struct config c;
+
+	CHECK_EQ(config_writer_init(&w, &msg), 0);
+	CHECK_EQ(config_writer_digest(&w, true), 0);
+	CHECK_EQ(config_writer_dax_image(&w, HEX_A, 6ull << 30), 0);
+	CHECK_EQ(config_writer_image(&w, "/eroot/layer1.erofs", HEX_B), 0);
+	CHECK(w.text && !strcmp(w.text, "version 3\ndigest sha256\n"
+				"dax-image " HEX_A " 6442450944\n"
+				"image /eroot/layer1.erofs " HEX_B "\n"));
+	CHECK_EQ(parse(&c, w.text), 0);
+	CHECK(c.dax && c.dax_bytes == 6ull << 30 && c.nimages == 2);
+	CHECK(!c.images[0].path[0] && !strcmp(c.images[0].sha256, HEX_A));
+	CHECK(!strcmp(c.images[0].mnt, "/eroot/lower0"));
+	CHECK(!strcmp(c.images[1].path, "/eroot/layer1.erofs"));
+	CHECK(!strcmp(c.images[1].sha256, HEX_B) && !strcmp(c.images[1].mnt, "/eroot/lower1"));
+	config_writer_free(&w);
+	/* after the layers' lines, it still comes first */
+	CHECK_EQ(parse(&c, "version 3\nimage /l " HEX_B "\ndax-image " HEX_A " 4096\n"), 0);
+	CHECK(c.dax && c.nimages == 2 && !strcmp(c.images[0].sha256, HEX_A) &&
+	      !strcmp(c.images[1].path, "/l") && !strcmp(c.images[1].mnt, "/eroot/lower1"));
+	/* alone it names the image */
+	CHECK_EQ(parse(&c, "version 3\ndax-image " HEX_A " 4096\n"), 0);
+	CHECK(c.dax && c.nimages == 1);
+	/* the writer refuses what the parser would */
+	CHECK_EQ(config_writer_init(&w, &msg), 0);
+	CHECK_EQ(config_writer_dax_image(&w, "abc", 4096), -EINVAL);
+	CHECK_EQ(config_writer_dax_image(&w, HEX_A, 0), -EINVAL);
 	config_writer_free(&w);
 }
 
@@ -108,52 +144,63 @@ static void expect_refused(const char *text, const char *line)
 static void test_parser_refuses(void)
 {
 	/* another version: a --loader from another build */
-	expect_refused("version 3\ndigest none\nimage /eroot/root.erofs " HEX_A "\n",
-		       "eroot: reading /eroot/config failed: version 3: this loader reads "
-		       "version 2");
+	expect_refused("version 4\ndigest none\nimage /eroot/root.erofs " HEX_A "\n",
+		       "eroot: reading /eroot/config failed: version 4: this loader reads "
+		       "version 3");
+	/* version 2 had no dax-image */
+	expect_refused("version 2\ndigest none\nimage /eroot/root.erofs " HEX_A "\n",
+		       "failed: version 2: this loader reads version 3");
 	/* version 1 had no SHA-256 on module lines, and "-" for an image */
 	expect_refused("version 1\ndigest none\nimage /eroot/root.erofs -\n",
-		       "failed: version 1: this loader reads version 2");
-	expect_refused("version 2x\nimage /eroot/root.erofs " HEX_A "\n",
-		       "version 2x: this loader");
+		       "failed: version 1: this loader reads version 3");
+	expect_refused("version 3x\nimage /eroot/root.erofs " HEX_A "\n",
+		       "version 3x: this loader");
 	/* no version: written before the version existed */
 	expect_refused("digest none\nimage /eroot/root.erofs " HEX_A "\n",
 		       "eroot: reading /eroot/config failed: no version line first");
 	expect_refused("", "eroot: reading /eroot/config failed: empty");
 	expect_refused("# only a comment\n", "failed: empty");
-	expect_refused("version 2\ndigest none\n", "failed: no image named");
-	expect_refused("version 2\nimage /a " HEX_A "\nlayer /b\n",
+	expect_refused("version 3\ndigest none\n", "failed: no image named");
+	/* dax-image SHA256 BYTES, once */
+	expect_refused("version 3\ndax-image " HEX_A "\n", "failed: unknown line: dax-image");
+	expect_refused("version 3\ndax-image abc 4096\n", "failed: dax-image: no SHA-256");
+	expect_refused("version 3\ndax-image " HEX_A " 0\n", "failed: dax-image: 0 is no size");
+	expect_refused("version 3\ndax-image " HEX_A " -1\n", "failed: dax-image: -1 is no size");
+	expect_refused("version 3\ndax-image " HEX_A " 4k\n", "failed: dax-image: 4k is no size");
+	expect_refused("version 3\ndax-image " HEX_A " 4096\ndax-image " HEX_A " 4096\n",
+		       "failed: more than one dax-image");
+	expect_refused("version 3\nimage /a " HEX_A "\nlayer /b\n",
 		       "failed: unknown line: layer /b");
-	expect_refused("version 2\nimage /a " HEX_A "\nversion 2\n",
-		       "failed: unknown line: version 2");
-	expect_refused("version 2\ndigest md5\nimage /a " HEX_A "\n",
+	expect_refused("version 3\nimage /a " HEX_A "\nversion 3\n",
+		       "failed: unknown line: version 3");
+	expect_refused("version 3\ndigest md5\nimage /a " HEX_A "\n",
 		       "failed: digest md5: sha256 or none");
 	/* every module and image names its SHA-256, 64 lowercase hex digits */
-	expect_refused("version 2\nimage /a -\n", "failed: image /a: no SHA-256");
-	expect_refused("version 2\nimage /a\n", "failed: unknown line: image /a");
-	expect_refused("version 2\nimage /a " HEX_A "0\n", "failed: image /a: no SHA-256");
-	expect_refused("version 2\nimage /a 0123456789ABCDEF0123456789abcdef0123456789abcdef"
+	expect_refused("version 3\nimage /a -\n", "failed: image /a: no SHA-256");
+	expect_refused("version 3\nimage /a\n", "failed: unknown line: image /a");
+	expect_refused("version 3\nimage /a " HEX_A "0\n", "failed: image /a: no SHA-256");
+	expect_refused("version 3\nimage /a 0123456789ABCDEF0123456789abcdef0123456789abcdef"
 		       "0123456789abcdef\n", "failed: image /a: no SHA-256");
-	expect_refused("version 2\nmodule /m.ko\nimage /a " HEX_A "\n",
+	expect_refused("version 3\nmodule /m.ko\nimage /a " HEX_A "\n",
 		       "failed: unknown line: module /m.ko");
-	expect_refused("version 2\nmodule /m.ko optional\nimage /a " HEX_A "\n",
+	expect_refused("version 3\nmodule /m.ko optional\nimage /a " HEX_A "\n",
 		       "failed: module /m.ko: no SHA-256");
-	expect_refused("version 2\nmodule /m.ko " HEX_A " maybe\nimage /a " HEX_A "\n",
+	expect_refused("version 3\nmodule /m.ko " HEX_A " maybe\nimage /a " HEX_A "\n",
 		       "failed: unknown line: module /m.ko");
-	expect_refused("version 2\nmodule /m.ko " HEX_A " for-loop for-loop\nimage /a " HEX_A
+	expect_refused("version 3\nmodule /m.ko " HEX_A " for-loop for-loop\nimage /a " HEX_A
 		       "\n", "failed: unknown line: module /m.ko");
-	expect_refused("version 2\nmodule /m.ko " HEX_A " optional for-loop x\nimage /a "
+	expect_refused("version 3\nmodule /m.ko " HEX_A " optional for-loop x\nimage /a "
 		       HEX_A "\n", "failed: unknown line: module /m.ko");
 	{
 		static struct config c;
 
-		CHECK_EQ(parse(&c, "version 2\nmodule /m.ko " HEX_A " for-loop optional\n"
+		CHECK_EQ(parse(&c, "version 3\nmodule /m.ko " HEX_A " for-loop optional\n"
 			       "image /a " HEX_A "\n"), 0);
 		CHECK(c.nmodules == 1 && c.modules[0].optional && c.modules[0].for_loop);
 	}
 	/* bytes that are no text */
 	{
-		static const char nul[] = "version 2\nimage /a " HEX_A "\n\0\n";
+		static const char nul[] = "version 3\nimage /a " HEX_A "\n\0\n";
 		static struct config c;
 
 		loader_fail_line[0] = '\0';
@@ -165,7 +212,7 @@ static void test_parser_refuses(void)
 	{
 		static struct config c;
 
-		CHECK_EQ(parse(&c, "# eroot\n\nversion 2\n# x\nimage /a " HEX_A "\n"), 0);
+		CHECK_EQ(parse(&c, "# eroot\n\nversion 3\n# x\nimage /a " HEX_A "\n"), 0);
 		CHECK_EQ(c.nimages, 1);
 	}
 }
@@ -178,8 +225,14 @@ static void test_limits(void)
 	size_t len = 0;
 
 	/* the parser: one image more than its table */
-	len += (size_t)snprintf(many, sizeof(many), "version 2\n");
+	len += (size_t)snprintf(many, sizeof(many), "version 3\n");
 	for (int i = 0; i <= LOADER_MAX_IMAGES; i++)
+		len += (size_t)snprintf(many + len, sizeof(many) - len,
+					"image /eroot/l%d " HEX_A "\n", i);
+	expect_refused(many, "failed: more than 16 images");
+	/* a dax-image is one of them */
+	len = (size_t)snprintf(many, sizeof(many), "version 3\ndax-image " HEX_A " 4096\n");
+	for (int i = 1; i <= LOADER_MAX_IMAGES; i++)
 		len += (size_t)snprintf(many + len, sizeof(many) - len,
 					"image /eroot/l%d " HEX_A "\n", i);
 	expect_refused(many, "failed: more than 16 images");
@@ -190,6 +243,7 @@ static void test_limits(void)
 		CHECK_EQ(config_writer_image(&w, "/eroot/x.erofs", HEX_A), 0);
 	CHECK_EQ(config_writer_image(&w, "/eroot/x.erofs", HEX_A), -E2BIG);
 	CHECK(strstr(msg.text, "more than 16 images") != NULL);
+	CHECK_EQ(config_writer_dax_image(&w, HEX_A, 4096), -E2BIG);
 	for (int i = 0; i < LOADER_MAX_MODULES; i++)
 		CHECK_EQ(config_writer_module(&w, "/eroot/modules/m.ko", HEX_C, false), 0);
 	CHECK_EQ(config_writer_module(&w, "/eroot/modules/m.ko", HEX_C, false), -E2BIG);
@@ -217,7 +271,7 @@ static void test_limits(void)
  * check fails with one line naming the file. */
 static void test_verify(void)
 {
-	static const char text[] = "version 2\nimage /eroot/root.erofs " HEX_A "\n";
+	static const char text[] = "version 3\nimage /eroot/root.erofs " HEX_A "\n";
 	static struct config c;
 	char hex[65], want[65];
 
@@ -256,6 +310,7 @@ static void test_verify(void)
 int main(void)
 {
 	test_round_trip();
+	test_dax_image();
 	test_parser_refuses();
 	test_limits();
 	test_verify();

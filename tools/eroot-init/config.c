@@ -54,6 +54,20 @@ static void parse_cmdline(struct config *c)
 				c->carry = CARRY_NONE;
 			else
 				fail(c, "reading eroot.carry", "%s: add, replace or none", w + 12);
+		} else if (!strncmp(w, "eroot.dax=", 10)) {
+			const char *dev = w + 10;	/* "pmem1" or "/dev/pmem1" */
+
+			if (!*dev || strlen(dev) + 6 > sizeof(c->dax_device))
+				fail(c, "reading eroot.dax", "'%s': a device such as pmem0", dev);
+			snprintf(c->dax_device, sizeof(c->dax_device), "%s%s",
+				 dev[0] == '/' ? "" : "/dev/", dev);
+		} else if (!strncmp(w, "eroot.dax.wait=", 15)) {
+			char *end;
+			long s = strtol(w + 15, &end, 10);
+
+			if (end == w + 15 || *end || s < 0 || s > 3600)
+				fail(c, "reading eroot.dax.wait", "%s: seconds, 0 to 3600", w + 15);
+			c->dax_wait = (int)s;
 		} else if (!strcmp(w, "eroot.debug")) {
 			c->debug = true;
 		} else if (!strcmp(w, "eroot.profile")) {
@@ -120,6 +134,29 @@ static void take_digested(const struct config *c, const char *what, const char *
 	memcpy(sha256, hex, LOADER_SHA256_HEX_LEN + 1);
 }
 
+/* "dax-image SHA256 BYTES": images[0], whatever came before (the layers);
+ * its device is found at boot. */
+static void take_dax_image(struct config *c, const char *what, const char *hex,
+			   const char *bytes)
+{
+	char *end;
+
+	if (c->dax)
+		fail(c, what, "more than one %s", LOADER_KEY_DAX_IMAGE);
+	if (c->nimages == LOADER_MAX_IMAGES)
+		fail(c, what, "more than %d images", LOADER_MAX_IMAGES);
+	if (!is_sha256(hex))
+		fail(c, what, "%s: no SHA-256", LOADER_KEY_DAX_IMAGE);
+	c->dax_bytes = strtoull(bytes, &end, 10);
+	if (*end || !c->dax_bytes || bytes[0] == '-' || bytes[0] == '+')
+		fail(c, what, "%s: %s is no size in bytes", LOADER_KEY_DAX_IMAGE, bytes);
+	memmove(&c->images[1], &c->images[0], (size_t)c->nimages * sizeof(c->images[0]));
+	memset(&c->images[0], 0, sizeof(c->images[0]));
+	memcpy(c->images[0].sha256, hex, LOADER_SHA256_HEX_LEN + 1);
+	c->dax = true;
+	c->nimages++;
+}
+
 /* One line, without its newline, into @c. */
 static void parse_line(struct config *c, const char *what, const char *line, bool *versioned)
 {
@@ -138,7 +175,6 @@ static void parse_line(struct config *c, const char *what, const char *line, boo
 
 		take_digested(c, what, a, c->nimages, LOADER_MAX_IMAGES, b, d, img->path,
 			      img->sha256);
-		snprintf(img->mnt, sizeof(img->mnt), EROOT_DIR "/lower%d", c->nimages);
 		c->nimages++;
 	} else if (n >= 3 && !strcmp(a, LOADER_KEY_MODULE) && module_flags(line, &optional,
 										 &for_loop)) {
@@ -149,6 +185,8 @@ static void parse_line(struct config *c, const char *what, const char *line, boo
 		m->optional = optional;
 		m->for_loop = for_loop;
 		c->nmodules++;
+	} else if (n == 3 && !strcmp(a, LOADER_KEY_DAX_IMAGE)) {
+		take_dax_image(c, what, b, d);
 	} else if (n == 2 && !strcmp(a, LOADER_KEY_DIGEST)) {
 		if (strcmp(b, LOADER_DIGEST_SHA256) && strcmp(b, LOADER_DIGEST_NONE))
 			fail(c, what, "digest %s: " LOADER_DIGEST_SHA256 " or " LOADER_DIGEST_NONE, b);
@@ -184,6 +222,8 @@ void config_parse(struct config *c, const char *text, size_t len, const char *pa
 		fail(c, what, "empty");
 	if (!c->nimages)
 		fail(c, what, "no image named");
+	for (int i = 0; i < c->nimages; i++)
+		snprintf(c->images[i].mnt, sizeof(c->images[i].mnt), EROOT_DIR "/lower%d", i);
 }
 
 void config_load(struct config *c)
@@ -193,6 +233,7 @@ void config_load(struct config *c)
 
 	memset(c, 0, sizeof(*c));
 	strcpy(c->mount_how, "auto");
+	c->dax_wait = 5;
 	parse_cmdline(c);
 	/* read once: the bytes verified are the bytes parsed */
 	text = read_whole(c, CONFIG_PATH, LOADER_MAX_CONFIG, &len);

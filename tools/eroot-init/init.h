@@ -21,7 +21,7 @@
 #define NEWROOT EROOT_DIR "/root"
 
 struct image {
-	char path[LOADER_MAX_WORD + 1];
+	char path[LOADER_MAX_WORD + 1];	/* a DAX image: its device, once found */
 	char sha256[LOADER_SHA256_HEX_LEN + 1];	/* lowercase hex */
 	char mnt[64];
 };
@@ -43,6 +43,8 @@ enum carry_policy {
 struct config {
 	struct image images[LOADER_MAX_IMAGES];	/* [0] the content, then --layer ones */
 	int nimages;
+	bool dax;			/* images[0] is on a DAX device (dax-image) */
+	unsigned long long dax_bytes;	/* its size: what its SHA-256 covers */
 	struct module modules[LOADER_MAX_MODULES];
 	int nmodules;
 	bool verify;			/* digest policy sha256 (else none) */
@@ -52,6 +54,8 @@ struct config {
 	char emergency[256];		/* eroot.emergency=PATH of a shell */
 	char mount_how[16];		/* eroot.mount=auto|file|loop */
 	enum carry_policy carry;	/* eroot.carry=add|replace|none */
+	char dax_device[64];		/* eroot.dax=DEV: the one to use, else any */
+	int dax_wait;			/* eroot.dax.wait=SECONDS for it to appear */
 	bool debug;			/* eroot.debug */
 	bool profile;			/* eroot.profile */
 };
@@ -78,12 +82,17 @@ void modules_drop_unused(const struct config *c);
 /* digest.c: SHA-256 in userspace (libcrypto), as 64 lowercase hex digits */
 void sha256_buf(const void *data, size_t len, char hex[65]);
 int sha256_file(const char *path, char hex[65], char *why, size_t whylen);
+/* of the first @bytes of @path (a block device), read with O_DIRECT */
+int sha256_direct(const char *path, unsigned long long bytes, char hex[65], char *why,
+		  size_t whylen);
 
 /* verify.c: what eroot.digest= covers.  read_whole() reads @path, at most
  * @max bytes, into a buffer the caller frees; verifying() says whether the
  * modules and images are checked (eroot.digest= given, or policy sha256);
  * verify_data() (@want from @whose) and verify_image() fail with one line
- * naming the file. */
+ * naming the file; a DAX image (c->dax, images[0]) is the first
+ * c->dax_bytes of its device, read with O_DIRECT: nothing of it lands in
+ * the page cache. */
 char *read_whole(const struct config *c, const char *path, size_t max, size_t *len);
 bool verifying(const struct config *c);
 void verify_data(const struct config *c, const char *path, const void *data, size_t len,
@@ -92,6 +101,10 @@ void verify_image(const struct config *c, const struct image *img);
 
 /* image.c: an image mounted read-only, file-backed where the kernel can */
 void image_mount(const struct config *c, struct image *img);
+
+/* dax.c: the content image on a DAX device (dax-image): the device found
+ * (eroot.dax=, eroot.dax.wait=), verified, mounted dax=always at @img->mnt */
+void dax_attach(const struct config *c, struct image *img);
 
 /* carry.c: what appended archives put in @rootfs ("/"; a directory in
  * tests) goes into @newroot as eroot.carry= allows, and leaves @rootfs */

@@ -177,6 +177,10 @@ static void loader(void)
 		show_meminfo(&cfg);
 	modules_load(&cfg, false);
 	for (int i = 0; i < cfg.nimages; i++) {
+		if (i == 0 && cfg.dax) {	/* a device, not a file of rootfs */
+			dax_attach(&cfg, &cfg.images[0]);
+			continue;
+		}
 		verify_image(&cfg, &cfg.images[i]);
 		if (cfg.debug)
 			show_meminfo(&cfg);

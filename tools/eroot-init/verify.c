@@ -78,7 +78,10 @@ void verify_image(const struct config *c, const struct image *img)
 	if (!verifying(c))
 		return;
 	snprintf(what, sizeof(what), "verifying %s", img->path);
-	if (sha256_file(img->path, hex, why, sizeof(why)) < 0)
+	/* a DAX image's device: its first dax_bytes, through no page cache */
+	if ((c->dax && img == &c->images[0] ?
+	     sha256_direct(img->path, c->dax_bytes, hex, why, sizeof(why)) :
+	     sha256_file(img->path, hex, why, sizeof(why))) < 0)
 		fail(c, what, "%s", why);
 	check_hex(c, img->path, hex, img->sha256, CONFIG_PATH, t0);
 }

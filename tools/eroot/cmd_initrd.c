@@ -23,7 +23,8 @@ static const char initrd_usage[] =
 "Turn INPUT, an initramfs file or a directory, into an initrd that boots a\n"
 "stock kernel with INPUT's content kept as an EROFS image.\n"
 "\n"
-"  -z ALGO[,LEVEL]       image compression (default lz4hc; \"none\" for none)\n"
+"  -z ALGO[,LEVEL]       image compression (default lz4hc, with --dax none;\n"
+"                        \"none\" for none)\n"
 "  -C SIZE               largest physical cluster in bytes (default: one block)\n"
 "  --hot-list FILE       store the files FILE lists (one path a line, as\n"
 "                        eroot.profile records them) uncompressed and first\n"
@@ -34,6 +35,9 @@ static const char initrd_usage[] =
 "                        ROOT: lib/modules/KVER/config or boot/config-KVER);\n"
 "                        what that kernel cannot boot is refused\n"
 "  --layer IMG           an extra EROFS image stacked on top; repeatable\n"
+"  --dax IMAGE           write the content image to IMAGE, in the DAX layout,\n"
+"                        for a virtio-pmem device or a memmap= range: the\n"
+"                        loader mounts it from /dev/pmemN with -o dax=always\n"
 "  --digest POLICY       sha256 (default: the loader verifies every module\n"
 "                        and image against the SHA-256 recorded in its\n"
 "                        configuration) or none (only with eroot.digest=)\n"
@@ -47,7 +51,7 @@ static const char initrd_usage[] =
 "  -h, --help            show this help\n";
 
 enum { OPT_MODULES_DIR = 0x100, OPT_KERNEL_CONFIG, OPT_LAYER, OPT_DIGEST, OPT_LOADER, OPT_STATS,
-       OPT_PRINT_DIGEST, OPT_DIGEST_FILE, OPT_HOT_LIST };
+       OPT_PRINT_DIGEST, OPT_DIGEST_FILE, OPT_HOT_LIST, OPT_DAX };
 
 static const struct option long_opts[] = {
 	{ "modules-dir", required_argument, NULL, OPT_MODULES_DIR },
@@ -59,6 +63,7 @@ static const struct option long_opts[] = {
 	{ "print-digest", no_argument, NULL, OPT_PRINT_DIGEST },
 	{ "digest-file", required_argument, NULL, OPT_DIGEST_FILE },
 	{ "hot-list", required_argument, NULL, OPT_HOT_LIST },
+	{ "dax", required_argument, NULL, OPT_DAX },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -70,6 +75,7 @@ struct initrd {
 	const char **layers;		/* argc entries: --layer never exceeds it */
 	const char *digest_file;	/* --digest-file */
 	bool stats, quiet, print_digest;
+	bool compressor_given;		/* -z: else none with --dax */
 };
 
 static void show_warning(void *ctx, const char *text)
@@ -83,6 +89,19 @@ static void show_progress(void *ctx, uint64_t done, uint64_t total)
 	(void)ctx;
 	fprintf(stderr, "\r%s: image %llu/%llu MiB", prog, (unsigned long long)(done >> 20),
 		(unsigned long long)(total >> 20));
+}
+
+/* How to hand the DAX image to the kernel (docs/boot.md, for VM operators). */
+static void show_attach(const char *image, uint64_t bytes)
+{
+	unsigned long long mib = (unsigned long long)(bytes >> 20);
+
+	printf("%s: DAX image, %llu MiB; attach it as\n"
+	       "  QEMU: -m SIZE,slots=2,maxmem=MAX -object memory-backend-file,id=pm0,"
+	       "share=off,readonly=on,mem-path=%s,size=%lluM -device virtio-pmem-pci,memdev=pm0\n"
+	       "  cloud-hypervisor: --pmem file=%s,discard_writes=on\n"
+	       "  or place it at a 2 MiB-aligned physical address ADDR with the kernel "
+	       "command line memmap=%lluM!ADDR\n", image, mib, image, mib, image, mib);
 }
 
 /* eroot-init beside this eroot (a build tree), else the installed one. */
@@ -111,6 +130,7 @@ static int parse_initrd_args(int argc, char **argv, struct initrd *r)
 		switch (c) {
 		case 'z':
 			r->o.compressor = strcmp(optarg, "none") ? optarg : NULL;
+			r->compressor_given = true;
 			break;
 		case 'C':
 			if (!parse_u64(optarg, &v) || v > UINT32_MAX)
@@ -149,6 +169,9 @@ static int parse_initrd_args(int argc, char **argv, struct initrd *r)
 		case OPT_HOT_LIST:
 			r->o.hot_list = optarg;
 			break;
+		case OPT_DAX:
+			r->o.dax_image = optarg;
+			break;
 		case 'q':
 			r->quiet = true;
 			break;
@@ -162,6 +185,8 @@ static int parse_initrd_args(int argc, char **argv, struct initrd *r)
 		return bad_args(initrd_usage, "OUTPUT and INPUT");
 	r->output = argv[optind];
 	r->o.input = argv[optind + 1];
+	if (r->o.dax_image && !r->compressor_given)
+		r->o.compressor = NULL;	/* every file served through DAX */
 	return 0;
 }
 
@@ -207,9 +232,11 @@ static int run(struct initrd *r)
 	if (!err && r->print_digest)
 		printf("%s\n", eroot_initrd_digest_arg(w));
 	if (!err && !r->quiet)
-		printf("%s: initrd of %s for kernel %s, image %s\n", r->output, r->o.input,
-		       st.kver[0] ? st.kver : "?", r->o.compressor ? r->o.compressor :
-		       "uncompressed");
+		printf("%s: initrd of %s for kernel %s, %s %s\n", r->output, r->o.input,
+		       st.kver[0] ? st.kver : "?", r->o.dax_image ? "DAX image" : "image",
+		       r->o.compressor ? r->o.compressor : "uncompressed");
+	if (!err && !r->quiet && r->o.dax_image)
+		show_attach(r->o.dax_image, st.dax_bytes);
 	eroot_initrd_free(w);
 	free(dir);
 	return err ? EXIT_FAIL : EXIT_OK;

@@ -33,6 +33,13 @@ static const char mkfs_usage[] =
 "                        the first is the default, others serve --compress-hints\n"
 "  -C SIZE               largest physical cluster in bytes (default: one block)\n"
 "  --compress-hints=FILE per-file settings: lines \"PCLUSTER-SIZE REGEX [ALGORITHM-INDEX]\"\n"
+"  --hot-list=FILE       store the files FILE lists (one path a line) uncompressed,\n"
+"                        their data first, in the list's order (needs -z)\n"
+"  --dax                 DAX layout: every file stored uncompressed is flat, none\n"
+"                        inline nor sparse, so that a kernel mounting the image\n"
+"                        from a pmem device with -o dax=always maps it without\n"
+"                        the page cache; the image is padded to a multiple of\n"
+"                        2 MiB; needs 4096-byte blocks\n"
 "  --workers=N           compression threads (default: one per core; same image for any N)\n"
 "  --pipeline-mib=N      compression input in flight, in MiB (default 64, at least\n"
 "                        3 segments; bounds memory; same image for any N)\n"
@@ -60,7 +67,7 @@ static const char mkfs_usage[] =
 
 enum { OPT_ALL_ROOT = 0x100, OPT_FORCE_UID, OPT_FORCE_GID, OPT_EXCL_PATH, OPT_EXCL_REGEX,
        OPT_WORKERS, OPT_HINTS, OPT_TAR, OPT_CPIO, OPT_INITRAMFS, OPT_KEEP_EARLY,
-       OPT_OVERLAY_WH, OPT_TMPDIR, OPT_PIPELINE };
+       OPT_OVERLAY_WH, OPT_TMPDIR, OPT_PIPELINE, OPT_HOT_LIST, OPT_DAX };
 
 static const struct option long_opts[] = {
 	{ "all-root", no_argument, NULL, OPT_ALL_ROOT },
@@ -71,6 +78,8 @@ static const struct option long_opts[] = {
 	{ "workers", required_argument, NULL, OPT_WORKERS },
 	{ "pipeline-mib", required_argument, NULL, OPT_PIPELINE },
 	{ "compress-hints", required_argument, NULL, OPT_HINTS },
+	{ "hot-list", required_argument, NULL, OPT_HOT_LIST },
+	{ "dax", no_argument, NULL, OPT_DAX },
 	{ "tar", required_argument, NULL, OPT_TAR },
 	{ "cpio", required_argument, NULL, OPT_CPIO },
 	{ "initramfs", required_argument, NULL, OPT_INITRAMFS },
@@ -290,6 +299,12 @@ int cmd_mkfs(int argc, char **argv)
 		case OPT_HINTS:
 			opts.compress_hints = optarg;
 			break;
+		case OPT_HOT_LIST:
+			opts.hot_list = optarg;
+			break;
+		case OPT_DAX:
+			opts.dax = 1;
+			break;
 		case OPT_TAR: case OPT_CPIO: case OPT_INITRAMFS:
 			sources[nsources++] = (struct source){ c, optarg };
 			break;
@@ -388,6 +403,11 @@ int cmd_mkfs(int argc, char **argv)
 		ret = err == -EINVAL ? EXIT_USAGE : EXIT_FAIL;
 		goto out;
 	}
+	if (stats.hot_missing)
+		fprintf(stderr, "%s: warning: %llu %s of %s %s no file of the image\n", prog,
+			(unsigned long long)stats.hot_missing,
+			stats.hot_missing == 1 ? "path" : "paths", opts.hot_list,
+			stats.hot_missing == 1 ? "is" : "are");
 	if (!opts.quiet)
 		printf("%s: %llu inodes (%llu files, %llu dirs, %llu symlinks, %llu special), "
 		       "%llu bytes of data, %llu files deduplicated, image %llu bytes, "

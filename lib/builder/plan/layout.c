@@ -279,15 +279,27 @@ static void meta_free(struct meta_space *ms)
 	free(ms->free_slots);
 }
 
+/*
+ * The DAX layout keeps a regular file's data out of the metadata: the
+ * kernel gives S_DAX only to regular files whose datalayout is FLAT_PLAIN
+ * (fs/erofs/inode.c, erofs_read_inode(); CHUNK_BASED too only since 6.5,
+ * commit 18bddc5b6703), so an inline tail would send the file through the
+ * page cache.
+ */
+static bool dax_file(const struct eroot_builder *b, const struct bnode *n)
+{
+	return b->opts.dax && S_ISREG(n->mode);
+}
+
 /* Flat layout of @n's data: an inline tail when inode, xattrs and tail
- * fit in one block. */
+ * fit in one block (never for a DAX file). */
 static void layout_plan_flat(struct eroot_builder *b, struct bnode *n)
 {
 	uint32_t blksz = blksz_of(b), tail = tail_of(b, n->size);
 
 	n->datalayout = EROFS_INODE_FLAT_PLAIN;
 	n->tail_len = 0;
-	if (tail && inode_base_size(n) + tail <= blksz) {
+	if (tail && !dax_file(b, n) && inode_base_size(n) + tail <= blksz) {
 		n->datalayout = EROFS_INODE_FLAT_INLINE;
 		n->tail_len = tail;
 	}
@@ -315,7 +327,8 @@ static int plan_node(struct eroot_builder *b, struct bnode *n)
 	n->xattr_icount = n->ibody_size ?
 		(uint16_t)((n->ibody_size - EROFS_XATTR_IBODY_HEADER_SIZE) / 4 + 1) : 0;
 	n->datalayout = EROFS_INODE_FLAT_PLAIN;
-	if (S_ISREG(n->mode) && n->sparse && n->size)
+	/* DAX: holes are written as zero blocks, for kernels before 6.5 */
+	if (S_ISREG(n->mode) && n->sparse && n->size && !b->opts.dax)
 		return plan_chunks(b, n);
 	/* one block or less never shrinks by a block, but may shrink inline */
 	if (S_ISREG(n->mode) && b->nprofiles && n->size && !n->hot &&
@@ -385,8 +398,9 @@ static uint64_t flat_bytes(const struct eroot_builder *b, const struct bnode *n)
 {
 	uint32_t blksz = blksz_of(b);
 	uint64_t full = n->size & ~(uint64_t)(blksz - 1), rest = n->size - full;
+	bool inline_rest = rest && !dax_file(b, n) && inode_base_size(n) + rest <= blksz;
 
-	return full + (rest && inode_base_size(n) + rest <= blksz ? rest : rest ? blksz : 0);
+	return full + (inline_rest ? rest : rest ? blksz : 0);
 }
 
 /*
