@@ -28,11 +28,12 @@
  * prints
  *   eroot-bench: readall before Cached C kB MemAvailable A kB Shmem S kB,
  *     after Cached C kB MemAvailable A kB Shmem S kB, read B bytes in F files
- *     (E errors) in T s, root FSTYPE OPTIONS
- * (one line), so that the growth of the page cache per byte read can be
+ *     (E errors) in T s, DAX N files M bytes, root FSTYPE OPTIONS
+ * (one line; DAX: the files statx() marks STATX_ATTR_DAX), so that the growth of the page cache per byte read can be
  * compared: rootfs files are page cache already (Shmem), an EROFS image's
  * compressed files fill it as they are read, DAX-served files do not.
- * "root" is the mount of the image under the overlay (erofs), or rootfs.
+ * "root" is the mount of "/" (overlay: its image is mounted outside the
+ * new root, out of /proc/mounts' sight; or rootfs).
  * Built static by bench/boot: cc -static -Os -s -o probe bench/boot-probe.c
  */
 #define _GNU_SOURCE
@@ -163,8 +164,8 @@ static long meminfo_kb(const char *meminfo, const char *key)
 }
 
 struct tally {
-	unsigned long long bytes;
-	unsigned long files, errors;
+	unsigned long long bytes, dax_bytes;
+	unsigned long files, dax_files, errors;
 	dev_t dev;
 };
 
@@ -227,9 +228,18 @@ static void read_tree(int dir, struct tally *t)
 			int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 			ssize_t r;
 
+			struct statx sx;
+
 			if (fd < 0) {
 				t->errors++;
 				continue;
+			}
+			/* overlayfs passes the lower file's attributes on */
+			if (statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &sx) == 0 &&
+			    (sx.stx_attributes_mask & STATX_ATTR_DAX) &&
+			    (sx.stx_attributes & STATX_ATTR_DAX)) {
+				t->dax_files++;
+				t->dax_bytes += sx.stx_size;
 			}
 			while ((r = read(fd, buf, sizeof(buf))) > 0 || (r < 0 && errno == EINTR))
 				if (r > 0)
@@ -311,11 +321,11 @@ static void read_all(void)
 	snprintf(line, sizeof(line),
 		 "eroot-bench: readall before Cached %ld kB MemAvailable %ld kB Shmem %ld kB, "
 		 "after Cached %ld kB MemAvailable %ld kB Shmem %ld kB, read %llu bytes in %lu "
-		 "files (%lu errors) in %.2f s, root %s\n",
+		 "files (%lu errors) in %.2f s, DAX %lu files %llu bytes, root %s\n",
 		 meminfo_kb(before, "Cached:"), meminfo_kb(before, "MemAvailable:"),
 		 meminfo_kb(before, "Shmem:"), meminfo_kb(after, "Cached:"),
 		 meminfo_kb(after, "MemAvailable:"), meminfo_kb(after, "Shmem:"), t.bytes, t.files,
-		 t.errors, t0, fs);
+		 t.errors, t0, t.dax_files, t.dax_bytes, fs);
 	say(line);
 out:
 	umount2("/proc", MNT_DETACH);
