@@ -122,7 +122,22 @@ int xattrs_add(struct eroot_builder *b, struct bnode *node, const char *name,
 	if (slen > EROFS_NAME_LEN || len > EROFS_XATTR_VALUE_MAX)
 		return BFAIL(b, -E2BIG, "xattr %s: name or value too long for EROFS", name);
 	id = intern(b, index, suffix, slen, value, len);
-	ids = id < 0 ? NULL : realloc(node->xattrs, (node->nxattrs + 1) * sizeof(*ids));
+	if (id < 0)
+		return BFAIL(b, -ENOMEM, "out of memory");
+	/* a name given twice (an archive may carry it both as SCHILY.xattr and
+	 * LIBARCHIVE.xattr): the last value wins, as a second setxattr would */
+	for (uint32_t i = 0; i < node->nxattrs; i++) {
+		struct bxattr *old = &b->xattrs[node->xattrs[i]];
+
+		if (old->index == index && old->suffix_len == slen &&
+		    !memcmp(old->suffix, suffix, slen)) {
+			old->users--;
+			node->xattrs[i] = (uint32_t)id;
+			b->xattrs[id].users++;
+			return 0;
+		}
+	}
+	ids = realloc(node->xattrs, (node->nxattrs + 1) * sizeof(*ids));
 	if (!ids)
 		return BFAIL(b, -ENOMEM, "out of memory");
 	ids[node->nxattrs++] = (uint32_t)id;
