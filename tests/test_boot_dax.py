@@ -19,8 +19,8 @@ of its bytes; a 304 KiB text file comes through DAX too, except on 7.3,
 whose image is -z lz4hc with a --hot-list of the other files: that one is
 compressed, in the page cache.  The loader loads only the provider whose
 device it sees: the guest's /proc/modules has virtio_pmem and no nd_e820
-in the virtio-pmem boot, nd_e820 and neither virtio_pmem nor nd_virtio in
-the memmap= one.  On 6.12 a --layer image sits on top,
+in the virtio-pmem boot, nd_e820 and none of virtio_pmem, nd_virtio,
+virtio_pci (a module on 6.1) in the memmap= one.  On 6.12 a --layer image sits on top,
 mounted from its file, and Debian's initramfs-tools initrd made with --dax
 boots the fixture's root disk to its marker.
 failures: one byte of the DAX image flipped after the initrd was made
@@ -163,7 +163,8 @@ def boots(t, work, name):
                     append='eroot.debug memmap=%dM!0x%x' % (size >> 20, MEMMAP_ADDR),
                     qemu_args=kernel.qemu_args + memmap_args(image), **opts)
     dax_ok(t, res, '%s memmap=' % name, want_layer=name == '6.12', compressed=compressed)
-    one_provider(t, res, '%s memmap=' % name, 'nd_e820', ('virtio_pmem', 'nd_virtio'))
+    one_provider(t, res, '%s memmap=' % name, 'nd_e820',
+                 ('virtio_pmem', 'nd_virtio', 'virtio_pci'))
     memmap_placed(t, res, '%s memmap=' % name, size)
     if name == '6.12':
         real_root(t, work)
