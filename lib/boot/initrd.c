@@ -66,7 +66,10 @@ static const char *const loader_modules[] = { "erofs", "overlay", "loop" };
  * optional, as one suffices: virtio-pmem (through virtio-pci, a module
  * in 6.1's cloud kernel) and memmap= ranges (nd_e820).  What each provider
  * alone adds is marked for it: the loader loads it when it sees such a
- * device, or sees neither (a provider it cannot tell, such as virtio-mmio). */
+ * device, or sees neither (a provider it cannot tell, such as virtio-mmio).
+ * nd_pmem comes first, so what it adds (libnvdimm, nd_btt) is always
+ * loaded; the providers share nothing else (a module both needed would
+ * be marked for the first alone). */
 static const struct { const char *name; bool optional; enum kmod_need need; } dax_modules[] = {
 	{ "nd_pmem", false, KMOD_ALWAYS },
 	{ "virtio_pci", true, KMOD_FOR_VIRTIO_PMEM },
