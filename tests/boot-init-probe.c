@@ -133,9 +133,28 @@ static const char *summarize(const char *path, char *buf, size_t size)
 	return buf;
 }
 
+/* The modules the kernel has loaded, from /proc/modules: "a,b,c", "-"
+ * for none. */
+static const char *loaded_modules(char *buf, size_t size)
+{
+	FILE *f = fopen("/proc/modules", "r");
+	char line[256], name[64];
+	size_t len = 0;
+
+	buf[0] = '\0';
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63s", name) == 1 && len + strlen(name) + 2 < size)
+			len += (size_t)snprintf(buf + len, size - len, "%s%s", len ? "," : "", name);
+	if (f)
+		fclose(f);
+	if (!len)
+		snprintf(buf, size, "-");
+	return buf;
+}
+
 int main(int argc, char **argv)
 {
-	char up[32], own[64], layer[64], big[64], appended[64], line[128], key[64];
+	char up[32], own[64], layer[64], big[64], appended[64], line[128], key[64], mods[1024];
 	const char *env = getenv("probe_env");
 	struct statfs sfs;
 	long kb, avail = 0;
@@ -166,10 +185,11 @@ int main(int argc, char **argv)
 		fprintf(f, "EROOT-ROOT-OK uptime=%s memavail=%ld pid=%d arg=%s env=%s "
 			"overlay=%d own=%s layer=%s big=%s appended=%s profile=%d profile_init=%d "
 			"profile_own=%d dax=%d daxread=%ld cachedgrow=%ld daxown=%d daxcold=%d "
-			"probe=1\n", up,
+			"modules=%s probe=1\n", up,
 			avail, (int)getpid(), argc > 1 ? argv[1] : "-", env ? env : "-", overlay, own,
 			layer, big, appended, paths, has_init, has_own, dax, dax_bytes, dax_grow,
-			is_dax("/etc/probe-own"), is_dax("/etc/probe-cold"));
+			is_dax("/etc/probe-own"), is_dax("/etc/probe-cold"),
+			loaded_modules(mods, sizeof(mods)));
 		fclose(f);
 	}
 	sync();

@@ -251,10 +251,10 @@ def failures(t, work):
     other = os.path.join(work, 'other-version.img')
     with open(out, 'rb') as f:
         data = f.read()
-    t.check(b'\nversion 3\n' not in data[:data.index(b'eroot/config\0')] and
-            b'version 3\n' in data, 'the loader configuration names its version 3')
+    t.check(b'\nversion 4\n' not in data[:data.index(b'eroot/config\0')] and
+            b'version 4\n' in data, 'the loader configuration names its version 4')
     with open(other, 'wb') as f:
-        f.write(data.replace(b'version 3\n', b'version 9\n', 1))
+        f.write(data.replace(b'version 4\n', b'version 9\n', 1))
     res = boot.boot(vmlinuz, other, **opts)
     expect_failure(t, 'a configuration of another version', res,
                    'eroot: reading /eroot/config failed')

@@ -17,7 +17,10 @@ holds its own clone), so does a 15-byte one (the DAX layout stores no
 inline tail), and reading all of the big one grows Cached by less than 5%
 of its bytes; a 304 KiB text file comes through DAX too, except on 7.3,
 whose image is -z lz4hc with a --hot-list of the other files: that one is
-compressed, in the page cache.  On 6.12 a --layer image sits on top,
+compressed, in the page cache.  The loader loads only the provider whose
+device it sees: the guest's /proc/modules has virtio_pmem and no nd_e820
+in the virtio-pmem boot, nd_e820 and none of virtio_pmem, nd_virtio,
+virtio_pci (a module on 6.1) in the memmap= one.  On 6.12 a --layer image sits on top,
 mounted from its file, and Debian's initramfs-tools initrd made with --dax
 boots the fixture's root disk to its marker.
 failures: one byte of the DAX image flipped after the initrd was made
@@ -114,6 +117,17 @@ def dax_ok(t, res, what, want_layer=False, compressed=False):
     print('%s: %s' % (what, res.summary()), flush=True)
 
 
+def one_provider(t, res, what, want, unwanted):
+    """The loader saw which device there is and loaded that provider's
+    modules alone: by the guest's /proc/modules (the probe's modules=)."""
+    mods = str(res.fields.get('modules', '')).split(',')
+    t.check(want in mods and not [m for m in unwanted if m in mods],
+            '%s: %s loaded, none of %s' % (what, want, ', '.join(unwanted)),
+            res.verdict or res.describe())
+    t.check(re.search(r'eroot: \[[0-9.]+\] DAX providers: .*seen, not loading', res.console),
+            what + ': the loader says which provider it saw', res.describe())
+
+
 def kernel_named(name):
     for k in boot.kernels():
         if k.name == name:
@@ -143,11 +157,14 @@ def boots(t, work, name):
     res = boot.boot(kernel.vmlinuz, out, append='eroot.debug', memory='1G,slots=2,maxmem=4G',
                     qemu_args=kernel.qemu_args + pmem_args(image), **opts)
     dax_ok(t, res, '%s virtio-pmem' % name, want_layer=name == '6.12', compressed=compressed)
+    one_provider(t, res, '%s virtio-pmem' % name, 'virtio_pmem', ('nd_e820',))
     size = os.path.getsize(image)
     res = boot.boot(kernel.vmlinuz, out, memory='1G',
                     append='eroot.debug memmap=%dM!0x%x' % (size >> 20, MEMMAP_ADDR),
                     qemu_args=kernel.qemu_args + memmap_args(image), **opts)
     dax_ok(t, res, '%s memmap=' % name, want_layer=name == '6.12', compressed=compressed)
+    one_provider(t, res, '%s memmap=' % name, 'nd_e820',
+                 ('virtio_pmem', 'nd_virtio', 'virtio_pci'))
     memmap_placed(t, res, '%s memmap=' % name, size)
     if name == '6.12':
         real_root(t, work)

@@ -383,10 +383,17 @@ def test_dax(c):
         c.t.check(mods == {'erofs', 'overlay', 'libnvdimm', 'nd_btt', 'nd_pmem', 'nd_virtio',
                            'virtio_pmem', 'nd_e820'},
                   '--dax: the pmem driver and both providers packed, no loop', sorted(mods))
-        for name in (b'virtio_pmem', b'nd_e820', b'nd_virtio'):
-            c.t.check(re.search(rb'^module /eroot/modules/%s\.ko [0-9a-f]{64} optional$' %
-                                name, config, re.M),
-                      '--dax: %s is optional (one provider suffices)' % name.decode(),
+        # what one provider alone adds is loaded only when its device shows
+        for name, only in ((b'virtio_pmem', b'for-virtio-pmem'),
+                           (b'nd_virtio', b'for-virtio-pmem'), (b'nd_e820', b'for-e820')):
+            c.t.check(re.search(rb'^module /eroot/modules/%s\.ko [0-9a-f]{64} optional %s$' %
+                                (name, only), config, re.M),
+                      '--dax: %s is optional (one provider suffices), %s' %
+                      (name.decode(), only.decode()), config.decode())
+        for name in (b'libnvdimm', b'nd_btt'):
+            c.t.check(re.search(rb'^module /eroot/modules/%s\.ko [0-9a-f]{64}$' % name,
+                                config, re.M),
+                      '--dax: %s, which nd_pmem needs, is always loaded' % name.decode(),
                       config.decode())
         c.t.check(re.search(rb'^module /eroot/modules/nd_pmem\.ko [0-9a-f]{64}$', config,
                             re.M), '--dax: nd_pmem is required', config.decode())

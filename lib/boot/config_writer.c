@@ -80,17 +80,24 @@ static int check_sha256(struct config_writer *w, const char *what, const char *p
 int config_writer_module(struct config_writer *w, const char *path, const char *sha256_hex,
 			 unsigned int flags)
 {
+	unsigned int only = flags & (CONFIG_MODULE_FOR_LOOP | CONFIG_MODULE_FOR_VIRTIO_PMEM |
+				     CONFIG_MODULE_FOR_E820);
 	int err = check_word(w, "module", path);
 
 	if (!err)
 		err = check_sha256(w, "module", path, sha256_hex);
+	if (!err && (only & (only - 1)))	/* the loader takes one "for-" word */
+		err = eroot_fail(w->err, -EINVAL, "module %s: needed only for two things", path);
 	if (!err && w->nmodules == LOADER_MAX_MODULES)
 		err = eroot_fail(w->err, -E2BIG, "more than %d kernel modules for the loader",
 				 LOADER_MAX_MODULES);
 	if (!err)
 		err = add_line(w, LOADER_KEY_MODULE " %s %s%s%s\n", path, sha256_hex,
 			       flags & CONFIG_MODULE_OPTIONAL ? " " LOADER_MODULE_OPTIONAL : "",
-			       flags & CONFIG_MODULE_FOR_LOOP ? " " LOADER_MODULE_FOR_LOOP : "");
+			       only == CONFIG_MODULE_FOR_LOOP ? " " LOADER_MODULE_FOR_LOOP :
+			       only == CONFIG_MODULE_FOR_VIRTIO_PMEM ?
+			       " " LOADER_MODULE_FOR_VIRTIO_PMEM :
+			       only == CONFIG_MODULE_FOR_E820 ? " " LOADER_MODULE_FOR_E820 : "");
 	if (!err)
 		w->nmodules++;
 	return err;

@@ -26,10 +26,12 @@ int config_writer_init(struct config_writer *w, struct eroot_errmsg *err);
 enum {
 	CONFIG_MODULE_OPTIONAL = 1,	/* may fail to load */
 	CONFIG_MODULE_FOR_LOOP = 2,	/* needed only to mount through a loop device */
+	CONFIG_MODULE_FOR_VIRTIO_PMEM = 4, /* needed only for a virtio-pmem device */
+	CONFIG_MODULE_FOR_E820 = 8,	/* needed only for an e820 (memmap=) range */
 };
 
 /* A module to load, in load order, with the SHA-256 of its bytes (64
- * lowercase hex digits) and CONFIG_MODULE_* @flags. */
+ * lowercase hex digits) and CONFIG_MODULE_* @flags: at most one FOR_*. */
 int config_writer_module(struct config_writer *w, const char *path, const char *sha256_hex,
 			 unsigned int flags);
 /* The verification policy without eroot.digest=: @sha256, or none. */

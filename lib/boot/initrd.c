@@ -64,11 +64,17 @@ static const char *const loader_modules[] = { "erofs", "overlay", "loop" };
 
 /* With a DAX image: the pmem block driver, then the devices' providers,
  * optional, as one suffices: virtio-pmem (through virtio-pci, a module
- * in 6.1's cloud kernel) and memmap= ranges (nd_e820).  The loader has no
- * udev: it loads them all. */
-static const struct { const char *name; bool optional; } dax_modules[] = {
-	{ "nd_pmem", false }, { "virtio_pci", true }, { "virtio_pmem", true },
-	{ "nd_e820", true },
+ * in 6.1's cloud kernel) and memmap= ranges (nd_e820).  What each provider
+ * alone adds is marked for it: the loader loads it when it sees such a
+ * device, or sees neither (a provider it cannot tell, such as virtio-mmio).
+ * nd_pmem comes first, so what it adds (libnvdimm, nd_btt) is always
+ * loaded; the providers share nothing else (a module both needed would
+ * be marked for the first alone). */
+static const struct { const char *name; bool optional; enum kmod_need need; } dax_modules[] = {
+	{ "nd_pmem", false, KMOD_ALWAYS },
+	{ "virtio_pci", true, KMOD_FOR_VIRTIO_PMEM },
+	{ "virtio_pmem", true, KMOD_FOR_VIRTIO_PMEM },
+	{ "nd_e820", true, KMOD_FOR_E820 },
 };
 
 /* klibc's run-init, which the loader stands in for (see eroot-init). */
@@ -312,6 +318,19 @@ static int check_image_file(struct eroot_initrd *r, const char *path, const char
 	return err;
 }
 
+/* @name and what it alone adds to the set (what is there already is
+ * needed earlier, or always), marked as needed only @need. */
+static int want_for(struct eroot_initrd *r, const char *name, bool optional,
+		    enum kmod_need need)
+{
+	size_t before = r->ks.n;
+	int err = kmod_want(&r->ks, name, optional);
+
+	for (size_t j = before; !err && j < r->ks.n; j++)
+		r->ks.files[j].need = need;
+	return err;
+}
+
 /* Check the kernel of r->kver (docs/boot.md, kernel_check.c) against the
  * options and the layers, and resolve the loader's modules for it, within
  * the loader's limits. */
@@ -340,23 +359,28 @@ static int prepare_kernel(struct eroot_initrd *r)
 	r->ks.config = &r->kc;
 	for (size_t i = 0; !err && i < sizeof(loader_modules) / sizeof(loader_modules[0]); i++) {
 		bool for_loop = !strcmp(loader_modules[i], LOOP_MODULE);
-		size_t before = r->ks.n;
 
 		if (for_loop && r->o.dax_image && !r->o.nlayers)
 			continue;	/* no image file to mount */
-		err = kmod_want(&r->ks, loader_modules[i], false);
-		for (size_t j = before; for_loop && j < r->ks.n; j++)
-			r->ks.files[j].for_loop = true;	/* what loop alone adds */
+		err = want_for(r, loader_modules[i], false, for_loop ? KMOD_FOR_LOOP : KMOD_ALWAYS);
 	}
 	for (size_t i = 0; !err && r->o.dax_image && i < sizeof(dax_modules) /
 	     sizeof(dax_modules[0]); i++)
-		err = kmod_want(&r->ks, dax_modules[i].name, dax_modules[i].optional);
+		err = want_for(r, dax_modules[i].name, dax_modules[i].optional, dax_modules[i].need);
 	if (!err && r->ks.n > LOADER_MAX_MODULES)
 		err = eroot_fail(&r->err, -E2BIG, "kernel %s: the loader needs %zu modules, it "
 				 "loads at most %d", r->kver, r->ks.n, LOADER_MAX_MODULES);
 	r->kernel_ready = !err;
 	return err;
 }
+
+/* The configuration's word for each kmod_need. */
+static const unsigned int config_need[] = {
+	[KMOD_ALWAYS] = 0,
+	[KMOD_FOR_LOOP] = CONFIG_MODULE_FOR_LOOP,
+	[KMOD_FOR_VIRTIO_PMEM] = CONFIG_MODULE_FOR_VIRTIO_PMEM,
+	[KMOD_FOR_E820] = CONFIG_MODULE_FOR_E820,
+};
 
 /* The loader's modules into the archive (stored decompressed) and the
  * configuration, dependencies first. */
@@ -378,7 +402,7 @@ static int add_modules(struct eroot_initrd *r, struct newc *w, struct config_wri
 		if (!err)
 			err = config_writer_module(cfg, name, hex,
 						   (r->ks.files[i].optional ? CONFIG_MODULE_OPTIONAL : 0) |
-						   (r->ks.files[i].for_loop ? CONFIG_MODULE_FOR_LOOP : 0));
+						   config_need[r->ks.files[i].need]);
 		free(data);
 	}
 	return err;

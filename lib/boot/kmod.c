@@ -278,7 +278,7 @@ static int want(struct kmod_set *s, const char *name, bool optional, int depth)
 	memcpy(f->path + dlen + 1, line, rlen);
 	f->path[dlen + 1 + rlen] = '\0';
 	f->optional = optional;
-	f->for_loop = false;		/* the caller decides */
+	f->need = KMOD_ALWAYS;		/* the caller decides */
 	s->n++;
 	return 0;
 }

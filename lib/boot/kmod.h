@@ -12,11 +12,20 @@
 #include "errmsg.h"
 #include "kconfig.h"
 
+/* When the loader needs a module: always, or only for one thing, which
+ * it may find it does not need at boot. */
+enum kmod_need {
+	KMOD_ALWAYS,
+	KMOD_FOR_LOOP,			/* to mount through a loop device */
+	KMOD_FOR_VIRTIO_PMEM,		/* a virtio-pmem device */
+	KMOD_FOR_E820,			/* an e820 persistent memory range (memmap=) */
+};
+
 struct kmod_file {
 	char name[64];			/* "erofs" */
 	char path[512];			/* on the host */
 	bool optional;			/* a soft dependency: may fail to load */
-	bool for_loop;			/* wanted only to mount through a loop device */
+	enum kmod_need need;
 };
 
 struct kmod_set {

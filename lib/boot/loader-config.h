@@ -8,12 +8,16 @@
  * Text, one item a line, words separated by single spaces:
  *   version N                 the first line; the loader refuses a version
  *                             it does not know
- *   module PATH SHA256 [optional] [for-loop]
+ *   module PATH SHA256 [optional] [for-loop|for-virtio-pmem|for-e820]
  *                             a kernel module, in load order, and the
  *                             SHA-256 of the bytes stored; "optional" for
  *                             soft dependencies that may fail to load,
  *                             "for-loop" for what only mounting through a
- *                             loop device needs (loaded only then)
+ *                             loop device needs (loaded only then),
+ *                             "for-virtio-pmem" and "for-e820" for what
+ *                             only that DAX device provider needs (loaded
+ *                             when the loader sees such a device, or sees
+ *                             neither)
  *   digest sha256|none        the policy when the command line names no
  *                             eroot.digest=: verify the modules and images
  *                             against this file, or not
@@ -45,8 +49,9 @@
 #ifndef EROOT_BOOT_LOADER_CONFIG_H
 #define EROOT_BOOT_LOADER_CONFIG_H
 
-/* 2: every module and image has its SHA-256; 3: dax-image */
-#define LOADER_CONFIG_VERSION 3
+/* 2: every module and image has its SHA-256; 3: dax-image; 4: for-virtio-pmem,
+ * for-e820 */
+#define LOADER_CONFIG_VERSION 4
 
 /* Where the loader archive puts things (paths in the booted rootfs). */
 #define LOADER_DIR "/eroot"
@@ -66,6 +71,8 @@
 /* Values. */
 #define LOADER_MODULE_OPTIONAL "optional"
 #define LOADER_MODULE_FOR_LOOP "for-loop"
+#define LOADER_MODULE_FOR_VIRTIO_PMEM "for-virtio-pmem"
+#define LOADER_MODULE_FOR_E820 "for-e820"
 #define LOADER_DIGEST_SHA256 "sha256"
 #define LOADER_DIGEST_NONE "none"
 #define LOADER_SHA256_HEX_LEN 64

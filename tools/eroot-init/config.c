@@ -101,21 +101,36 @@ static bool is_sha256(const char *s)
 	       strspn(s, "0123456789abcdef") == LOADER_SHA256_HEX_LEN;
 }
 
-/* The words after a module line's SHA-256: "optional", "for-loop", each
- * at most once; false for anything else. */
-static bool module_flags(const char *line, bool *optional, bool *for_loop)
+/* The words after a module line's SHA-256, in either order: "optional",
+ * and one of "for-loop", "for-virtio-pmem", "for-e820", each at most
+ * once; false for anything else. */
+static bool module_flags(const char *line, bool *optional, bool *for_loop,
+			 unsigned int *provider)
 {
 	char w[3][LOADER_MAX_WORD + 1];
 	int n = sscanf(line, "%*s %*s %*s " WORD " " WORD " " WORD, w[0], w[1], w[2]);
+	bool only = false;
 
 	*optional = *for_loop = false;
+	*provider = 0;
+	if (n == 3)
+		return false;
 	for (int i = 0; i < n; i++) {
-		bool *flag = !strcmp(w[i], LOADER_MODULE_OPTIONAL) ? optional :
-			     !strcmp(w[i], LOADER_MODULE_FOR_LOOP) ? for_loop : NULL;
-
-		if (!flag || *flag || i == 2)
+		if (!strcmp(w[i], LOADER_MODULE_OPTIONAL) && !*optional) {
+			*optional = true;
+			continue;
+		}
+		if (only)
 			return false;
-		*flag = true;
+		only = true;
+		if (!strcmp(w[i], LOADER_MODULE_FOR_LOOP))
+			*for_loop = true;
+		else if (!strcmp(w[i], LOADER_MODULE_FOR_VIRTIO_PMEM))
+			*provider = PROVIDER_VIRTIO_PMEM;
+		else if (!strcmp(w[i], LOADER_MODULE_FOR_E820))
+			*provider = PROVIDER_E820;
+		else
+			return false;
 	}
 	return true;
 }
@@ -164,6 +179,7 @@ static void parse_line(struct config *c, const char *what, const char *line, boo
 	     e[LOADER_MAX_WORD + 1];
 	int n = sscanf(line, WORD " " WORD " " WORD " " WORD, a, b, d, e);
 	bool optional, for_loop;
+	unsigned int provider;
 
 	if (n <= 0 || a[0] == '#')
 		return;
@@ -177,13 +193,14 @@ static void parse_line(struct config *c, const char *what, const char *line, boo
 			      img->sha256);
 		c->nimages++;
 	} else if (n >= 3 && !strcmp(a, LOADER_KEY_MODULE) && module_flags(line, &optional,
-										 &for_loop)) {
+										 &for_loop, &provider)) {
 		struct module *m = &c->modules[c->nmodules];
 
 		take_digested(c, what, a, c->nmodules, LOADER_MAX_MODULES, b, d, m->path,
 			      m->sha256);
 		m->optional = optional;
 		m->for_loop = for_loop;
+		m->provider = provider;
 		c->nmodules++;
 	} else if (n == 3 && !strcmp(a, LOADER_KEY_DAX_IMAGE)) {
 		take_dax_image(c, what, b, d);

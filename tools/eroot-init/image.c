@@ -57,7 +57,7 @@ void image_mount(const struct config *c, struct image *img)
 	if (!strcmp(c->mount_how, "file"))
 		fail(c, "mounting the image", "%s file-backed: %m", img->path);
 	if (!loop_modules_loaded) {	/* only now: file-backed mounts need none */
-		modules_load(c, true);
+		modules_load(c, true, PROVIDER_ALL);
 		loop_modules_loaded = true;
 	}
 	loopfd = loop_attach(c, img->path, dev, sizeof(dev));

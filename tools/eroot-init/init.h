@@ -31,6 +31,15 @@ struct module {
 	char sha256[LOADER_SHA256_HEX_LEN + 1];
 	bool optional;			/* a soft dependency: may fail to load */
 	bool for_loop;			/* only a loop device needs it */
+	unsigned int provider;		/* PROVIDER_*: only that DAX provider needs
+					 * it; 0: needed whatever the device */
+};
+
+/* The DAX device providers the loader tells apart (pmem.c). */
+enum {
+	PROVIDER_VIRTIO_PMEM = 1,
+	PROVIDER_E820 = 2,
+	PROVIDER_ALL = PROVIDER_VIRTIO_PMEM | PROVIDER_E820,
 };
 
 /* eroot.carry=: what appended archives may do to the image's files */
@@ -75,9 +84,16 @@ void config_load(struct config *c);
 void config_parse(struct config *c, const char *text, size_t len, const char *path);
 
 /* modules.c: each read once, verified, loaded from memory: those marked
- * for_loop == @for_loop; then the files of those never needed dropped */
-void modules_load(const struct config *c, bool for_loop);
+ * for_loop == @for_loop whose provider is 0 or among @providers (the
+ * files of the others dropped unread); then the files of those never
+ * needed dropped */
+void modules_load(const struct config *c, bool for_loop, unsigned int providers);
 void modules_drop_unused(const struct config *c);
+
+/* pmem.c: the DAX providers whose devices are present (PROVIDER_*), by
+ * /proc/iomem and PCI ids, before any module is loaded; PROVIDER_ALL
+ * when it sees none (one it cannot tell, such as virtio-mmio) */
+unsigned int pmem_providers(const struct config *c);
 
 /* digest.c: SHA-256 in userspace (libcrypto), as 64 lowercase hex digits */
 void sha256_buf(const void *data, size_t len, char hex[65]);

@@ -175,7 +175,7 @@ static void loader(void)
 	note(&cfg, "loader started");
 	if (cfg.debug)
 		show_meminfo(&cfg);
-	modules_load(&cfg, false);
+	modules_load(&cfg, false, cfg.dax ? pmem_providers(&cfg) : PROVIDER_ALL);
 	for (int i = 0; i < cfg.nimages; i++) {
 		if (i == 0 && cfg.dax) {	/* a device, not a file of rootfs */
 			dax_attach(&cfg, &cfg.images[0]);

@@ -15,7 +15,7 @@
 /* A module larger than this is not one the loader needs. */
 #define MODULE_MAX (64u << 20)
 
-void modules_load(const struct config *c, bool for_loop)
+void modules_load(const struct config *c, bool for_loop, unsigned int providers)
 {
 	for (int i = 0; i < c->nmodules; i++) {
 		const struct module *m = &c->modules[i];
@@ -24,6 +24,10 @@ void modules_load(const struct config *c, bool for_loop)
 
 		if (m->for_loop != for_loop)
 			continue;
+		if (m->provider && !(m->provider & providers)) {
+			unlink(m->path);	/* no such device: never needed */
+			continue;
+		}
 		data = read_whole(c, m->path, MODULE_MAX, &len);
 
 		if (verifying(c))
