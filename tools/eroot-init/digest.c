@@ -7,6 +7,7 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
 #include <openssl/sha.h>
 #include <stdio.h>
@@ -40,44 +41,18 @@ void sha256_buf(const void *data, size_t len, char hex[65])
 	to_hex(md, hex);
 }
 
-int sha256_file(const char *path, char hex[65], char *why, size_t whylen)
-{
-	unsigned char md[SHA256_DIGEST_LENGTH];
-	char *buf = malloc(CHUNK);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	SHA256_CTX ctx;
-	ssize_t n = -1;
-
-	if (buf && fd >= 0) {
-		SHA256_Init(&ctx);
-		while ((n = read(fd, buf, CHUNK)) > 0)
-			SHA256_Update(&ctx, buf, (size_t)n);
-		SHA256_Final(md, &ctx);
-	}
-	if (n < 0)
-		snprintf(why, whylen, "%s: %s", path, buf ? strerror(errno) : "out of memory");
-	free(buf);
-	if (fd >= 0)
-		close(fd);
-	if (n < 0)
-		return -1;
-	to_hex(md, hex);
-	return 0;
-}
-
 /*
- * O_DIRECT: the device's bytes go straight into an aligned buffer, none
- * into the page cache, which would hold a second copy of a DAX image for
- * nothing.  Reads are whole CHUNKs (a multiple of any logical block size);
- * only the first @bytes are hashed.
+ * Hash the first @bytes of @path (all of it for ULLONG_MAX), opened with
+ * @flags.  The buffer is page-aligned so that O_DIRECT can use it, and
+ * reads are whole CHUNKs (a multiple of any logical block size).
  */
-int sha256_direct(const char *path, unsigned long long bytes, char hex[65], char *why,
-		  size_t whylen)
+static int sha256_read(const char *path, int flags, unsigned long long bytes, char hex[65],
+		       char *why, size_t whylen)
 {
 	unsigned char md[SHA256_DIGEST_LENGTH];
 	unsigned long long done = 0;
 	void *buf = NULL;
-	int fd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | flags);
 	SHA256_CTX ctx;
 	ssize_t n = 1;
 
@@ -97,12 +72,25 @@ int sha256_direct(const char *path, unsigned long long bytes, char hex[65], char
 	SHA256_Final(md, &ctx);
 	if (n < 0)
 		snprintf(why, whylen, "%s: %s", path, strerror(errno));
-	else if (done < bytes)
+	else if (bytes != ULLONG_MAX && done < bytes)
 		snprintf(why, whylen, "%s: %llu bytes, the image has %llu", path, done, bytes);
 	free(buf);
 	close(fd);
-	if (done < bytes)
+	if (n < 0 || (bytes != ULLONG_MAX && done < bytes))
 		return -1;
 	to_hex(md, hex);
 	return 0;
+}
+
+int sha256_file(const char *path, char hex[65], char *why, size_t whylen)
+{
+	return sha256_read(path, 0, ULLONG_MAX, hex, why, whylen);
+}
+
+/* O_DIRECT: the device's bytes go straight into the buffer, none into the
+ * page cache, which would hold a second copy of a DAX image for nothing. */
+int sha256_direct(const char *path, unsigned long long bytes, char hex[65], char *why,
+		  size_t whylen)
+{
+	return sha256_read(path, O_DIRECT, bytes, hex, why, whylen);
 }
