@@ -516,27 +516,21 @@ static int write_parts(struct eroot_initrd *r, const char *output, int fd,
 	return err;
 }
 
-/* The DAX image, built: its size a multiple of EROOT_DAX_ALIGN, as pmem
- * devices map memory in 2 MiB sections (the builder pads it so; zeros
- * here otherwise), mode 0644, on disk before the initrd names it. */
+/* The DAX image, built (the builder pads it to EROOT_DAX_ALIGN, as pmem
+ * devices map memory in 2 MiB sections): mode 0644, on disk before the
+ * initrd names it. */
 static int finish_dax_image(struct eroot_initrd *r)
 {
-	int fd = open(r->tmp_image, O_RDWR | O_CLOEXEC);
-	struct stat st;
+	int fd = open(r->tmp_image, O_RDONLY | O_CLOEXEC);
 	int err = 0;
 
-	if (fd < 0 || fstat(fd, &st) < 0)
-		err = -errno;
-	else if (st.st_size % EROOT_DAX_ALIGN &&
-		 ftruncate(fd, st.st_size + EROOT_DAX_ALIGN - st.st_size % EROOT_DAX_ALIGN) < 0)
-		err = -errno;
-	else if (fchmod(fd, 0644) < 0 || fsync(fd) < 0 || fstat(fd, &st) < 0)
+	if (fd < 0 || fchmod(fd, 0644) < 0 || fsync(fd) < 0)
 		err = -errno;
 	if (fd >= 0)
 		close(fd);
 	if (err)
 		return eroot_fail(&r->err, err, "%s: %s", r->tmp_image, strerror(-err));
-	r->dax_bytes = (uint64_t)st.st_size;
+	r->dax_bytes = r->image.image_bytes;
 	return 0;
 }
 
