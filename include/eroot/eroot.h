@@ -222,6 +222,66 @@ ssize_t eroot_getxattr(struct eroot_image *img, const struct eroot_inode *ino,
 const char *eroot_layout_name(unsigned int datalayout);
 
 /* ------------------------------------------------------------------ */
+/* Multi-device images (eroot merge, mkfs.erofs rebuild mode)          */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A multi-device image keeps its metadata in the primary image and file
+ * data in extra devices (device table, superblock extra_devices).  A chunk
+ * index names its device (device_id 1..count; 0 is the primary); flat and
+ * compressed files address a unified space in which device N occupies
+ * blocks [uniaddr, uniaddr + blocks) (uniaddr 0: not in the space).
+ *
+ * Tags: a 64-character lowercase hex tag is the SHA-256 of the device's
+ * first blocks * block_size bytes (eroot merge writes these); a
+ * 32-character hex tag is the UUID in the device's own superblock (the
+ * reference tool's rebuild mode).  Any other tag cannot be verified.
+ *
+ * eroot_image_open_*() open a multi-device image with no device attached:
+ * metadata reads work, reading data that lies on an unattached device
+ * fails with -ENXIO and a message naming the device.
+ */
+struct eroot_device_info {
+	char tag[65];			/* the slot's tag, NUL-terminated */
+	uint64_t blocks;		/* device size in blocks */
+	uint64_t uniaddr;		/* first block in the unified space, 0: none */
+	bool attached;
+};
+
+/* Extra devices of @img (0 for a single-device image). */
+unsigned int eroot_image_device_count(const struct eroot_image *img);
+
+/* Slot @device_id (1..count) of @img.  -EINVAL outside the range. */
+int eroot_image_device_info(const struct eroot_image *img, unsigned int device_id,
+			    struct eroot_device_info *out);
+
+#define EROOT_DEVICE_VERIFY	0x1	/* check the device against its tag */
+
+/*
+ * Attach @path (file or block device) as device @device_id.  With
+ * EROOT_DEVICE_VERIFY, a device that does not match its tag is refused
+ * with -EUCLEAN ("device N: ... does not match its tag"); an unverifiable
+ * tag is -EOPNOTSUPP then.  A device shorter than its slot's blocks is
+ * -EUCLEAN.  Attaching again replaces the earlier one.
+ */
+int eroot_image_attach_device(struct eroot_image *img, unsigned int device_id,
+			      const char *path, unsigned int flags);
+
+/*
+ * Find and attach every unattached device in directory @dir: candidates are
+ * its regular files (and block devices) at least as long as a slot needs,
+ * matched by tag (hashing only candidates of a fitting size).  Returns the
+ * count of devices still missing (0: all attached) or a negative errno.
+ */
+int eroot_image_attach_search(struct eroot_image *img, const char *dir);
+
+/*
+ * The full name of the fingerprint xattr (feature ISHARE_XATTRS), e.g.
+ * "trusted.erofs.fingerprint.v1", or NULL when the image has none.
+ */
+const char *eroot_image_fingerprint_name(const struct eroot_image *img);
+
+/* ------------------------------------------------------------------ */
 /* Builder                                                             */
 /* ------------------------------------------------------------------ */
 
@@ -230,6 +290,9 @@ struct eroot_builder;
 /* A DAX image's size is a multiple of this: pmem devices map memory in
  * 2 MiB subsections (a memmap= region, a virtio-pmem device). */
 #define EROOT_DAX_ALIGN (2u << 20)
+
+/* The fingerprint name mkfs.erofs uses when given none. */
+#define EROOT_FINGERPRINT_DEFAULT "erofs.fingerprint.v1"
 
 struct eroot_build_options {
 	unsigned int block_size;	/* 0: 4096 */
@@ -270,6 +333,12 @@ struct eroot_build_options {
 	 * straight from the device; the image is padded to a multiple of
 	 * EROOT_DAX_ALIGN. */
 	int dax;
+	/* Content fingerprints for page-cache sharing (kernel 7.0
+	 * inode_share): every regular file with data gets the xattr this
+	 * names, as mkfs.erofs --xattr-inode-digest=NAME writes it, value
+	 * "sha256:" + the SHA-256 of its content.  NULL: none; see
+	 * EROOT_FINGERPRINT_DEFAULT. */
+	const char *fingerprint;
 	/* Archive sources: keep OCI whiteouts as overlayfs whiteouts (0/0
 	 * character devices, trusted.overlay.opaque) instead of only applying
 	 * them, so the image can be an overlayfs lower layer. */
@@ -354,6 +423,20 @@ int eroot_builder_add_archive(struct eroot_builder *b, const char *path,
  */
 int eroot_builder_add_initramfs(struct eroot_builder *b, const char *path,
 				uint64_t *early_bytes);
+
+/*
+ * Add an EROFS image as a layer, as eroot merge does: its tree goes on top
+ * of what earlier calls added (the last entry for a path wins, directories
+ * merge, overlayfs whiteouts (0/0 character devices) and OCI ".wh." names
+ * remove earlier content, trusted.overlay.opaque / user.overlay.opaque
+ * directories hide it; whiteouts themselves do not reach the output).
+ * With EROOT_IMAGE_REFERENCE the image becomes an extra device of the
+ * output (one slot per image, in call order, tagged with its SHA-256) and
+ * its files' data is referred to, not copied, wherever the kernel can map
+ * it; other data is copied.  Without it, all data is copied.
+ */
+#define EROOT_IMAGE_REFERENCE	0x1
+int eroot_builder_add_image(struct eroot_builder *b, const char *path, unsigned int flags);
 
 /*
  * Write the image to @path: built as an unnamed file (O_TMPFILE) next to it
