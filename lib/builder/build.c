@@ -12,6 +12,7 @@
 
 #include "builder/builder.h"
 #include "builder/source/source.h"
+#include "builder/tree/tree.h"
 #include "builder/plan/plan.h"
 #include "builder/place/place.h"
 #include "builder/write/write.h"
@@ -57,12 +58,14 @@ static void count_stats(struct eroot_builder *b)
 	s->image_bytes = b->total_blocks << b->blkszbits;
 }
 
-/* Blocks before the data: the superblock and the compression config. */
+/* Blocks before the data: the superblock, the compression config and the
+ * long xattr prefix table (write/super.c). */
 static uint64_t first_data_block(const struct eroot_builder *b)
 {
 	/* room for a configuration record per algorithm (16 bytes at most) */
 	uint64_t end = EROFS_SUPER_OFFSET + EROFS_SUPER_SIZE +
-		       (b->nprofiles ? 16 * Z_EROFS_COMPRESSION_MAX : 0);
+		       (b->nprofiles ? 16 * Z_EROFS_COMPRESSION_MAX : 0) +
+		       fingerprint_table_size(b);
 
 	return (end + blksz_of(b) - 1) >> b->blkszbits;
 }

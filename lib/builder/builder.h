@@ -105,6 +105,10 @@ struct bnode {
 	bool has_fragment;		/* its tail (or all of it) is at frag_off */
 	bool is_packed;			/* the packed inode itself */
 	uint64_t frag_off;
+
+	/* --fingerprint: SHA-256 of the content, taken as it is placed */
+	bool fp_done;
+	uint8_t fp_digest[32];
 };
 
 /* How a file is compressed: algorithm, level, physical cluster size. */
@@ -195,6 +199,12 @@ struct eroot_builder {
 	 * waits in an unnamed file next to the image (place/placer.c) */
 	int packed_fd;
 	struct bnode *packed;
+
+	/* --fingerprint (tree/fingerprint.c): the name split as the long
+	 * prefix table holds it, a short prefix index and an infix */
+	char *fp_name;
+	uint8_t fp_base;
+	const char *fp_infix;
 
 	struct eroot_build_stats stats;
 	/* the output's temporary name, "" while it has none (image_file.c) */

@@ -52,12 +52,14 @@ struct eroot_builder *eroot_builder_new(const struct eroot_build_options *opts)
 	     copy_string(opts->compressor, &b->compressor) &&
 	     copy_string(opts->compress_hints, &b->hints_path) &&
 	     copy_string(opts->hot_list, &b->hot_list_path) &&
-	     copy_string(opts->stage_dir, &b->stage_dir);
+	     copy_string(opts->stage_dir, &b->stage_dir) &&
+	     copy_string(opts->fingerprint, &b->fp_name);
 	b->opts.label = b->label;
 	b->opts.compressor = NULL;
 	b->opts.compress_hints = b->hints_path;
 	b->opts.hot_list = b->hot_list_path;
 	b->opts.stage_dir = b->stage_dir;
+	b->opts.fingerprint = b->fp_name;
 	if (!ok) {
 		eroot_builder_free(b);
 		return NULL;
@@ -78,6 +80,7 @@ void eroot_builder_free(struct eroot_builder *b)
 	free(b->hints_path);
 	free(b->hot_list_path);
 	free(b->stage_dir);
+	free(b->fp_name);
 	if (b->spill_fd >= 0)
 		close(b->spill_fd);
 	free(b);
@@ -108,8 +111,12 @@ int builder_check_options(struct eroot_builder *b)
 			     bs);
 	if (b->label && strlen(b->label) > 16)
 		return BFAIL(b, -EINVAL, "volume label longer than 16 bytes");
+	int err = fingerprint_check_name(b);
+
+	if (err)
+		return err;
 	b->blkszbits = bits;
-	int err = zconfig_init(b);
+	err = zconfig_init(b);
 
 	if (err)
 		b->blkszbits = 0;	/* not checked after all */

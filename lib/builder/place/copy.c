@@ -51,6 +51,7 @@ int copy_range(struct copy *c, uint64_t off, uint64_t len, uint64_t to, bool has
 			return err;
 		if (hash)
 			placer_hash(c->pl, c->buf, n);
+		fp_update(c, c->buf, n);
 		if (check)
 			XXH3_64bits_update(check, c->buf, n);
 		off += n;

@@ -5,9 +5,11 @@
  * are not written, so the image file stays sparse).
  */
 #include <stdlib.h>
+#include <string.h>
 #include <xxhash.h>
 
 #include "builder/builder.h"
+#include "builder/tree/tree.h"
 #include "builder/place/place.h"
 
 /* The body again, after a digest pass over a file larger than c->buf: it
@@ -60,7 +62,15 @@ int place_flat(struct copy *c, struct bnode *n, bool counted)
 			return err;
 		in_buf = n->size <= COPY_BUF;
 	}
-	if (twin) {
+	if (b->opts.dedupe && fingerprint_wanted(b, n)) {
+		memcpy(n->fp_digest, digest, sizeof(digest));	/* the same SHA-256 */
+		n->fp_done = true;
+	}
+	/* otherwise hashed as it is copied, the tail last */
+	if (!b->opts.dedupe && fingerprint_wanted(b, n))
+		err = fp_start(c);
+	if (err) {
+	} else if (twin) {
 		err = dedupe_share(b, n, twin);
 	} else if (!placed) {
 		err = placer_reserve(c->pl, n->data_blocks, &n->blkaddr);
@@ -75,6 +85,11 @@ int place_flat(struct copy *c, struct bnode *n, bool counted)
 	/* the tail is inline in @n's own inode, shared or not */
 	if (!err && n->tail_len && !in_buf)
 		err = read_source(c, body, c->buf, n->tail_len);
+	if (!err && n->tail_len)
+		fp_update(c, in_buf ? c->buf + body : c->buf, n->tail_len);
+	if (!err && c->fp_on)
+		fp_finish(c, n);
+	c->fp_on = false;
 	if (!err && n->tail_len)
 		err = placer_spill(c->pl, n, in_buf ? c->buf + body : c->buf, n->tail_len);
 	if (!counted)

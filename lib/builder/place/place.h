@@ -54,6 +54,8 @@ struct copy {
 	struct dedupe *dedupe;		/* dedupe: digests of earlier files */
 	struct fragments *frags;	/* fragments: the pieces packed so far */
 	struct zshare *zshare;		/* dedupe: pclusters of earlier files */
+	void *fp_md;			/* fingerprint.c: SHA-256 state */
+	bool fp_on;			/* copy_range() feeds it */
 };
 
 #define COPY_BUF (1u << 20)
@@ -67,6 +69,15 @@ static inline bool dedupes_files(const struct eroot_builder *b)
 }
 
 int place_file_data(struct eroot_builder *b, struct placer *pl);
+
+/* fingerprint.c: --fingerprint digests (n->fp_digest) */
+/* Hash what copy_range() and fp_update() see from now on, until finished. */
+int fp_start(struct copy *c);
+void fp_update(struct copy *c, const void *data, size_t len);
+void fp_finish(struct copy *c, struct bnode *n);
+/* Read @n whole, once more, for its digest. */
+int fp_read_file(struct copy *c, struct bnode *n);
+void fp_free(struct copy *c);
 
 /* copy.c: reading the source */
 int read_source(struct copy *c, uint64_t off, void *buf, size_t len);

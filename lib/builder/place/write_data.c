@@ -15,6 +15,7 @@
 #include "builder/builder.h"
 #include "builder/source/source.h"
 #include "builder/plan/plan.h"
+#include "builder/tree/tree.h"
 #include "builder/place/place.h"
 
 static int place_file(struct copy *c)
@@ -38,6 +39,9 @@ static int place_file(struct copy *c)
 	default:
 		err = place_flat(c, n, false);
 	}
+	/* the files whose bytes did not pass by in order */
+	if (!err && fingerprint_wanted(b, n) && !n->fp_done)
+		err = fp_read_file(c, n);
 	if (!err && source_may_change(n) && pread(c->src, &probe, 1, (off_t)n->size) > 0)
 		err = BFAIL(b, -EIO, "%s: file grew during the build", n->src_path);
 	return err;
@@ -88,6 +92,7 @@ int place_file_data(struct eroot_builder *b, struct placer *pl)
 	zpipe_free(c.zpipe);
 	dedupe_free(&c);
 	fragments_free(&c);
+	fp_free(&c);
 	free(c.buf);
 	/* file bytes, each once: not their pieces again in the packed inode */
 	b->stats.data_bytes = c.done > packed ? c.done - packed : 0;

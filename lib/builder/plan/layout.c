@@ -488,6 +488,7 @@ int layout_prepare(struct eroot_builder *b)
 		err = choose_build_time(b);
 	if (err)
 		return err;
+	fingerprint_drop_source_xattrs(b);
 	b->xattr_bytes = xattrs_plan_shared(b);
 	if (b->xattr_bytes == UINT64_MAX)
 		return BFAIL(b, -ENOMEM, "out of memory");

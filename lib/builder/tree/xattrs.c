@@ -223,9 +223,13 @@ uint32_t xattrs_ibody_size(const struct eroot_builder *b, const struct bnode *no
 {
 	uint32_t size = EROFS_XATTR_IBODY_HEADER_SIZE;
 	unsigned int shared = 0;
+	bool fp = fingerprint_wanted(b, node);
 
-	if (!node->nxattrs)
+	if (!node->nxattrs && !fp)
 		return 0;
+	/* the fingerprint is the node's own, inline, as mkfs.erofs keeps it */
+	if (fp)
+		size += fingerprint_entry_size();
 	for (uint32_t i = 0; i < node->nxattrs; i++) {
 		const struct bxattr *x = &b->xattrs[node->xattrs[i]];
 
@@ -271,6 +275,8 @@ void xattrs_encode_ibody(const struct eroot_builder *b, const struct bnode *node
 		if (!shared_here(x, &shared))
 			p = encode_entry(x, p);
 	}
+	if (fingerprint_wanted(b, node))
+		fingerprint_encode_entry(node, p);
 }
 
 void xattrs_encode_shared(const struct eroot_builder *b, uint8_t *out)
@@ -288,6 +294,24 @@ void xattrs_free(struct eroot_builder *b)
 	}
 	free(b->xattrs);
 	free(b->xattr_hash);
+}
+
+void xattrs_remove(struct eroot_builder *b, struct bnode *node, unsigned int index,
+		   const char *suffix)
+{
+	size_t slen = strlen(suffix);
+
+	for (uint32_t i = 0; i < node->nxattrs; i++) {
+		struct bxattr *x = &b->xattrs[node->xattrs[i]];
+
+		if (x->index != index || x->suffix_len != slen || memcmp(x->suffix, suffix, slen))
+			continue;
+		x->users--;
+		memmove(&node->xattrs[i], &node->xattrs[i + 1],
+			(node->nxattrs - i - 1) * sizeof(*node->xattrs));
+		node->nxattrs--;
+		return;	/* a name is there once (xattrs_add()) */
+	}
 }
 
 void xattrs_drop_node(struct eroot_builder *b, struct bnode *node)

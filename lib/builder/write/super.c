@@ -6,8 +6,32 @@
 #include <unistd.h>
 
 #include "builder/builder.h"
+#include "builder/tree/tree.h"
 #include "builder/plan/plan.h"
 #include "builder/write/write.h"
+
+/*
+ * --fingerprint: the long xattr prefix table right after the compression
+ * configurations, in the raw image (COMPAT_PLAIN_XATTR_PFX), its one entry
+ * the one ishare_xattr_prefix_id names.  Returns the bytes it takes.
+ */
+static size_t prefix_table(const struct eroot_builder *b, struct erofs_sb *sb,
+			   uint8_t *region, size_t used)
+{
+	size_t at = erofs_xattr_align((uint32_t)used);
+
+	if (!fingerprint_table_size(b))
+		return 0;
+	sb->feature_compat |= EROFS_FEATURE_COMPAT_ISHARE_XATTRS |
+			      EROFS_FEATURE_COMPAT_PLAIN_XATTR_PFX;
+	sb->feature_incompat |= EROFS_FEATURE_INCOMPAT_XATTR_PREFIXES;
+	sb->xattr_prefix_count = 1;
+	sb->xattr_prefix_start = (uint32_t)((EROFS_SUPER_OFFSET + at) / 4);
+	sb->ishare_xattr_prefix_id = 0;	/* an index, without the 0x80 bit */
+	memset(region + used, 0, at - used);
+	fingerprint_table_encode(b, region + at);
+	return at - used + fingerprint_table_size(b);
+}
 
 /*
  * The superblock goes in last: its checksum covers the rest of its block,
@@ -16,7 +40,8 @@
 int write_super(struct eroot_builder *b, int fd)
 {
 	size_t len = erofs_sb_checksum_len(b->blkszbits);
-	uint8_t *region = malloc(len > 256 ? len : 256);
+	/* the superblock, configurations and prefix table, or its block */
+	uint8_t *region = malloc(len > 1024 ? len : 1024);
 	size_t cfgs;
 	struct erofs_sb sb = {
 		.magic = EROFS_MAGIC,
@@ -52,8 +77,9 @@ int write_super(struct eroot_builder *b, int fd)
 	memcpy(sb.uuid, b->uuid, 16);
 	if (b->label)
 		memcpy(sb.volume_name, b->label, strlen(b->label));
-	erofs_sb_encode(&sb, region);
 	cfgs = compr_cfgs_encode(b, region + EROFS_SUPER_SIZE);
+	cfgs += prefix_table(b, &sb, region, EROFS_SUPER_SIZE + cfgs);
+	erofs_sb_encode(&sb, region);
 	err = pwrite_all(b, fd, region, EROFS_SUPER_SIZE + cfgs, EROFS_SUPER_OFFSET);
 	if (!err) {
 		got = pread(fd, region, len, EROFS_SUPER_OFFSET);

@@ -88,7 +88,7 @@ static int encode_inode(struct eroot_builder *b, const struct bnode *n, uint8_t 
 	uint32_t base = inode_base_size(n);
 
 	erofs_dinode_encode(&di, at);
-	if (n->nxattrs)
+	if (n->ibody_size)
 		xattrs_encode_ibody(b, n, at + base - n->ibody_size);
 	switch (n->datalayout) {
 	case EROFS_INODE_CHUNK_BASED: {
