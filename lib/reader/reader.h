@@ -108,6 +108,7 @@ struct eroot_image {
 	/* the superblock's prefix table: at most 255 entries of 257 bytes */
 	struct xattr_long_prefix *xprefixes;
 	unsigned int nxprefixes;
+	char *fp_name;			/* ISHARE_XATTRS: the fingerprint's full name */
 
 	/* compression */
 	uint16_t available_algs;	/* bitmap of Z_EROFS_COMPRESSION_* */

@@ -328,6 +328,7 @@ void eroot_image_close(struct eroot_image *img)
 	for (size_t i = 0; i < sizeof(img->zs) / sizeof(img->zs[0]); i++)
 		zstate_release(&img->zs[i]);
 	free(img->xprefixes);
+	free(img->fp_name);
 	free(img);
 }
 

@@ -23,6 +23,7 @@ struct xattr_visit {
 	char name[XATTR_NAME_MAX_FULL];
 	uint8_t *value;			/* EROFS_XATTR_VALUE_MAX bytes */
 	uint32_t name_filter;		/* the inode's, 0 when not obeyed */
+	bool hidden;			/* report names in no namespace too */
 };
 
 /* Does the inode's name filter say @name (after short prefix @base) is absent? */
@@ -67,12 +68,14 @@ static int visit_entry(struct eroot_image *img, const struct eroot_inode *ino,
 		base = img->xprefixes[id].base_index;
 		infix = img->xprefixes[id].infix;
 		infix_len = img->xprefixes[id].infix_len;
-		if (base == EROFS_XATTR_INDEX_NONE)
+		if (base == EROFS_XATTR_INDEX_NONE && !v->hidden)
 			return 0;	/* in no namespace: the kernel lists none */
 	} else {
 		base = e.name_index;
 	}
-	prefix = erofs_xattr_prefix(base);
+	/* a long prefix in no namespace has no short prefix; a short index 0
+	 * is no prefix at all */
+	prefix = base == EROFS_XATTR_INDEX_NONE && infix_len ? "" : erofs_xattr_prefix(base);
 	if (!prefix || base == EROFS_XATTR_INDEX_LUSTRE)
 		return CORRUPT(img, "nid %llu: unknown xattr name index %u",
 			       (unsigned long long)ino->nid, base);
@@ -166,6 +169,34 @@ static int prefix_table_read(struct eroot_image *img, const struct eroot_inode *
 	return 0;
 }
 
+/* The full name of the ISHARE_XATTRS fingerprint: its prefix's short
+ * prefix (none for index 0) and infix; super.c checked the index. */
+static int fingerprint_name_init(struct eroot_image *img, const struct erofs_sb *sb)
+{
+	const struct xattr_long_prefix *p;
+	const char *base;
+
+	if (!(sb->feature_compat & EROFS_FEATURE_COMPAT_ISHARE_XATTRS))
+		return 0;
+	p = &img->xprefixes[sb->ishare_xattr_prefix_id];
+	base = p->base_index == EROFS_XATTR_INDEX_NONE ? "" : erofs_xattr_prefix(p->base_index);
+	if (!p->infix_len)
+		return CORRUPT(img, "inode digest xattr prefix %u: empty name",
+			       sb->ishare_xattr_prefix_id);
+	img->fp_name = malloc(strlen(base) + p->infix_len + 1);
+	if (!img->fp_name)
+		return eroot_fail(&img->err, -ENOMEM, "out of memory");
+	memcpy(img->fp_name, base, strlen(base));
+	memcpy(img->fp_name + strlen(base), p->infix, p->infix_len);
+	img->fp_name[strlen(base) + p->infix_len] = '\0';
+	return 0;
+}
+
+const char *eroot_image_fingerprint_name(const struct eroot_image *img)
+{
+	return img->fp_name;
+}
+
 /*
  * The table: xattr_prefix_count records, each 4-byte aligned, of a le16
  * length then that many bytes (a short prefix index and the infix).  It
@@ -222,23 +253,30 @@ int load_xattr_prefixes(struct eroot_image *img, const struct erofs_sb *sb)
 		pos += 2 + len;
 		img->nxprefixes = i + 1;
 	}
-	return 0;
+	return fingerprint_name_init(img, sb);
+}
+
+static int walk_all(struct eroot_image *img, const struct eroot_inode *ino,
+		    struct xattr_visit *v)
+{
+	int err;
+
+	if (!ino->xattr_icount)
+		return 0;
+	v->value = malloc(EROFS_XATTR_VALUE_MAX);
+	if (!v->value)
+		return eroot_fail(&img->err, -ENOMEM, "out of memory");
+	err = walk_xattrs(img, ino, v);
+	free(v->value);
+	return err;
 }
 
 int eroot_listxattr(struct eroot_image *img, const struct eroot_inode *ino,
 		    eroot_xattr_fn fn, void *ctx)
 {
 	struct xattr_visit v = { .fn = fn, .ctx = ctx };
-	int err;
 
-	if (!ino->xattr_icount)
-		return 0;
-	v.value = malloc(EROFS_XATTR_VALUE_MAX);
-	if (!v.value)
-		return eroot_fail(&img->err, -ENOMEM, "out of memory");
-	err = walk_xattrs(img, ino, &v);
-	free(v.value);
-	return err;
+	return walk_all(img, ino, &v);
 }
 
 struct xattr_get {
@@ -268,7 +306,11 @@ ssize_t eroot_getxattr(struct eroot_image *img, const struct eroot_inode *ino,
 		       const char *name, void *buf, size_t size)
 {
 	struct xattr_get g = { .name = name, .buf = buf, .size = size, .result = -ENODATA };
-	int err = eroot_listxattr(img, ino, get_one, &g);
+	/* the fingerprint is found by its name even in no namespace, as the
+	 * kernel finds it for inode_share */
+	struct xattr_visit v = { .fn = get_one, .ctx = &g,
+				 .hidden = img->fp_name && !strcmp(name, img->fp_name) };
+	int err = walk_all(img, ino, &v);
 
 	if (err < 0)
 		return err;

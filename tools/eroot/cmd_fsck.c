@@ -10,13 +10,15 @@
 #include <sys/stat.h>
 
 #include "common.h"
+#include "fsck_fingerprint.h"
 #include "fsck_links.h"
 #include "fsck_pool.h"
 #include "walk.h"
 
 static const char fsck_usage[] =
 "usage: eroot fsck [OPTIONS] IMAGE\n"
-"Check an EROFS image: superblock, every inode, directory, xattr and byte of data.\n"
+"Check an EROFS image: superblock, every inode, directory, xattr and byte of data;\n"
+"with content fingerprints (mkfs --fingerprint), each file's against its data.\n"
 "\n"
 "  --offset=BYTES   the image starts BYTES into the file\n"
 "  -j, --workers=N  threads reading file data (default: one per core; the\n"
@@ -37,6 +39,7 @@ struct fsck {
 	uint64_t files;			/* regular files met, numbering them */
 	uint64_t failed;		/* the last file whose data failed, + 1 */
 	uint64_t packed_file;		/* the packed inode's number + 1, or 0 */
+	const char *fp_name;		/* ISHARE_XATTRS: every file's fingerprint */
 };
 
 /* Fragments are checked where they live, the packed inode, read whole and
@@ -129,6 +132,16 @@ static int read_all(struct fsck *f, const char *path, const struct eroot_inode *
 	return 0;
 }
 
+/* Data that cannot be read is read_all()'s to report, once. */
+static void check_fingerprint(struct fsck *f, const char *path, const struct eroot_inode *ino)
+{
+	char why[512];
+	int err = fsck_fingerprint(f->img, ino, f->fp_name, why, sizeof(why));
+
+	if (err == -EUCLEAN || err == -ENOMEM)
+		problem(f, path, err, why);
+}
+
 static int visit(void *ctx, const char *path, const struct eroot_inode *ino,
 		 uint64_t parent)
 {
@@ -143,6 +156,8 @@ static int visit(void *ctx, const char *path, const struct eroot_inode *ino,
 	err = eroot_listxattr(f->img, ino, xattr_ok, NULL);
 	if (err)
 		problem(f, path, err, eroot_image_errmsg(f->img));
+	else if (S_ISREG(ino->mode) && ino->size && f->fp_name)
+		check_fingerprint(f, path, ino);
 	if (S_ISREG(ino->mode))
 		return read_all(f, path, ino);
 	if (S_ISLNK(ino->mode) && (err = eroot_readlink(f->img, ino, target, sizeof(target))) < 0)
@@ -271,6 +286,7 @@ int cmd_fsck(int argc, char **argv)
 		eroot_image_close(f.img);
 		return exit_code(err);
 	}
+	f.fp_name = eroot_image_fingerprint_name(f.img);
 	check_tree(&f);
 	fsck_pool_free(f.pool);
 	f.pool = NULL;

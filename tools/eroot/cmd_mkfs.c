@@ -40,6 +40,12 @@ static const char mkfs_usage[] =
 "                        from a pmem device with -o dax=always maps it without\n"
 "                        the page cache; the image is padded to a multiple of\n"
 "                        2 MiB; needs 4096-byte blocks\n"
+"  --fingerprint[=NAME]  give every regular file with data the xattr NAME\n"
+"                        (default erofs.fingerprint.v1, in no namespace) holding\n"
+"                        \"sha256:\" and the SHA-256 of its content, as mkfs.erofs\n"
+"                        --xattr-inode-digest does: files of equal content in\n"
+"                        images mounted -o inode_share,domain_id=ID (Linux 7.0+)\n"
+"                        share their page cache\n"
 "  --workers=N           compression threads (default: one per core; same image for any N)\n"
 "  --pipeline-mib=N      compression input in flight, in MiB (default 64, at least\n"
 "                        3 segments; bounds memory; same image for any N)\n"
@@ -67,7 +73,7 @@ static const char mkfs_usage[] =
 
 enum { OPT_ALL_ROOT = 0x100, OPT_FORCE_UID, OPT_FORCE_GID, OPT_EXCL_PATH, OPT_EXCL_REGEX,
        OPT_WORKERS, OPT_HINTS, OPT_TAR, OPT_CPIO, OPT_INITRAMFS, OPT_KEEP_EARLY,
-       OPT_OVERLAY_WH, OPT_TMPDIR, OPT_PIPELINE, OPT_HOT_LIST, OPT_DAX };
+       OPT_OVERLAY_WH, OPT_TMPDIR, OPT_PIPELINE, OPT_HOT_LIST, OPT_DAX, OPT_FINGERPRINT };
 
 static const struct option long_opts[] = {
 	{ "all-root", no_argument, NULL, OPT_ALL_ROOT },
@@ -80,6 +86,7 @@ static const struct option long_opts[] = {
 	{ "compress-hints", required_argument, NULL, OPT_HINTS },
 	{ "hot-list", required_argument, NULL, OPT_HOT_LIST },
 	{ "dax", no_argument, NULL, OPT_DAX },
+	{ "fingerprint", optional_argument, NULL, OPT_FINGERPRINT },
 	{ "tar", required_argument, NULL, OPT_TAR },
 	{ "cpio", required_argument, NULL, OPT_CPIO },
 	{ "initramfs", required_argument, NULL, OPT_INITRAMFS },
@@ -304,6 +311,9 @@ int cmd_mkfs(int argc, char **argv)
 			break;
 		case OPT_DAX:
 			opts.dax = 1;
+			break;
+		case OPT_FINGERPRINT:
+			opts.fingerprint = optarg ? optarg : EROOT_FINGERPRINT_DEFAULT;
 			break;
 		case OPT_TAR: case OPT_CPIO: case OPT_INITRAMFS:
 			sources[nsources++] = (struct source){ c, optarg };
