@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* eroot stat: everything about one inode. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@ static const char stat_usage[] =
 struct xattr_print {
 	bool json;
 	bool first;
+	const char *label;		/* text: what the line shows */
 };
 
 static int print_xattr(void *ctx, const char *name, const void *value, size_t len)
@@ -33,7 +35,7 @@ static int print_xattr(void *ctx, const char *name, const void *value, size_t le
 			printf("%02x", v[i]);
 		printf("\"");
 	} else {
-		printf("  xattr: ");
+		printf("  %s: ", p->label);
 		put_escaped(stdout, name, strlen(name));
 		printf("=0x");
 		for (size_t i = 0; i < len; i++)
@@ -44,10 +46,34 @@ static int print_xattr(void *ctx, const char *name, const void *value, size_t le
 	return 0;
 }
 
+/* The content fingerprint (ISHARE_XATTRS), also when its name is in no
+ * namespace and so among no listed xattrs. */
+static int print_fingerprint(struct eroot_image *img, const struct eroot_inode *ino, bool json)
+{
+	const char *name = eroot_image_fingerprint_name(img);
+	struct xattr_print xp = { json, true, "fingerprint" };
+	uint8_t value[256];
+	ssize_t len;
+
+	if (!name)
+		return 0;
+	len = eroot_getxattr(img, ino, name, value, sizeof(value));
+	if (len == -ENODATA)
+		return 0;
+	if (len < 0)
+		return (int)len;
+	if (json)
+		printf(", \"fingerprint\": {");
+	print_xattr(&xp, name, value, (size_t)len);
+	if (json)
+		printf("}");
+	return 0;
+}
+
 static int print_stat(struct eroot_image *img, const char *path,
 		      const struct eroot_inode *ino, bool json)
 {
-	struct xattr_print xp = { json, true };
+	struct xattr_print xp = { json, true, "xattr" };
 	char mode[11], when[64], target[4096] = "";
 	int err;
 
@@ -92,7 +118,11 @@ static int print_stat(struct eroot_image *img, const char *path,
 	}
 	err = eroot_listxattr(img, ino, print_xattr, &xp);
 	if (json)
-		printf("}}\n");
+		printf("}");
+	if (!err)
+		err = print_fingerprint(img, ino, json);
+	if (json)
+		printf("}\n");
 	return err ? image_error(img, path, err) : EXIT_OK;
 }
 
