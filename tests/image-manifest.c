@@ -3,13 +3,16 @@
  * image-manifest: print the manifest of an EROFS image, read through
  * liberoot's public API, in exactly the format of tests/manifest.py.
  *
- *     image-manifest [--offset=N] IMAGE
+ *     image-manifest [--offset=N] [--fingerprints] IMAGE
  *
  * Besides printing, it cross-checks what the API says: "." and ".." of each
  * directory, dirent file types against inode modes, eroot_lookup() against
  * the walk, eroot_getxattr() against eroot_listxattr(), and file sizes
  * against the bytes eroot_pread() returns.  Exit 0 on success, 3 when the
  * image is corrupt (or the checks disagree), 1 on other errors.
+ * --fingerprints: regular files get a field fingerprint=NAME:HEX, their
+ * ISHARE_XATTRS fingerprint found by eroot_image_fingerprint_name() (also
+ * in no namespace, where the xattrs= field never shows it).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -57,6 +60,7 @@ struct xattrs {
 };
 
 static struct eroot_image *img;
+static int show_fingerprints;
 static struct entry *entries;
 static size_t nentries, entries_cap;
 static uint64_t *dir_nids;		/* directories seen, to refuse cycles */
@@ -414,6 +418,26 @@ static void check_lookup(const struct entry *e)
 		     e->path, ino.nid, e->ino.nid);
 }
 
+static void print_fingerprint(const struct entry *e)
+{
+	const char *name = eroot_image_fingerprint_name(img);
+	uint8_t value[256];
+	ssize_t len;
+
+	if (!name)
+		return;
+	len = eroot_getxattr(img, &e->ino, name, value, sizeof(value));
+	if (len == -ENODATA)
+		return;
+	if (len < 0)
+		fail((int)len, "%s: fingerprint", e->path);
+	printf(" fingerprint=");
+	put_escaped(name, strlen(name));
+	putchar(':');
+	for (ssize_t i = 0; i < len; i++)
+		printf("%02x", value[i]);
+}
+
 static void print_entry(const struct entry *e)
 {
 	const struct eroot_inode *ino = &e->ino;
@@ -428,9 +452,11 @@ static void print_entry(const struct entry *e)
 		       ino->nlink);
 		put_escaped(entries[e->link].path, entries[e->link].len);
 	}
-	if (S_ISREG(ino->mode))
+	if (S_ISREG(ino->mode)) {
 		print_sha256(e);
-	else if (S_ISLNK(ino->mode))
+		if (show_fingerprints)
+			print_fingerprint(e);
+	} else if (S_ISLNK(ino->mode))
 		print_target(e);
 	else if (S_ISCHR(ino->mode) || S_ISBLK(ino->mode))
 		printf(" rdev=%" PRIu32 ":%" PRIu32, ino->rdev_major,
@@ -441,7 +467,7 @@ static void print_entry(const struct entry *e)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: image-manifest [--offset=N] IMAGE\n");
+	fprintf(stderr, "usage: image-manifest [--offset=N] [--fingerprints] IMAGE\n");
 	exit(2);
 }
 
@@ -469,6 +495,8 @@ int main(int argc, char **argv)
 			offset = strtoull(arg, &end, 0);
 			if (errno || *end || end == arg)
 				usage();
+		} else if (!strcmp(arg, "--fingerprints")) {
+			show_fingerprints = 1;
 		} else if (!path && arg[0] != '-') {
 			path = arg;
 		} else {

@@ -40,6 +40,7 @@ struct fsck {
 	uint64_t failed;		/* the last file whose data failed, + 1 */
 	uint64_t packed_file;		/* the packed inode's number + 1, or 0 */
 	const char *fp_name;		/* ISHARE_XATTRS: every file's fingerprint */
+	uint8_t *fp_buf;		/* FSCK_FINGERPRINT_BUF bytes to hash files */
 };
 
 /* Fragments are checked where they live, the packed inode, read whole and
@@ -136,7 +137,7 @@ static int read_all(struct fsck *f, const char *path, const struct eroot_inode *
 static void check_fingerprint(struct fsck *f, const char *path, const struct eroot_inode *ino)
 {
 	char why[512];
-	int err = fsck_fingerprint(f->img, ino, f->fp_name, why, sizeof(why));
+	int err = fsck_fingerprint(f->img, ino, f->fp_name, f->fp_buf, why, sizeof(why));
 
 	if (err == -EUCLEAN || err == -ENOMEM)
 		problem(f, path, err, why);
@@ -287,7 +288,14 @@ int cmd_fsck(int argc, char **argv)
 		return exit_code(err);
 	}
 	f.fp_name = eroot_image_fingerprint_name(f.img);
+	if (f.fp_name && !(f.fp_buf = malloc(FSCK_FINGERPRINT_BUF))) {
+		err_msg("%s: out of memory", argv[optind]);
+		fsck_pool_free(f.pool);
+		eroot_image_close(f.img);
+		return EXIT_FAIL;
+	}
 	check_tree(&f);
+	free(f.fp_buf);
 	fsck_pool_free(f.pool);
 	f.pool = NULL;
 	if (!quiet)

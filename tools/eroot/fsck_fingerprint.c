@@ -2,7 +2,6 @@
 /* eroot fsck: each file's fingerprint xattr against its content. */
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <openssl/evp.h>
 
@@ -10,18 +9,17 @@
 
 #define FP_TAG "sha256:"
 #define FP_TAG_LEN (sizeof(FP_TAG) - 1)
-#define PIECE (1u << 20)
+#define PIECE FSCK_FINGERPRINT_BUF
 
 /* SHA-256 of @ino's content into @digest. */
 static int content_sha256(struct eroot_image *img, const struct eroot_inode *ino,
-			  uint8_t digest[32])
+			  uint8_t *buf, uint8_t digest[32])
 {
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	uint8_t *buf = malloc(PIECE);
 	unsigned int len;
 	int err = 0;
 
-	if (!md || !buf || !EVP_DigestInit_ex(md, EVP_sha256(), NULL))
+	if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL))
 		err = -ENOMEM;
 	for (uint64_t off = 0; !err && off < ino->size; ) {
 		size_t want = ino->size - off < PIECE ? (size_t)(ino->size - off) : PIECE;
@@ -36,12 +34,11 @@ static int content_sha256(struct eroot_image *img, const struct eroot_inode *ino
 	if (!err)
 		EVP_DigestFinal_ex(md, digest, &len);
 	EVP_MD_CTX_free(md);
-	free(buf);
 	return err;
 }
 
 int fsck_fingerprint(struct eroot_image *img, const struct eroot_inode *ino, const char *name,
-		     char *why, size_t why_size)
+		     uint8_t *buf, char *why, size_t why_size)
 {
 	uint8_t value[64], digest[32];
 	ssize_t len = eroot_getxattr(img, ino, name, value, sizeof(value));
@@ -61,7 +58,7 @@ int fsck_fingerprint(struct eroot_image *img, const struct eroot_inode *ino, con
 		snprintf(why, why_size, "%s", eroot_image_errmsg(img));
 		return (int)len;
 	}
-	err = content_sha256(img, ino, digest);
+	err = content_sha256(img, ino, buf, digest);
 	if (err) {
 		snprintf(why, why_size, "%s", err == -ENOMEM ? "out of memory" :
 			 eroot_image_errmsg(img));

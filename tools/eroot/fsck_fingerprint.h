@@ -9,16 +9,19 @@
 #define EROOT_TOOL_FSCK_FINGERPRINT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "eroot/eroot.h"
 
+#define FSCK_FINGERPRINT_BUF (1u << 20)
+
 /*
  * Check regular file @ino (with data) against its fingerprint xattr
- * @name.  0: it matches; -EUCLEAN: missing, malformed or wrong, said in
+ * @name, reading it through @buf (FSCK_FINGERPRINT_BUF bytes).  0: it matches; -EUCLEAN: missing, malformed or wrong, said in
  * @why; another negative errno: the xattr or the data could not be read
  * (@why: the image's message; the data check reports unreadable data).
  */
 int fsck_fingerprint(struct eroot_image *img, const struct eroot_inode *ino, const char *name,
-		     char *why, size_t why_size);
+		     uint8_t *buf, char *why, size_t why_size);
 
 #endif
