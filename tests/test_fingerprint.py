@@ -14,6 +14,7 @@ through both tools with the same fingerprint name, for each case:
   - the kernel mounts eroot's image, and getfattr's view (a name in a
     namespace) or its absence (a name in none) is the same for both images;
   - eroot fsck passes both images.
+A tar archive of the tree gets the same fingerprints.
 Then: a flipped byte in a fingerprint of a copy of eroot's image, or in its
 "sha256:" tag, makes eroot fsck exit 3 naming the file (the copy is never
 mounted); and equal input gives equal bytes (any --workers).
@@ -174,6 +175,20 @@ def check_corruption(t, image, fps, base):
                 'fsck names %s and its fingerprint in one line' % path, lines)
 
 
+def check_archive(t, tree, work, default_fps, base):
+    """A tar source gets the fingerprints a directory source gets."""
+    tar, image = os.path.join(work, 'tree.tar'), os.path.join(base, 'tar.erofs')
+    E.run(['tar', '-C', tree, '--xattrs', '--xattrs-include=*', '-cf', tar, '.'], timeout=600)
+    if not E.must(t, E.eroot('mkfs', '-q', '--fingerprint', '-z', 'lz4', image, '--tar', tar),
+                  'tar: eroot mkfs --fingerprint --tar'):
+        return
+    fps = fingerprints(t, image, 'tar')
+    t.check(fps and all(fps[p] == default_fps.get(p) for p in fps),
+            'tar: every file as from the directory (%d files)' % len(fps),
+            [p for p in fps if fps[p] != default_fps.get(p)][:10])
+    E.must(t, E.eroot('fsck', '-q', image), 'tar: eroot fsck')
+
+
 def main():
     E.require_root()
     E.require_kernel_erofs()
@@ -209,6 +224,7 @@ def main():
             check_kernel(t, name, ours, ref, fps, fp_name, base)
             if name == 'default':
                 check_corruption(t, ours, fps, base)
+                check_archive(t, tree, work, fps, base)
             if name == 'trusted-lz4hc':
                 again = os.path.join(base, 'again.erofs')
                 if E.mkfs(t, again, tree, '--workers=1', *ours_opts):

@@ -209,7 +209,9 @@ int eroot_readlink(struct eroot_image *img, const struct eroot_inode *ino,
  * ("user.foo", "system.posix_acl_access", ...) and the value, inline ones
  * first, then shared ones.  eroot_getxattr() copies one value: returns its
  * length, -ENODATA if absent, -ERANGE if @size is too small (with @size 0
- * it only returns the length).
+ * it only returns the length).  Names under a long prefix in no namespace
+ * are listed by neither (as by the kernel), but eroot_getxattr() finds the
+ * fingerprint by eroot_image_fingerprint_name() even there.
  */
 typedef int (*eroot_xattr_fn)(void *ctx, const char *name,
 			      const void *value, size_t value_len);
