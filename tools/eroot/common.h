@@ -82,6 +82,7 @@ void put_escaped(FILE *f, const char *s, size_t len);
 char *escaped(const char *s);
 
 int cmd_mkfs(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
 int cmd_fsck(int argc, char **argv);
 int cmd_extract(int argc, char **argv);
 int cmd_ls(int argc, char **argv);

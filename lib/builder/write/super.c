@@ -33,12 +33,17 @@ int write_super(struct eroot_builder *b, int fd)
 	};
 	ssize_t got;
 
-	if (b->compressed_any) {
+	if (b->compressed_any || b->ref_algs) {
 		sb.feature_incompat |= EROFS_FEATURE_INCOMPAT_ZERO_PADDING |
 				       EROFS_FEATURE_INCOMPAT_COMPR_CFGS;
-		sb.available_compr_algs = b->algs_used;
+		sb.available_compr_algs = b->algs_used | b->ref_algs;
 	}
-	if (b->ztail_any)
+	if (b->ndevices) {
+		sb.feature_incompat |= EROFS_FEATURE_INCOMPAT_DEVICE_TABLE;
+		sb.extra_devices = b->ndevices;
+		sb.devt_slotoff = (uint16_t)(devices_table_off() / 128);
+	}
+	if (b->ztail_any || b->ref_ztail)
 		sb.feature_incompat |= EROFS_FEATURE_INCOMPAT_ZTAILPACKING;
 	if (b->packed) {
 		sb.feature_incompat |= EROFS_FEATURE_INCOMPAT_FRAGMENTS;
@@ -55,6 +60,18 @@ int write_super(struct eroot_builder *b, int fd)
 	erofs_sb_encode(&sb, region);
 	cfgs = compr_cfgs_encode(b, region + EROFS_SUPER_SIZE);
 	err = pwrite_all(b, fd, region, EROFS_SUPER_SIZE + cfgs, EROFS_SUPER_OFFSET);
+	if (!err && b->ndevices) {
+		uint64_t tlen = devices_table_end(b) - devices_table_off();
+		uint8_t *table = malloc(tlen);
+
+		if (!table)
+			err = BFAIL(b, -ENOMEM, "out of memory");
+		if (table)
+			devices_encode(b, table);
+		if (table)
+			err = pwrite_all(b, fd, table, tlen, devices_table_off());
+		free(table);
+	}
 	if (!err) {
 		got = pread(fd, region, len, EROFS_SUPER_OFFSET);
 		if (got != (ssize_t)len)
