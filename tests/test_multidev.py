@@ -20,6 +20,7 @@ or 2 (slot tags: the inputs' UUIDs).  Then:
   - hostile tables (overlapping ranges, a slot table past the image, a
     chunk on a device beyond the table) are corrupt (exit 3), never mounted.
 """
+import hashlib
 import os
 import shutil
 import struct
@@ -84,8 +85,11 @@ def slots(data):
 
 def chunk_indexes(img):
     """(offset, device_id, blkaddr) of every mapped chunk index."""
-    out = []
+    out, seen = [], set()
     for _, ino, _ in img.walk():
+        if ino.nid in seen:     # hard links: one inode
+            continue
+        seen.add(ino.nid)
         if ino.layout != 4 or (ino.mode & 0o170000) != 0o100000 or not ino.size:
             continue
         fmt = ino.u & 0xffff
@@ -118,6 +122,55 @@ def to_unified(data):
         if dev and uni[dev - 1]:
             struct.pack_into('<HI', data, off + 2, 0, blk + uni[dev - 1])
             moved += 1
+    return resum(data), moved
+
+
+def unified_device(blob):
+    """A valid multi-device image made from image @blob: one appended block
+    holds a device table whose slot 1 is @blob itself (tag: its SHA-256),
+    unified at U past the new end; flat files' block runs, the heads of
+    full compressed indexes and the base of 4-byte extent records move by U
+    (compact indexes and wider extent records stay on the primary, which
+    still holds their data).  The kernel then reads the moved data from
+    the device (erofs_map_dev(), device id 0)."""
+    img = E.Erofs(blob)
+    bs, old = img.bs, img.blocks
+    uni = old + 1
+    data = bytearray(blob[:old * bs]) + bytearray(bs)
+    moved, seen = 0, set()
+    for _, ino, _ in img.walk():
+        if (ino.mode & 0o170000) != 0o100000 or not ino.size or ino.nid in seen:
+            continue
+        seen.add(ino.nid)
+        if ino.layout in (0, 2) and ino.u != 0xffffffff and ino.size > bs:
+            struct.pack_into('<I', data, ino.off + 16, ino.u + uni)
+            moved += 1
+        elif ino.layout == 1:
+            hdr = (ino.inline_off + 7) & ~7
+            advise, bits = struct.unpack_from('<H', data, hdr + 4)[0], data[hdr + 7]
+            if advise & (0x8 | 0x20) or bits & 0x80:   # inline or fragment
+                continue
+            if advise & 0x1:    # 4-byte extent records: a byte address, then lengths
+                if (advise >> 1) & 3:
+                    continue
+                ebase = (hdr + 8 + 3) & ~3
+                pa = struct.unpack_from('<Q', data, ebase)[0]
+                struct.pack_into('<Q', data, ebase, pa + uni * bs)
+                moved += 1
+                continue
+            lcbits = img.blkszbits + (bits & 15)
+            for lcn in range((ino.size + (1 << lcbits) - 1) >> lcbits):
+                off = hdr + 16 + 8 * lcn
+                if struct.unpack_from('<H', data, off)[0] & 3 != 2:     # a head
+                    blk = struct.unpack_from('<I', data, off + 4)[0]
+                    struct.pack_into('<I', data, off + 4, blk + uni)
+            moved += 1
+    sb = E.SB_OFFSET
+    struct.pack_into('<I', data, sb + 36, old + 1)
+    struct.pack_into('<I', data, sb + 80, img.feature_incompat | 0x8)
+    struct.pack_into('<HH', data, sb + 86, 1, old * bs // SLOT)
+    tag = hashlib.sha256(blob[:old * bs]).hexdigest().encode()
+    struct.pack_into('<64sII', data, old * bs, tag, old, uni)
     return resum(data), moved
 
 
@@ -169,6 +222,11 @@ def main():
             res = E.run(env + ['-Enoinline_data', '%s/%s.erofs' % (work_in_root, name),
                                '%s/%s' % (work_in_root, name)], timeout=600)
             E.must(t, res, 'mkfs.erofs -Enoinline_data %s' % name)
+        res = E.run(env + ['-zzstd', '-E48bit', work_in_root + '/zstd.erofs',
+                           work_in_root + '/two'], timeout=600)
+        E.must(t, res, 'mkfs.erofs -zzstd -E48bit two')
+        zstd = os.path.join(base, 'zstd.erofs')
+        shutil.move(os.path.join(work, 'zstd.erofs'), zstd)
         res = E.run(env + [work_in_root + '/merged.erofs', work_in_root + '/one.erofs',
                            work_in_root + '/two.erofs'], timeout=600)
         if not E.must(t, res, 'mkfs.erofs rebuild mode: merged.erofs one.erofs two.erofs'):
@@ -224,6 +282,20 @@ def main():
         E.same_manifest(t, kernel_u, ours_u, 'unified: eroot reads what the kernel reads')
     if kernel is not None and kernel_u is not None:
         E.same_manifest(t, kernel, kernel_u, 'unified: the kernel reads the same tree')
+
+    # flat and compressed data in the unified space, a SHA-256 tag
+    zimage = os.path.join(base, 'zstd-unified.erofs')
+    data, moved = unified_device(E.read_file(zstd))
+    E.write_file(zimage, data)
+    t.check(moved > 0, 'zstd unified: %d files moved to the device' % moved)
+    kernel_z = kernel_tree(t, zimage, [zstd], mnt, 'zstd unified')
+    ours_z = eroot_tree(t, zimage, [zstd], out, 'zstd unified')
+    if kernel_z is not None and ours_z is not None:
+        E.same_manifest(t, kernel_z, ours_z, 'zstd unified: eroot reads what the kernel reads')
+    res = E.eroot('fsck', '--device', zstd, zimage)
+    E.must(t, res, 'zstd unified: fsck with the device checked by its SHA-256')
+    res = E.eroot('cat', '--device', devices[0], zimage, '/')
+    E.sane_failure(t, res, 'zstd unified: another device refused', EXIT_CORRUPT, command='cat')
     hostile(t, base, image, devices)
     t.exit()
 
