@@ -17,6 +17,8 @@ or 2 (slot tags: the inputs' UUIDs).  Then:
     device 0 at uniaddr + blkaddr (a valid image: the kernel's
     erofs_map_dev() sends such addresses to the device whose unified range
     holds them) reads the same through the kernel and through eroot;
+  - mkfs.erofs --blobdev (one slot, an empty tag) reads as the kernel reads
+    it, the blob used unchecked with a warning;
   - hostile tables (overlapping ranges, a slot table past the image, a
     chunk on a device beyond the table) are corrupt (exit 3), never mounted.
 """
@@ -222,6 +224,12 @@ def main():
             res = E.run(env + ['-Enoinline_data', '%s/%s.erofs' % (work_in_root, name),
                                '%s/%s' % (work_in_root, name)], timeout=600)
             E.must(t, res, 'mkfs.erofs -Enoinline_data %s' % name)
+        res = E.run(env + ['--blobdev=%s/blob' % work_in_root, '--chunksize=8192',
+                           work_in_root + '/blobdev.erofs', work_in_root + '/one'], timeout=600)
+        E.must(t, res, 'mkfs.erofs --blobdev --chunksize=8192 one')
+        blobdev = [os.path.join(base, n) for n in ('blobdev.erofs', 'blob')]
+        for p in blobdev:
+            shutil.move(os.path.join(work, os.path.basename(p)), p)
         res = E.run(env + ['-zzstd', '-E48bit', work_in_root + '/zstd.erofs',
                            work_in_root + '/two'], timeout=600)
         E.must(t, res, 'mkfs.erofs -zzstd -E48bit two')
@@ -282,6 +290,15 @@ def main():
         E.same_manifest(t, kernel_u, ours_u, 'unified: eroot reads what the kernel reads')
     if kernel is not None and kernel_u is not None:
         E.same_manifest(t, kernel, kernel_u, 'unified: the kernel reads the same tree')
+
+    # --blobdev: one slot with an empty tag, which no one can check
+    kernel_b = kernel_tree(t, blobdev[0], blobdev[1:], mnt, 'blobdev')
+    ours_b = eroot_tree(t, blobdev[0], blobdev[1:], out, 'blobdev')
+    if kernel_b is not None and ours_b is not None:
+        E.same_manifest(t, kernel_b, ours_b, 'blobdev: eroot reads what the kernel reads')
+    res = E.eroot('fsck', '--device', blobdev[1], blobdev[0])
+    E.must(t, res, 'blobdev: fsck (the blob unchecked)')
+    t.check(b'used unchecked' in res.err, 'blobdev: fsck says the blob was not checked', res.err)
 
     # flat and compressed data in the unified space, a SHA-256 tag
     zimage = os.path.join(base, 'zstd-unified.erofs')

@@ -317,7 +317,7 @@ int eroot_image_attach_device(struct eroot_image *img, unsigned int device_id,
 		close(fd);
 		tag_text(d, tag);
 		return ok < 0 ? ok : CORRUPT(img, "device %u: %s does not match its tag %s",
-					     device_id, path, tag);
+					     device_id, path, *tag ? tag : "(none)");
 	}
 	attach(d, fd);
 	return 0;
@@ -466,7 +466,7 @@ int dev_read(struct eroot_image *img, unsigned int dev, uint64_t off, void *buf,
 	if (d->fd < 0) {
 		tag_text(d, tag);
 		return eroot_fail(&img->err, -ENXIO, "data on device %u (tag %s), which is not attached",
-				  dev, tag);
+				  dev, *tag ? tag : "(none)");
 	}
 	return dev_pread(img, d, d->fd, off, buf, len);
 }

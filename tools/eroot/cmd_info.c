@@ -168,7 +168,8 @@ static void print_devices(const struct eroot_image *img, bool json)
 			       (unsigned long long)d.blocks, (unsigned long long)d.uniaddr,
 			       d.attached ? "true" : "false");
 		} else {
-			printf("  device %-6u %s  %llu blocks, unified at %llu%s\n", id, d.tag,
+			printf("  device %-6u %s  %llu blocks, unified at %llu%s\n", id,
+			       *d.tag ? d.tag : "(no tag)",
 			       (unsigned long long)d.blocks, (unsigned long long)d.uniaddr,
 			       d.attached ? ", attached" : "");
 		}

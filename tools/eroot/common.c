@@ -166,7 +166,8 @@ static int attach_devices(struct eroot_image *img, const char *image, bool need_
 		if (!info.attached) {
 			err_msg("%s: device %u (tag %s, %llu blocks) is missing: give it with "
 				"--device PATH (one per device, in order) or --device-dir DIR",
-				image, id, info.tag, (unsigned long long)info.blocks);
+				image, id, *info.tag ? info.tag : "(none)",
+				(unsigned long long)info.blocks);
 			return EXIT_FAIL;
 		}
 	}
