@@ -21,24 +21,12 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "guest-meminfo.h"
+
 #define OVERLAYFS_MAGIC 0x794c7630
 #ifndef STATX_ATTR_DAX
 #define STATX_ATTR_DAX 0x00200000	/* Linux 5.8 */
 #endif
-
-static long meminfo_kb(const char *want)
-{
-	char line[128], key[64];
-	long kb, found = -1;
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "%63s %ld", key, &kb) == 2 && !strcmp(key, want))
-			found = kb;
-	if (f)
-		fclose(f);
-	return found;
-}
 
 /* Whether the kernel serves @path through DAX; -1: no such file. */
 static int is_dax(const char *path)

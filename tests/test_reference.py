@@ -44,7 +44,6 @@ OPTION_SETS = {
         ('chunks-8k', ['--chunksize=8192'], None),
         ('chunks-indexes', ['--chunksize=65536', '-Eforce-chunk-indexes'], None),
         ('chunks-1k-b1024', ['-b1024', '--chunksize=1024'], None),
-        ('blobdev', ['--blobdev={work}/blob', '--chunksize=8192'], 'multi-device'),
         ('blockmap', ['--chunksize=8192', '-Eforce-inode-blockmap'], None),
         ('compact-inodes', ['--force-uid=0', '--force-gid=0', '-T0',
                             '-Eforce-inode-compact'], None),
@@ -115,7 +114,7 @@ OPTION_SETS = {
 
 
 # Sets the kernel cannot mount alone (their data is on an extra device).
-NO_MOUNT = {'blobdev'}
+NO_MOUNT = set()
 
 # Sets the kernel misreads: Linux 6.18 reads the shared xattrs of an inode
 # whose inline xattrs lie in the metabox's first page from that page

@@ -81,6 +81,17 @@ struct eroot_initrd_options {
 	/* Progress of the image build: bytes of file data done/total. */
 	void (*progress)(void *ctx, uint64_t done, uint64_t total);
 	void *progress_ctx;
+	/* Content fingerprints in the image, as eroot_build_options.fingerprint
+	 * (NAME as mkfs.erofs --xattr-inode-digest takes it, e.g.
+	 * EROOT_FINGERPRINT_DEFAULT); NULL: none. */
+	const char *fingerprint;
+	/* Page-cache sharing (Linux 7.0 inode_share): the loader mounts the
+	 * images with "inode_share,domain_id=@share_domain" where the kernel
+	 * takes it, so that their files share pages with those of equal
+	 * fingerprint in other images of that domain (the real root's, say).
+	 * 1 to 64 of letters, digits, '.', '_', '-'; NULL: no sharing.  Not
+	 * with dax_image (the kernel refuses DAX with sharing): -EINVAL. */
+	const char *share_domain;
 };
 
 /* Sizes of a written initrd, and the kernel its modules are for. */
@@ -123,7 +134,8 @@ const char *eroot_initrd_errmsg(const struct eroot_initrd *r);
  *
  * Errors: -ENOENT (no module tree, a module neither built in nor found,
  * an input without lib/modules/KVER and no kver), -EINVAL (a layer that is
- * not an EROFS image, an input eroot initrd made), -ENOTSUP (what the
+ * not an EROFS image, an input eroot initrd made, a share_domain with
+ * dax_image or not of the characters it takes), -ENOTSUP (what the
  * kernel cannot boot), -E2BIG (more layers or modules than the loader
  * takes), -EFBIG
  * (an image over 4 GiB, more than a newc member holds), -EIO, -ENOMEM,

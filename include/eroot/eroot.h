@@ -367,6 +367,9 @@ struct eroot_build_stats {
 	 * workers' input and pcluster buffers and the output of the segments
 	 * in flight; 0 without compression. */
 	uint64_t pipeline_peak_bytes;
+	/* eroot_builder_add_image(): regular files with data whose data stays
+	 * in an input (an extra device), and those copied into the image. */
+	uint64_t files_referenced, files_copied;
 };
 
 /* Fill @opts with defaults (4096 blocks, no overrides, sharing at 2). */

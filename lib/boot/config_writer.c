@@ -157,6 +157,23 @@ int config_writer_run_init(struct config_writer *w, const char *path)
 	return err ? err : add_line(w, LOADER_KEY_RUN_INIT " %s\n", path);
 }
 
+bool config_share_domain_ok(const char *id)
+{
+	size_t len = strlen(id);
+
+	/* it goes into the mount options, which commas separate */
+	return len && len <= LOADER_MAX_SHARE_DOMAIN &&
+	       strspn(id, LOADER_SHARE_DOMAIN_CHARS) == len;
+}
+
+int config_writer_share_domain(struct config_writer *w, const char *id)
+{
+	if (!config_share_domain_ok(id))
+		return eroot_fail(w->err, -EINVAL, CONFIG_SHARE_DOMAIN_RULE, id,
+				  LOADER_MAX_SHARE_DOMAIN);
+	return add_line(w, LOADER_KEY_SHARE_DOMAIN " %s\n", id);
+}
+
 void config_writer_free(struct config_writer *w)
 {
 	free(w->text);

@@ -45,6 +45,14 @@ int config_writer_dax_image(struct config_writer *w, const char *sha256_hex,
 			    unsigned long long bytes);
 /* klibc's run-init inside the image, which the loader stands in for. */
 int config_writer_run_init(struct config_writer *w, const char *path);
+/* The page-cache sharing domain the loader mounts the images in (Linux
+ * 7.0 inode_share): letters, digits, '.', '_', '-', at most
+ * LOADER_MAX_SHARE_DOMAIN bytes; -EINVAL for anything else. */
+int config_writer_share_domain(struct config_writer *w, const char *id);
+bool config_share_domain_ok(const char *id);
+/* The message for one that is not (the domain, the length limit). */
+#define CONFIG_SHARE_DOMAIN_RULE "share domain '%s': 1 to %d letters, digits, '.', '_' or '-'"
+
 void config_writer_free(struct config_writer *w);
 
 #endif

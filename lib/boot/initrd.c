@@ -115,6 +115,8 @@ struct eroot_initrd *eroot_initrd_new(const struct eroot_initrd_options *opts)
 	r->o.hot_list = copy(opts->hot_list, &oom);
 	r->o.stage_dir = copy(opts->stage_dir, &oom);
 	r->o.dax_image = copy(opts->dax_image, &oom);
+	r->o.fingerprint = copy(opts->fingerprint, &oom);
+	r->o.share_domain = copy(opts->share_domain, &oom);
 	r->layers = calloc(opts->nlayers + 1, sizeof(char *));
 	oom |= !r->layers;
 	for (unsigned int i = 0; r->layers && i < opts->nlayers; i++)
@@ -126,6 +128,7 @@ struct eroot_initrd *eroot_initrd_new(const struct eroot_initrd_options *opts)
 	bo.pcluster_size = r->o.pcluster_size;
 	bo.hot_list = r->o.hot_list;
 	bo.dax = r->o.dax_image != NULL;
+	bo.fingerprint = r->o.fingerprint;
 	bo.quiet = 1;
 	bo.stage_dir = r->o.stage_dir;
 	bo.progress = r->o.progress;
@@ -158,6 +161,8 @@ void eroot_initrd_free(struct eroot_initrd *r)
 	free((char *)r->o.hot_list);
 	free((char *)r->o.stage_dir);
 	free((char *)r->o.dax_image);
+	free((char *)r->o.fingerprint);
+	free((char *)r->o.share_domain);
 	free(r);
 }
 
@@ -424,6 +429,8 @@ static int add_image_config(struct eroot_initrd *r, struct config_writer *cfg)
 	find_run_init(r->tmp_image, run_init, sizeof(run_init));
 	if (!err && run_init[0])
 		err = config_writer_run_init(cfg, run_init);
+	if (!err && r->o.share_domain)
+		err = config_writer_share_domain(cfg, r->o.share_domain);
 	for (unsigned int i = 0; !err && i < r->o.nlayers; i++) {
 		char path[64];
 
@@ -535,6 +542,24 @@ static int finish_dax_image(struct eroot_initrd *r)
 }
 
 /* What must hold before anything is built. */
+/* The kernel excludes FSDAX with inode_share; without fingerprints the
+ * kernel turns sharing off for the image (nothing of it to share). */
+static int check_share_domain(struct eroot_initrd *r)
+{
+	if (!r->o.share_domain)
+		return 0;
+	if (!config_share_domain_ok(r->o.share_domain))
+		return eroot_fail(&r->err, -EINVAL, CONFIG_SHARE_DOMAIN_RULE, r->o.share_domain,
+				  LOADER_MAX_SHARE_DOMAIN);
+	if (r->o.dax_image)
+		return eroot_fail(&r->err, -EINVAL, "a share domain with a DAX image: the kernel "
+				  "shares no page cache of DAX mounts (inode_share excludes dax)");
+	if (!r->o.fingerprint)
+		warn(r, "a share domain without fingerprints: the content image has none, so "
+		     "nothing of it is shared (the layers' own fingerprints still count)");
+	return 0;
+}
+
 static int check_inputs(struct eroot_initrd *r, const char *output)
 {
 	if (!r->o.input || !r->o.loader)
@@ -561,7 +586,7 @@ static int check_inputs(struct eroot_initrd *r, const char *output)
 	if (r->o.dax_image && !strcmp(r->o.dax_image, output))
 		return eroot_fail(&r->err, -EINVAL, "%s: the initrd and the DAX image must be "
 				  "two files", output);
-	return 0;
+	return check_share_domain(r);
 }
 
 int eroot_initrd_write(struct eroot_initrd *r, const char *output,

@@ -30,6 +30,12 @@
  *                             the layers
  *   run-init PATH             klibc's run-init inside the image (the
  *                             loader stands in for it)
+ *   share-domain ID           mount the images with inode_share,domain_id=ID
+ *                             (Linux 7.0 page-cache sharing: files with the
+ *                             same fingerprint in images of one domain share
+ *                             their pages) where the kernel takes it; ID is
+ *                             letters, digits, '.', '_', '-' (at most
+ *                             LOADER_MAX_SHARE_DOMAIN bytes)
  *   # ...                     a comment
  * eroot initrd writes version, modules, digest, the content image (or
  * dax-image), run-init, then the layers; the loader takes the other lines
@@ -50,8 +56,8 @@
 #define EROOT_BOOT_LOADER_CONFIG_H
 
 /* 2: every module and image has its SHA-256; 3: dax-image; 4: for-virtio-pmem,
- * for-e820 */
-#define LOADER_CONFIG_VERSION 4
+ * for-e820; 5: share-domain */
+#define LOADER_CONFIG_VERSION 5
 
 /* Where the loader archive puts things (paths in the booted rootfs). */
 #define LOADER_DIR "/eroot"
@@ -67,6 +73,7 @@
 #define LOADER_KEY_IMAGE "image"
 #define LOADER_KEY_RUN_INIT "run-init"
 #define LOADER_KEY_DAX_IMAGE "dax-image"
+#define LOADER_KEY_SHARE_DOMAIN "share-domain"
 
 /* Values. */
 #define LOADER_MODULE_OPTIONAL "optional"
@@ -83,5 +90,7 @@
 #define LOADER_MAX_WORD 255		/* bytes of a path or value, no NUL */
 #define LOADER_MAX_LINE 800		/* bytes of a line, newline included */
 #define LOADER_MAX_CONFIG (1 << 17)	/* bytes of the file: the loader reads it whole */
+#define LOADER_MAX_SHARE_DOMAIN 64	/* bytes of a share domain, no NUL */
+#define LOADER_SHARE_DOMAIN_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
 
 #endif

@@ -45,6 +45,7 @@ static void count_stats(struct eroot_builder *b)
 		}
 		if (S_ISREG(n->mode)) {
 			s->files++;
+			s->files_referenced += n->ref != NULL;
 			if (n->nlink > 1)
 				s->hardlinks += n->nlink - 1;
 		} else if (S_ISDIR(n->mode)) {
@@ -64,8 +65,11 @@ static uint64_t first_data_block(const struct eroot_builder *b)
 {
 	/* room for a configuration record per algorithm (16 bytes at most) */
 	uint64_t end = EROFS_SUPER_OFFSET + EROFS_SUPER_SIZE +
-		       (b->nprofiles ? 16 * Z_EROFS_COMPRESSION_MAX : 0) +
-		       fingerprint_table_size(b);
+		       (b->nprofiles || b->ndevices ? 16 * Z_EROFS_COMPRESSION_MAX : 0);
+
+	if (b->ndevices)	/* eroot merge: the device table follows */
+		end = devices_table_end(b);
+	end += fingerprint_table_size(b);	/* the prefix table after both */
 
 	return (end + blksz_of(b) - 1) >> b->blkszbits;
 }

@@ -106,9 +106,48 @@ struct bnode {
 	bool is_packed;			/* the packed inode itself */
 	uint64_t frag_off;
 
+	/* eroot merge: data left in an input image, an extra device */
+	struct bref *ref;
+
 	/* --fingerprint: SHA-256 of the content, taken as it is placed */
 	bool fp_done;
 	uint8_t fp_digest[32];
+};
+
+/*
+ * A regular file whose data stays where an input image has it (source/
+ * image.c fills it; plan/ decides whether the form fits, else the data is
+ * copied after all; write/ encodes it with addresses on the device).
+ */
+enum bref_kind {
+	REF_CHUNKS = 1,			/* chunk indexes naming the device:
+					 * chunkbits, nchunks, chunk_addr */
+	REF_INLINE,			/* flat-inline: body in the unified space,
+					 * @bytes the tail */
+	REF_ZMAP,			/* compressed: @bytes the map header,
+					 * indexes and inline pcluster, addresses
+					 * moved into the unified space */
+};
+struct bref {
+	uint8_t kind;
+	uint8_t datalayout;		/* REF_ZMAP: the input's */
+	uint16_t device;		/* 1..ndevices */
+	uint32_t blkaddr;		/* REF_INLINE: the body's first block */
+	uint32_t compressed_blocks;	/* REF_ZMAP */
+	uint16_t advise;		/* REF_ZMAP: Z_EROFS_ADVISE_* */
+	uint32_t idata_size;		/* REF_ZMAP: inline pcluster bytes */
+	uint64_t nlc;			/* REF_ZMAP: index entries */
+	uint32_t ebase_mod32;		/* REF_ZMAP: the input's first entry, mod 32
+					 * (compact packs start where it says) */
+	uint8_t *bytes;
+	uint32_t len;
+};
+
+/* An extra device: an input image eroot merge refers to. */
+struct bdevice {
+	char tag[64];			/* SHA-256, lowercase hex, no NUL */
+	uint64_t blocks;
+	uint64_t uniaddr;		/* set once the image's own size is known */
 };
 
 /* How a file is compressed: algorithm, level, physical cluster size. */
@@ -199,6 +238,17 @@ struct eroot_builder {
 	 * waits in an unnamed file next to the image (place/placer.c) */
 	int packed_fd;
 	struct bnode *packed;
+
+	/* eroot merge (source/image.c): the inputs as extra devices, their
+	 * compression settings (field by field, the largest), and what the
+	 * referenced compressed files need of the superblock */
+	struct bdevice *devices;
+	uint16_t ndevices;
+	struct eroot_image **images;	/* the open inputs by layer, until freed */
+	uint16_t nimages;
+	uint16_t ref_algs;
+	uint8_t ref_cfgs[Z_EROFS_COMPRESSION_MAX][14];
+	bool ref_ztail;
 
 	/* --fingerprint (tree/fingerprint.c): the name split as the long
 	 * prefix table holds it, a short prefix index and an infix */

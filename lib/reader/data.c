@@ -14,15 +14,28 @@ static uint64_t blocks_of(const struct eroot_image *img, uint64_t bytes)
 	return (bytes >> img->blkszbits) + !!(bytes & ((1u << img->blkszbits) - 1));
 }
 
+/*
+ * Blocks [@blkaddr, +@nblocks) on device @*dev (0: the image or, through
+ * the unified space, a device) must lie on it; *@off receives the byte
+ * offset there.
+ */
+static int locate_extent(struct eroot_image *img, const struct eroot_inode *ino,
+			 unsigned int *dev, uint64_t blkaddr, uint64_t nblocks, uint64_t *off)
+{
+	*off = blkaddr << img->blkszbits;	/* at most 48 + 16 bits */
+	if (nblocks > 1ull << (63 - img->blkszbits))
+		return CORRUPT(img, "nid %llu: %llu data blocks", (unsigned long long)ino->nid,
+			       (unsigned long long)nblocks);
+	return dev_locate(img, ino->nid, dev, off, nblocks << img->blkszbits);
+}
+
 static int check_extent(struct eroot_image *img, const struct eroot_inode *ino,
 			uint64_t blkaddr, uint64_t nblocks)
 {
-	if (nblocks && (blkaddr >= img->info.blocks ||
-			nblocks > img->info.blocks - blkaddr))
-		return CORRUPT(img, "nid %llu: data blocks %llu+%llu beyond the image",
-			       (unsigned long long)ino->nid, (unsigned long long)blkaddr,
-			       (unsigned long long)nblocks);
-	return 0;
+	unsigned int dev = 0;
+	uint64_t off;
+
+	return nblocks ? locate_extent(img, ino, &dev, blkaddr, nblocks, &off) : 0;
 }
 
 static unsigned int chunk_bits(const struct eroot_image *img,
@@ -114,60 +127,70 @@ int validate_data_layout(struct eroot_image *img, const struct eroot_inode *ino)
 }
 
 static int map_chunk(struct eroot_image *img, const struct eroot_inode *ino,
-		     uint64_t pos, uint64_t *phys, uint64_t *len)
+		     uint64_t pos, unsigned int *dev, uint64_t *phys, uint64_t *len)
 {
 	unsigned int bits = chunk_bits(img, ino), unit = chunk_unit(ino);
 	uint64_t idx = pos >> bits, start = idx << bits;
 	/* the last chunk ends at the file's end (no addition: it may wrap) */
 	uint64_t end = ino->size - start > (1ull << bits) ? start + (1ull << bits) : ino->size;
 	uint8_t entry[EROFS_CHUNK_INDEX_SIZE];
-	uint64_t blkaddr;
+	uint64_t blkaddr, off;
 	int err;
 
 	err = img_read(img, chunk_map_off(img, ino) + idx * unit, entry, unit);
 	if (err)
 		return err;
-	if (unit == EROFS_CHUNK_INDEX_SIZE && get_le16(entry + 2))
-		return eroot_fail(&img->err, -EOPNOTSUPP,
-				  "nid %llu: chunk on another device",
-				  (unsigned long long)ino->nid);
+	/* the kernel masks the id to the table's size, then looks it up */
+	*dev = unit == EROFS_CHUNK_INDEX_SIZE ? get_le16(entry + 2) & img->devid_mask : 0;
 	blkaddr = chunk_blkaddr(ino, entry, unit);
 	*len = end - pos;
 	if (blkaddr == CHUNK_HOLE) {
 		*phys = UNMAPPED;
 		return 0;
 	}
-	err = check_extent(img, ino, blkaddr, blocks_of(img, end - start));
+	err = locate_extent(img, ino, dev, blkaddr, blocks_of(img, end - start), &off);
 	if (err)
 		return err;
-	*phys = ((uint64_t)blkaddr << img->blkszbits) + (pos - start);
+	*phys = off + (pos - start);
 	return 0;
 }
 
-int map_data(struct eroot_image *img, const struct eroot_inode *ino,
-	     uint64_t pos, uint64_t *phys, uint64_t *len)
+/* Flat data from @pos up to @end, at block @blkaddr of the unified space. */
+static int map_flat(struct eroot_image *img, const struct eroot_inode *ino, uint64_t pos,
+		    uint64_t end, unsigned int *dev, uint64_t *phys, uint64_t *len)
 {
-	uint64_t raw = (uint64_t)ino->raw_blkaddr << img->blkszbits;
+	uint64_t off;
+	int err;
 
+	*dev = 0;
+	err = locate_extent(img, ino, dev, ino->raw_blkaddr, blocks_of(img, end), &off);
+	*phys = off + pos;
+	*len = end - pos;
+	return err;
+}
+
+int map_data(struct eroot_image *img, const struct eroot_inode *ino,
+	     uint64_t pos, unsigned int *dev, uint64_t *phys, uint64_t *len)
+{
 	switch (ino->datalayout) {
 	case EROFS_INODE_FLAT_PLAIN:
-		*phys = ino->raw_blkaddr == EROFS_NULL_ADDR ? UNMAPPED : raw + pos;
+		if (ino->raw_blkaddr != EROFS_NULL_ADDR)
+			return map_flat(img, ino, pos, ino->size, dev, phys, len);
+		*phys = UNMAPPED;
 		*len = ino->size - pos;
 		return 0;
 	case EROFS_INODE_FLAT_INLINE: {
 		uint64_t tail_start = (blocks_of(img, ino->size) - 1) << img->blkszbits;
 
-		if (pos < tail_start) {
-			*phys = raw + pos;
-			*len = tail_start - pos;
-		} else {
-			*phys = inode_inline_off(img, ino) + (pos - tail_start);
-			*len = ino->size - pos;
-		}
+		if (pos < tail_start)
+			return map_flat(img, ino, pos, tail_start, dev, phys, len);
+		*dev = DEV_META;
+		*phys = inode_inline_off(img, ino) + (pos - tail_start);
+		*len = ino->size - pos;
 		return 0;
 	}
 	case EROFS_INODE_CHUNK_BASED:
-		return map_chunk(img, ino, pos, phys, len);
+		return map_chunk(img, ino, pos, dev, phys, len);
 	default:
 		return eroot_fail(&img->err, -EOPNOTSUPP,
 				  "nid %llu: compressed data is not supported yet",
@@ -190,15 +213,17 @@ ssize_t data_read_mode(struct eroot_image *img, const struct eroot_inode *ino,
 		return zdata_read(img, ino, buf, len, off, fragments);
 	while (done < len) {
 		uint64_t phys, run;
+		unsigned int dev;
 		size_t n;
-		int err = map_data(img, ino, off + done, &phys, &run);
+		int err = map_data(img, ino, off + done, &dev, &phys, &run);
 
 		if (err)
 			return err;
 		n = run < len - done ? (size_t)run : len - done;
 		if (phys == UNMAPPED)
 			memset(p + done, 0, n);
-		else if ((err = img_read(img, phys, p + done, n)))
+		else if ((err = dev == DEV_META ? img_read(img, phys, p + done, n) :
+				dev_read(img, dev, phys, p + done, n)))
 			return err;
 		done += n;
 	}

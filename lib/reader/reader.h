@@ -37,6 +37,7 @@ struct zext {
 	uint8_t alg;			/* ZEXT_COMPRESSED: Z_EROFS_COMPRESSION_* */
 	bool partial;			/* decodes to more than @llen: a prefix is ours */
 	bool interlaced;		/* ZEXT_PLAIN: rotated by la's block offset */
+	bool meta;			/* inline tail: @pa is a metadata offset */
 };
 
 /* What the map header says about one inode, read once per inode. */
@@ -83,6 +84,14 @@ struct xattr_long_prefix {
 	char infix[EROFS_NAME_LEN];
 };
 
+/* One slot of the device table (device.c). */
+struct reader_device {
+	unsigned int id;		/* 1..count */
+	int fd;				/* -1: not attached */
+	uint64_t blocks, uniaddr;
+	uint8_t tag[64];
+};
+
 struct eroot_image {
 	struct eroot_errmsg err;
 	/* backing store: a descriptor or a memory buffer */
@@ -116,6 +125,13 @@ struct eroot_image {
 	uint64_t packed_nid;		/* fragments' packed inode, 0 if none */
 	/* compressed reads: [0] for files, [1] for the packed inode */
 	struct zstate zs[3];		/* [2]: the metabox inode */
+
+	/* extra devices: at most 65535 slots, each inside the image */
+	struct reader_device *devs;
+	unsigned int ndevs;
+	uint16_t devid_mask;		/* chunk device ids are masked by this */
+	struct reader_device **unified;	/* slots with a unified range, by uniaddr */
+	unsigned int nunified;
 };
 
 #define CORRUPT(img, ...) eroot_fail(&(img)->err, -EUCLEAN, __VA_ARGS__)
@@ -161,12 +177,32 @@ static inline uint64_t inode_inline_off(const struct eroot_image *img,
 }
 
 /*
- * Map logical offset @pos of @ino to an image byte offset.  On success
- * *@phys is the image offset (or UINT64_MAX for a hole) and *@len the bytes
- * contiguous from there, never 0 and never past the end of file.
+ * Map logical offset @pos of @ino to a data address.  On success *@dev is
+ * the device (DEV_META for inline data, read with img_read), *@phys the
+ * byte offset there (or UINT64_MAX for a hole) and *@len the bytes
+ * contiguous from there, never 0 and never past the end of file; the
+ * range is checked to lie on its device.
  */
 int map_data(struct eroot_image *img, const struct eroot_inode *ino,
-	     uint64_t pos, uint64_t *phys, uint64_t *len);
+	     uint64_t pos, unsigned int *dev, uint64_t *phys, uint64_t *len);
+
+/* Where inline data sits: in the inode's metadata block, not a device. */
+#define DEV_META UINT32_MAX
+
+/* The device table at open, and its release (device.c). */
+int load_devices(struct eroot_image *img, const struct erofs_sb *sb);
+void release_devices(struct eroot_image *img);
+/*
+ * Resolve data address @*off of @len bytes on device @*dev (0: the image,
+ * through the unified space as the kernel's erofs_map_dev() does) to a
+ * device and an offset in it, checked against that device's size.
+ */
+int dev_locate(struct eroot_image *img, uint64_t nid, unsigned int *dev, uint64_t *off,
+	       uint64_t len);
+/* Read on device @dev (0: img_read); -ENXIO when it is not attached. */
+int dev_read(struct eroot_image *img, unsigned int dev, uint64_t off, void *buf, size_t len);
+/* dev_locate() on device 0, then dev_read(). */
+int data_pread(struct eroot_image *img, uint64_t nid, uint64_t pa, void *buf, size_t len);
 
 /* Check an inode's data layout once, when it is read. */
 int validate_data_layout(struct eroot_image *img, const struct eroot_inode *ino);

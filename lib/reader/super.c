@@ -9,7 +9,7 @@
 
 /* Incompat bits that only concern compressed inodes: such images open, and
  * the layouts the reader lacks report -EOPNOTSUPP per inode.  0x8 also
- * means a device table, which extra_devices reveals. */
+ * means a device table, which extra_devices reveals (device.c). */
 #define COMPRESSION_ONLY_INCOMPAT \
 	(EROFS_FEATURE_INCOMPAT_ZERO_PADDING | EROFS_FEATURE_INCOMPAT_BIG_PCLUSTER | \
 	 EROFS_FEATURE_INCOMPAT_DEVICE_TABLE | \
@@ -73,8 +73,6 @@ static int check_super(struct eroot_image *img, const struct erofs_sb *sb)
 	if (sb->dirblkbits)
 		return eroot_fail(&img->err, -EOPNOTSUPP,
 				  "directory block size differs from block size");
-	if (sb->extra_devices)
-		return eroot_fail(&img->err, -EOPNOTSUPP, "multi-device images are not supported");
 
 	img->blkszbits = sb->blkszbits;
 	if (blocks > img->avail >> sb->blkszbits)	/* 48 bits: no shift overflow */
@@ -239,6 +237,9 @@ static int open_common(struct eroot_image *img)
 	if (err)
 		return err;
 	fill_info(img, &sb);
+	err = load_devices(img, &sb);
+	if (err)
+		return err;
 	err = load_metabox(img, &sb);
 	if (err)
 		return err;
@@ -329,6 +330,7 @@ void eroot_image_close(struct eroot_image *img)
 		zstate_release(&img->zs[i]);
 	free(img->xprefixes);
 	free(img->fp_name);
+	release_devices(img);
 	free(img);
 }
 

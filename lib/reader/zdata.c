@@ -28,25 +28,33 @@ static int reserve(struct eroot_image *img, uint8_t **buf, size_t *cap, size_t l
 	return 0;
 }
 
+/* Pcluster bytes: inline ones in the metadata, others maybe on a device. */
+static int pcluster_read(struct eroot_image *img, const struct eroot_inode *ino,
+			 const struct zext *e, uint64_t at, void *buf, size_t len)
+{
+	return e->meta ? img_read(img, e->pa + at, buf, len) :
+	       data_pread(img, ino->nid, e->pa + at, buf, len);
+}
+
 /* Stored data; interlaced pclusters start at the block offset of @la. */
-static int read_plain(struct eroot_image *img, const struct zext *e, uint64_t skip,
-		      uint8_t *dst, size_t n)
+static int read_plain(struct eroot_image *img, const struct eroot_inode *ino,
+		      const struct zext *e, uint64_t skip, uint8_t *dst, size_t n)
 {
 	uint64_t first, from;
 	size_t part;
 	int err;
 
 	if (!e->interlaced)
-		return img_read(img, e->pa + skip, dst, n);
+		return pcluster_read(img, ino, e, skip, dst, n);
 	/* the kernel's z_erofs_transform_plain(): the extent's first
 	 * (block - offset) bytes sit at the pcluster's end, the rest wrap
 	 * around from its start */
 	first = (1u << img->blkszbits) - (e->la & ((1u << img->blkszbits) - 1));
 	from = (e->plen - first + skip) % e->plen;
 	part = e->plen - from < n ? (size_t)(e->plen - from) : n;
-	err = img_read(img, e->pa + from, dst, part);
+	err = pcluster_read(img, ino, e, from, dst, part);
 	if (!err && part < n)
-		err = img_read(img, e->pa, dst + part, n - part);
+		err = pcluster_read(img, ino, e, 0, dst + part, n - part);
 	return err;
 }
 
@@ -88,7 +96,7 @@ static int decode_to(struct eroot_image *img, struct zstate *z, const struct ero
 	int err = reserve(img, &z->in, &z->in_cap, e->plen);
 
 	if (!err)
-		err = img_read(img, e->pa, z->in, e->plen);
+		err = pcluster_read(img, ino, e, 0, z->in, e->plen);
 	if (err)
 		return err;
 	/* the stream ends the pcluster, zeros before it */
@@ -173,7 +181,7 @@ ssize_t zdata_read(struct eroot_image *img, const struct eroot_inode *ino,
 			memset(p + done, 0, n);
 			break;
 		case ZEXT_PLAIN:
-			err = read_plain(img, e, skip, p + done, n);
+			err = read_plain(img, ino, e, skip, p + done, n);
 			break;
 		case ZEXT_FRAGMENT:
 			err = read_fragment(img, ino, e, skip, p + done, n, fragments);

@@ -402,6 +402,7 @@ static int map_lcluster(struct eroot_image *img, struct zinode *zi, uint64_t pos
 	e->partial = h.partial;
 	if (zi->idata_size && h.lcn == zi->tail_headlcn) {
 		inline_tail = true;
+		e->meta = true;
 		e->pa = zi->idata_off;
 		e->plen = zi->idata_size;
 		if ((e->pa & (blksz - 1)) + e->plen > blksz)
@@ -727,6 +728,7 @@ int zmap_extent(struct eroot_image *img, struct zstate *z, const struct eroot_in
 				    .pa = zi->fragment_off };
 		return 0;
 	}
+	e->meta = false;
 	err = zi->extents ? map_extents(img, zi, pos, e) : map_lcluster(img, zi, pos, e);
 	if (err)
 		return err;
@@ -740,9 +742,20 @@ int zmap_extent(struct eroot_image *img, struct zstate *z, const struct eroot_in
 		if (e->llen > ZMAX_LLEN)
 			return too_long(img, zi);
 	}
-	/* data lies in the image proper, never in the metabox's metadata */
+	/* data lies in the image proper, never in the metabox's metadata, or
+	 * on a device through the unified space (dev_locate) */
 	limit = region_end(img, 0);
-	if (e->pa > limit || e->plen > limit - e->pa)
+	if (e->meta && (e->pa > limit || e->plen > limit - e->pa))
 		return zbad(img, zi, "pcluster beyond the image");
+	if (!e->meta) {
+		unsigned int dev = 0;
+		uint64_t off = e->pa;
+
+		err = dev_locate(img, ino->nid, &dev, &off, e->plen);
+		if (err)
+			return err;
+		if (!dev && off + e->plen > limit)
+			return zbad(img, zi, "pcluster beyond the image");
+	}
 	return 0;
 }

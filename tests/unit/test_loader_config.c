@@ -67,7 +67,7 @@ static void test_round_trip(void)
 	/* the bytes eroot initrd stores: version 2 gave every module and
 	 * image its SHA-256 */
 	CHECK(w.text && !strcmp(w.text,
-		"version 4\n"
+		"version 5\n"
 		"module /eroot/modules/crc32c_generic.ko " HEX_B " optional\n"
 		"module /eroot/modules/erofs.ko " HEX_C "\n"
 		"module /eroot/modules/loop.ko " HEX_A " for-loop\n"
@@ -109,7 +109,7 @@ static void test_round_trip(void)
 	CHECK(!c.verify && c.nimages == 1 && c.nmodules == 0 && !c.run_init[0]);
 	CHECK(!strcmp(c.images[0].sha256, HEX_A));
 	/* a configuration without a trailing newline reads the same */
-	CHECK_EQ(parse(&c, "version 4\nimage /a " HEX_A), 0);
+	CHECK_EQ(parse(&c, "version 5\nimage /a " HEX_A), 0);
 	CHECK(c.nimages == 1 && !strcmp(c.images[0].sha256, HEX_A));
 	config_writer_free(&w);
 }
@@ -126,7 +126,7 @@ static void test_dax_image(void)
 	CHECK_EQ(config_writer_digest(&w, true), 0);
 	CHECK_EQ(config_writer_dax_image(&w, HEX_A, 6ull << 30), 0);
 	CHECK_EQ(config_writer_image(&w, "/eroot/layer1.erofs", HEX_B), 0);
-	CHECK(w.text && !strcmp(w.text, "version 4\ndigest sha256\n"
+	CHECK(w.text && !strcmp(w.text, "version 5\ndigest sha256\n"
 				"dax-image " HEX_A " 6442450944\n"
 				"image /eroot/layer1.erofs " HEX_B "\n"));
 	CHECK_EQ(parse(&c, w.text), 0);
@@ -137,17 +137,54 @@ static void test_dax_image(void)
 	CHECK(!strcmp(c.images[1].sha256, HEX_B) && !strcmp(c.images[1].mnt, "/eroot/lower1"));
 	config_writer_free(&w);
 	/* after the layers' lines, it still comes first */
-	CHECK_EQ(parse(&c, "version 4\nimage /l " HEX_B "\ndax-image " HEX_A " 4096\n"), 0);
+	CHECK_EQ(parse(&c, "version 5\nimage /l " HEX_B "\ndax-image " HEX_A " 4096\n"), 0);
 	CHECK(c.dax && c.nimages == 2 && !strcmp(c.images[0].sha256, HEX_A) &&
 	      !strcmp(c.images[1].path, "/l") && !strcmp(c.images[1].mnt, "/eroot/lower1"));
 	/* alone it names the image */
-	CHECK_EQ(parse(&c, "version 4\ndax-image " HEX_A " 4096\n"), 0);
+	CHECK_EQ(parse(&c, "version 5\ndax-image " HEX_A " 4096\n"), 0);
 	CHECK(c.dax && c.nimages == 1);
 	/* the writer refuses what the parser would */
 	CHECK_EQ(config_writer_init(&w, &msg), 0);
 	CHECK_EQ(config_writer_dax_image(&w, "abc", 4096), -EINVAL);
 	CHECK_EQ(config_writer_dax_image(&w, HEX_A, 0), -EINVAL);
 	config_writer_free(&w);
+}
+
+static void expect_refused(const char *text, const char *line);
+
+/* share-domain ID: the writer takes letters, digits, '.', '_', '-' (it
+ * goes into comma-separated mount options), the parser the same */
+static void test_share_domain(void)
+{
+	struct eroot_errmsg msg = { "" };
+	struct config_writer w;
+	static struct config c;
+	char longest[LOADER_MAX_SHARE_DOMAIN + 2];
+
+	CHECK_EQ(config_writer_init(&w, &msg), 0);
+	CHECK_EQ(config_writer_image(&w, LOADER_ROOT_IMAGE, HEX_A), 0);
+	CHECK_EQ(config_writer_share_domain(&w, "debian-13_x86.64"), 0);
+	CHECK(w.text && strstr(w.text, "\nshare-domain debian-13_x86.64\n"));
+	CHECK_EQ(parse(&c, w.text), 0);
+	CHECK(!strcmp(c.share_domain, "debian-13_x86.64"));
+	CHECK_EQ(config_writer_share_domain(&w, "a,dax"), -EINVAL);
+	CHECK(strstr(msg.text, "share domain 'a,dax': 1 to 64 letters") != NULL);
+	CHECK_EQ(config_writer_share_domain(&w, ""), -EINVAL);
+	CHECK_EQ(config_writer_share_domain(&w, "a b"), -EINVAL);
+	memset(longest, 'x', sizeof(longest) - 1);
+	longest[LOADER_MAX_SHARE_DOMAIN] = '\0';
+	CHECK_EQ(config_writer_share_domain(&w, longest), 0);
+	longest[LOADER_MAX_SHARE_DOMAIN] = 'x';
+	longest[LOADER_MAX_SHARE_DOMAIN + 1] = '\0';
+	CHECK_EQ(config_writer_share_domain(&w, longest), -EINVAL);
+	config_writer_free(&w);
+	/* none: no sharing */
+	CHECK_EQ(parse(&c, "version 5\nimage /a " HEX_A "\n"), 0);
+	CHECK(!c.share_domain[0]);
+	expect_refused("version 5\nimage /a " HEX_A "\nshare-domain a,dax\n",
+		       "failed: share-domain a,dax: not a domain");
+	expect_refused("version 5\nimage /a " HEX_A "\nshare-domain\n",
+		       "failed: unknown line: share-domain");
 }
 
 static void expect_refused(const char *text, const char *line)
@@ -163,79 +200,82 @@ static void expect_refused(const char *text, const char *line)
 static void test_parser_refuses(void)
 {
 	/* another version: a --loader from another build */
-	expect_refused("version 5\ndigest none\nimage /eroot/root.erofs " HEX_A "\n",
-		       "eroot: reading /eroot/config failed: version 5: this loader reads "
-		       "version 4");
+	expect_refused("version 6\ndigest none\nimage /eroot/root.erofs " HEX_A "\n",
+		       "eroot: reading /eroot/config failed: version 6: this loader reads "
+		       "version 5");
+	/* version 4 had no share-domain */
+	expect_refused("version 4\ndigest none\nimage /eroot/root.erofs " HEX_A "\n",
+		       "failed: version 4: this loader reads version 5");
 	/* version 3 had no for-virtio-pmem, for-e820 */
 	expect_refused("version 3\ndigest none\nimage /eroot/root.erofs " HEX_A "\n",
-		       "failed: version 3: this loader reads version 4");
+		       "failed: version 3: this loader reads version 5");
 	/* version 2 had no dax-image */
 	expect_refused("version 2\ndigest none\nimage /eroot/root.erofs " HEX_A "\n",
-		       "failed: version 2: this loader reads version 4");
+		       "failed: version 2: this loader reads version 5");
 	/* version 1 had no SHA-256 on module lines, and "-" for an image */
 	expect_refused("version 1\ndigest none\nimage /eroot/root.erofs -\n",
-		       "failed: version 1: this loader reads version 4");
-	expect_refused("version 4x\nimage /eroot/root.erofs " HEX_A "\n",
-		       "version 4x: this loader");
+		       "failed: version 1: this loader reads version 5");
+	expect_refused("version 5x\nimage /eroot/root.erofs " HEX_A "\n",
+		       "version 5x: this loader");
 	/* no version: written before the version existed */
 	expect_refused("digest none\nimage /eroot/root.erofs " HEX_A "\n",
 		       "eroot: reading /eroot/config failed: no version line first");
 	expect_refused("", "eroot: reading /eroot/config failed: empty");
 	expect_refused("# only a comment\n", "failed: empty");
-	expect_refused("version 4\ndigest none\n", "failed: no image named");
+	expect_refused("version 5\ndigest none\n", "failed: no image named");
 	/* dax-image SHA256 BYTES, once */
-	expect_refused("version 4\ndax-image " HEX_A "\n", "failed: unknown line: dax-image");
-	expect_refused("version 4\ndax-image abc 4096\n", "failed: dax-image: no SHA-256");
-	expect_refused("version 4\ndax-image " HEX_A " 0\n", "failed: dax-image: 0 is no size");
-	expect_refused("version 4\ndax-image " HEX_A " -1\n", "failed: dax-image: -1 is no size");
-	expect_refused("version 4\ndax-image " HEX_A " 4k\n", "failed: dax-image: 4k is no size");
-	expect_refused("version 4\ndax-image " HEX_A " 4096\ndax-image " HEX_A " 4096\n",
+	expect_refused("version 5\ndax-image " HEX_A "\n", "failed: unknown line: dax-image");
+	expect_refused("version 5\ndax-image abc 4096\n", "failed: dax-image: no SHA-256");
+	expect_refused("version 5\ndax-image " HEX_A " 0\n", "failed: dax-image: 0 is no size");
+	expect_refused("version 5\ndax-image " HEX_A " -1\n", "failed: dax-image: -1 is no size");
+	expect_refused("version 5\ndax-image " HEX_A " 4k\n", "failed: dax-image: 4k is no size");
+	expect_refused("version 5\ndax-image " HEX_A " 4096\ndax-image " HEX_A " 4096\n",
 		       "failed: more than one dax-image");
-	expect_refused("version 4\nimage /a " HEX_A "\nlayer /b\n",
+	expect_refused("version 5\nimage /a " HEX_A "\nlayer /b\n",
 		       "failed: unknown line: layer /b");
-	expect_refused("version 4\nimage /a " HEX_A "\nversion 4\n",
-		       "failed: unknown line: version 4");
-	expect_refused("version 4\ndigest md5\nimage /a " HEX_A "\n",
+	expect_refused("version 5\nimage /a " HEX_A "\nversion 5\n",
+		       "failed: unknown line: version 5");
+	expect_refused("version 5\ndigest md5\nimage /a " HEX_A "\n",
 		       "failed: digest md5: sha256 or none");
 	/* every module and image names its SHA-256, 64 lowercase hex digits */
-	expect_refused("version 4\nimage /a -\n", "failed: image /a: no SHA-256");
-	expect_refused("version 4\nimage /a\n", "failed: unknown line: image /a");
-	expect_refused("version 4\nimage /a " HEX_A "0\n", "failed: image /a: no SHA-256");
-	expect_refused("version 4\nimage /a 0123456789ABCDEF0123456789abcdef0123456789abcdef"
+	expect_refused("version 5\nimage /a -\n", "failed: image /a: no SHA-256");
+	expect_refused("version 5\nimage /a\n", "failed: unknown line: image /a");
+	expect_refused("version 5\nimage /a " HEX_A "0\n", "failed: image /a: no SHA-256");
+	expect_refused("version 5\nimage /a 0123456789ABCDEF0123456789abcdef0123456789abcdef"
 		       "0123456789abcdef\n", "failed: image /a: no SHA-256");
-	expect_refused("version 4\nmodule /m.ko\nimage /a " HEX_A "\n",
+	expect_refused("version 5\nmodule /m.ko\nimage /a " HEX_A "\n",
 		       "failed: unknown line: module /m.ko");
-	expect_refused("version 4\nmodule /m.ko optional\nimage /a " HEX_A "\n",
+	expect_refused("version 5\nmodule /m.ko optional\nimage /a " HEX_A "\n",
 		       "failed: module /m.ko: no SHA-256");
-	expect_refused("version 4\nmodule /m.ko " HEX_A " maybe\nimage /a " HEX_A "\n",
+	expect_refused("version 5\nmodule /m.ko " HEX_A " maybe\nimage /a " HEX_A "\n",
 		       "failed: unknown line: module /m.ko");
-	expect_refused("version 4\nmodule /m.ko " HEX_A " for-loop for-loop\nimage /a " HEX_A
+	expect_refused("version 5\nmodule /m.ko " HEX_A " for-loop for-loop\nimage /a " HEX_A
 		       "\n", "failed: unknown line: module /m.ko");
-	expect_refused("version 4\nmodule /m.ko " HEX_A " optional for-loop x\nimage /a "
+	expect_refused("version 5\nmodule /m.ko " HEX_A " optional for-loop x\nimage /a "
 		       HEX_A "\n", "failed: unknown line: module /m.ko");
 	/* one "for-" word: a module for two things is always needed */
-	expect_refused("version 4\nmodule /m.ko " HEX_A " for-e820 for-virtio-pmem\nimage /a "
+	expect_refused("version 5\nmodule /m.ko " HEX_A " for-e820 for-virtio-pmem\nimage /a "
 		       HEX_A "\n", "failed: unknown line: module /m.ko");
-	expect_refused("version 4\nmodule /m.ko " HEX_A " for-loop for-e820\nimage /a "
+	expect_refused("version 5\nmodule /m.ko " HEX_A " for-loop for-e820\nimage /a "
 		       HEX_A "\n", "failed: unknown line: module /m.ko");
-	expect_refused("version 4\nmodule /m.ko " HEX_A " optional optional\nimage /a "
+	expect_refused("version 5\nmodule /m.ko " HEX_A " optional optional\nimage /a "
 		       HEX_A "\n", "failed: unknown line: module /m.ko");
-	expect_refused("version 4\nmodule /m.ko " HEX_A " for-pmem\nimage /a "
+	expect_refused("version 5\nmodule /m.ko " HEX_A " for-pmem\nimage /a "
 		       HEX_A "\n", "failed: unknown line: module /m.ko");
 	{
 		static struct config c;
 
-		CHECK_EQ(parse(&c, "version 4\nmodule /m.ko " HEX_A " for-loop optional\n"
+		CHECK_EQ(parse(&c, "version 5\nmodule /m.ko " HEX_A " for-loop optional\n"
 			       "image /a " HEX_A "\n"), 0);
 		CHECK(c.nmodules == 1 && c.modules[0].optional && c.modules[0].for_loop);
-		CHECK_EQ(parse(&c, "version 4\nmodule /m.ko " HEX_A " for-e820 optional\n"
+		CHECK_EQ(parse(&c, "version 5\nmodule /m.ko " HEX_A " for-e820 optional\n"
 			       "image /a " HEX_A "\n"), 0);
 		CHECK(c.nmodules == 1 && c.modules[0].optional &&
 		      c.modules[0].provider == PROVIDER_E820);
 	}
 	/* bytes that are no text */
 	{
-		static const char nul[] = "version 4\nimage /a " HEX_A "\n\0\n";
+		static const char nul[] = "version 5\nimage /a " HEX_A "\n\0\n";
 		static struct config c;
 
 		loader_fail_line[0] = '\0';
@@ -247,7 +287,7 @@ static void test_parser_refuses(void)
 	{
 		static struct config c;
 
-		CHECK_EQ(parse(&c, "# eroot\n\nversion 4\n# x\nimage /a " HEX_A "\n"), 0);
+		CHECK_EQ(parse(&c, "# eroot\n\nversion 5\n# x\nimage /a " HEX_A "\n"), 0);
 		CHECK_EQ(c.nimages, 1);
 	}
 }
@@ -260,13 +300,13 @@ static void test_limits(void)
 	size_t len = 0;
 
 	/* the parser: one image more than its table */
-	len += (size_t)snprintf(many, sizeof(many), "version 4\n");
+	len += (size_t)snprintf(many, sizeof(many), "version 5\n");
 	for (int i = 0; i <= LOADER_MAX_IMAGES; i++)
 		len += (size_t)snprintf(many + len, sizeof(many) - len,
 					"image /eroot/l%d " HEX_A "\n", i);
 	expect_refused(many, "failed: more than 16 images");
 	/* a dax-image is one of them */
-	len = (size_t)snprintf(many, sizeof(many), "version 4\ndax-image " HEX_A " 4096\n");
+	len = (size_t)snprintf(many, sizeof(many), "version 5\ndax-image " HEX_A " 4096\n");
 	for (int i = 1; i <= LOADER_MAX_IMAGES; i++)
 		len += (size_t)snprintf(many + len, sizeof(many) - len,
 					"image /eroot/l%d " HEX_A "\n", i);
@@ -306,7 +346,7 @@ static void test_limits(void)
  * check fails with one line naming the file. */
 static void test_verify(void)
 {
-	static const char text[] = "version 4\nimage /eroot/root.erofs " HEX_A "\n";
+	static const char text[] = "version 5\nimage /eroot/root.erofs " HEX_A "\n";
 	static struct config c;
 	char hex[65], want[65];
 
@@ -384,6 +424,7 @@ int main(void)
 {
 	test_round_trip();
 	test_dax_image();
+	test_share_domain();
 	test_parser_refuses();
 	test_limits();
 	test_verify();

@@ -10,6 +10,22 @@
 
 #include "init.h"
 
+/* eroot.share=ID or off.  Sharing is an optimisation: a malformed value
+ * costs one line and no sharing, never the boot. */
+static void take_cmdline_share(struct config *c, const char *id)
+{
+	size_t len = strlen(id);
+
+	if (!strcmp(id, "off") ||
+	    (len && len <= LOADER_MAX_SHARE_DOMAIN && strspn(id, LOADER_SHARE_DOMAIN_CHARS) == len)) {
+		snprintf(c->cmdline_share, sizeof(c->cmdline_share), "%s", id);
+		return;
+	}
+	printf("eroot: eroot.share=%.64s: not a domain (1 to %d letters, digits, '.', '_', '-') "
+	       "or off; not sharing\n", id, LOADER_MAX_SHARE_DOMAIN);
+	strcpy(c->cmdline_share, "off");
+}
+
 static void parse_cmdline(struct config *c)
 {
 	/* eroot.emergency= first: it must serve errors in the other options */
@@ -68,6 +84,8 @@ static void parse_cmdline(struct config *c)
 			if (end == w + 15 || *end || s < 0 || s > 3600)
 				fail(c, "reading eroot.dax.wait", "%s: seconds, 0 to 3600", w + 15);
 			c->dax_wait = (int)s;
+		} else if (!strncmp(w, "eroot.share=", 12)) {
+			take_cmdline_share(c, w + 12);
 		} else if (!strcmp(w, "eroot.debug")) {
 			c->debug = true;
 		} else if (!strcmp(w, "eroot.profile")) {
@@ -208,6 +226,12 @@ static void parse_line(struct config *c, const char *what, const char *line, boo
 		if (strcmp(b, LOADER_DIGEST_SHA256) && strcmp(b, LOADER_DIGEST_NONE))
 			fail(c, what, "digest %s: " LOADER_DIGEST_SHA256 " or " LOADER_DIGEST_NONE, b);
 		c->verify = !strcmp(b, LOADER_DIGEST_SHA256);
+	} else if (n == 2 && !strcmp(a, LOADER_KEY_SHARE_DOMAIN)) {
+		if (strlen(b) > LOADER_MAX_SHARE_DOMAIN ||
+		    strspn(b, LOADER_SHARE_DOMAIN_CHARS) != strlen(b))
+			fail(c, what, "%s %s: not a domain", a, b);
+		snprintf(c->share_domain, sizeof(c->share_domain), "%.*s",
+			 LOADER_MAX_SHARE_DOMAIN, b);
 	} else if (n == 2 && !strcmp(a, LOADER_KEY_RUN_INIT)) {
 		snprintf(c->run_init, sizeof(c->run_init), "%s", b);
 	} else {
@@ -258,4 +282,8 @@ void config_load(struct config *c)
 		verify_data(c, CONFIG_PATH, text, len, c->cmdline_digest, "eroot.digest=");
 	config_parse(c, text, len, CONFIG_PATH);
 	free(text);
+	if (!strcmp(c->cmdline_share, "off"))	/* the command line wins */
+		c->share_domain[0] = '\0';
+	else if (c->cmdline_share[0])
+		memcpy(c->share_domain, c->cmdline_share, sizeof(c->share_domain));
 }

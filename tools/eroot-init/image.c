@@ -3,7 +3,9 @@
  * Mount an image read-only: straight from its file where the kernel can
  * (6.12+, and only when the file's filesystem lets EROFS read it: rootfs
  * on tmpfs does not), else through a read-only loop device that goes away
- * with the mount (autoclear).
+ * with the mount (autoclear).  With a share domain (Linux 7.0 inode_share)
+ * files whose fingerprints equal those of another image of the domain
+ * share one page cache with it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +43,57 @@ static int loop_attach(const struct config *c, const char *path, char *dev, size
 }
 
 static bool loop_modules_loaded;
+static bool share_refused;		/* the kernel said no once: not again */
+
+/* Whether the mount at @mnt kept inode_share: the kernel drops it, with a
+ * line of its own, for an image without fingerprints. */
+static bool sharing(const char *mnt)
+{
+	char line[1024], at[80];
+	bool kept = false;
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+
+	snprintf(at, sizeof(at), " %s ", mnt);
+	while (f && fgets(line, sizeof(line), f))
+		if (strstr(line, at) && strstr(line, ",inode_share"))
+			kept = true;
+	if (f)
+		fclose(f);
+	return kept;
+}
+
+/*
+ * mount(2) of EROFS @src at @img->mnt, in the share domain if there is
+ * one.  A kernel before 7.0, or one built without
+ * EROFS_FS_PAGE_CACHE_SHARE, refuses the options (EINVAL): one line, and
+ * this and every later mount go without (sharing saves memory; it is no
+ * reason to fail a boot).
+ */
+static int erofs_mount(const struct config *c, const char *src, struct image *img)
+{
+	char opts[32 + LOADER_MAX_SHARE_DOMAIN];
+	int saved;
+
+	if (!c->share_domain[0] || share_refused)
+		return mount(src, img->mnt, "erofs", MS_RDONLY, NULL);
+	snprintf(opts, sizeof(opts), "inode_share,domain_id=%s", c->share_domain);
+	if (mount(src, img->mnt, "erofs", MS_RDONLY, opts) == 0) {
+		note(c, "%s: %s", img->path, sharing(img->mnt) ?
+		     "sharing its page cache in the domain" :
+		     "no fingerprints in it, nothing shared (the kernel turned inode_share off)");
+		return 0;
+	}
+	saved = errno;
+	if (mount(src, img->mnt, "erofs", MS_RDONLY, NULL) < 0) {
+		errno = saved;		/* the first error tells more */
+		return -1;
+	}
+	printf("eroot: the kernel refused page-cache sharing (%s: %s); mounting without it\n",
+	       opts, strerror(saved));
+	fflush(stdout);
+	share_refused = true;
+	return 0;
+}
 
 void image_mount(const struct config *c, struct image *img)
 {
@@ -49,8 +102,7 @@ void image_mount(const struct config *c, struct image *img)
 
 	if (mkdir(img->mnt, 0755) < 0 && errno != EEXIST)
 		fail(c, "mounting the image", "%s: %m", img->mnt);
-	if (strcmp(c->mount_how, "loop") &&
-	    mount(img->path, img->mnt, "erofs", MS_RDONLY, NULL) == 0) {
+	if (strcmp(c->mount_how, "loop") && erofs_mount(c, img->path, img) == 0) {
 		note(c, "%s: mounted file-backed", img->path);
 		return;
 	}
@@ -61,7 +113,7 @@ void image_mount(const struct config *c, struct image *img)
 		loop_modules_loaded = true;
 	}
 	loopfd = loop_attach(c, img->path, dev, sizeof(dev));
-	if (mount(dev, img->mnt, "erofs", MS_RDONLY, NULL) < 0)
+	if (erofs_mount(c, dev, img) < 0)
 		fail(c, "mounting the image", "%s on %s: %m", img->path, dev);
 	close(loopfd);
 	note(c, "%s: mounted through %s", img->path, dev);

@@ -65,6 +65,10 @@ struct config {
 	enum carry_policy carry;	/* eroot.carry=add|replace|none */
 	char dax_device[64];		/* eroot.dax=DEV: the one to use, else any */
 	int dax_wait;			/* eroot.dax.wait=SECONDS for it to appear */
+	/* share-domain, or eroot.share=ID ("" for eroot.share=off): mount
+	 * the images with inode_share,domain_id= where the kernel takes it */
+	char share_domain[LOADER_MAX_SHARE_DOMAIN + 1];
+	char cmdline_share[LOADER_MAX_SHARE_DOMAIN + 1];	/* as given, or "" */
 	bool debug;			/* eroot.debug */
 	bool profile;			/* eroot.profile */
 };
@@ -115,7 +119,9 @@ void verify_data(const struct config *c, const char *path, const void *data, siz
 		 const char *want, const char *whose);
 void verify_image(const struct config *c, const struct image *img);
 
-/* image.c: an image mounted read-only, file-backed where the kernel can */
+/* image.c: an image mounted read-only, file-backed where the kernel can,
+ * in the share domain if any: a kernel refusing inode_share (before 7.0,
+ * or built without it) gets one line and a mount without */
 void image_mount(const struct config *c, struct image *img);
 
 /* dax.c: the content image on a DAX device (dax-image): the device found

@@ -15,6 +15,7 @@ static const char cat_usage[] =
 "Write the content of each file PATH of an EROFS image to stdout\n"
 "(symlinks are followed inside the image).\n"
 "\n"
+DEVICE_USAGE
 "  --offset=BYTES   the image starts BYTES into the file\n"
 "  -h, --help       show this help\n";
 
@@ -169,6 +170,7 @@ int cmd_cat(int argc, char **argv)
 {
 	static const struct option long_opts[] = {
 		{ "offset", required_argument, NULL, OPT_OFFSET },
+		DEVICE_LONG_OPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -180,6 +182,11 @@ int cmd_cat(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
 		switch (c) {
+		case OPT_DEVICE:
+		case OPT_DEVICE_DIR:
+			if (!device_option(c, optarg))
+				return EXIT_FAIL;
+			break;
 		case OPT_OFFSET:
 			if (!parse_u64(optarg, &offset))
 				return bad_value(cat_usage, "--offset", optarg);

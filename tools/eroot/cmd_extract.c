@@ -36,6 +36,7 @@ static const char extract_usage[] =
 "  --no-devices     skip character and block device nodes\n"
 "  --no-setid       clear set-user-ID and set-group-ID bits of files and\n"
 "                   leave out file capabilities (security.capability)\n"
+DEVICE_USAGE
 "  --offset=BYTES   the image starts BYTES into the file\n"
 "  -h, --help       show this help\n"
 "\n"
@@ -456,6 +457,7 @@ int cmd_extract(int argc, char **argv)
 {
 	static const struct option long_opts[] = {
 		{ "offset", required_argument, NULL, OPT_OFFSET },
+		DEVICE_LONG_OPTS,
 		{ "no-owner", no_argument, NULL, OPT_NO_OWNER },
 		{ "no-devices", no_argument, NULL, OPT_NO_DEVICES },
 		{ "no-setid", no_argument, NULL, OPT_NO_SETID },
@@ -470,6 +472,11 @@ int cmd_extract(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
 		switch (c) {
+		case OPT_DEVICE:
+		case OPT_DEVICE_DIR:
+			if (!device_option(c, optarg))
+				return EXIT_FAIL;
+			break;
 		case OPT_OFFSET:
 			if (!parse_u64(optarg, &offset))
 				return bad_value(extract_usage, "--offset", optarg);

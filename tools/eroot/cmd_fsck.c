@@ -20,6 +20,7 @@ static const char fsck_usage[] =
 "Check an EROFS image: superblock, every inode, directory, xattr and byte of data;\n"
 "with content fingerprints (mkfs --fingerprint), each file's against its data.\n"
 "\n"
+DEVICE_USAGE
 "  --offset=BYTES   the image starts BYTES into the file\n"
 "  -j, --workers=N  threads reading file data (default: one per core; the\n"
 "                   report is the same for any N)\n"
@@ -242,6 +243,7 @@ int cmd_fsck(int argc, char **argv)
 {
 	static const struct option long_opts[] = {
 		{ "offset", required_argument, NULL, OPT_OFFSET },
+		DEVICE_LONG_OPTS,
 		{ "workers", required_argument, NULL, OPT_WORKERS },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -256,6 +258,11 @@ int cmd_fsck(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "j:qh", long_opts, NULL)) != -1) {
 		switch (c) {
+		case OPT_DEVICE:
+		case OPT_DEVICE_DIR:
+			if (!device_option(c, optarg))
+				return EXIT_FAIL;
+			break;
 		case OPT_OFFSET:
 			if (!parse_u64(optarg, &offset))
 				return bad_value(fsck_usage, "--offset", optarg);

@@ -14,6 +14,7 @@ static const char info_usage[] =
 "Show the superblock of an EROFS image and count what it holds.\n"
 "\n"
 "  --json           print one JSON object\n"
+DEVICE_USAGE
 "  --offset=BYTES   the image starts BYTES into the file\n"
 "  -h, --help       show this help\n";
 
@@ -151,8 +152,33 @@ static double ratio(const struct eroot_super_info *sb, const struct counts *c)
 	return c->zblocks ? (double)c->zbytes / ((double)c->zblocks * sb->block_size) : 1.0;
 }
 
-static void print_info(const struct eroot_super_info *sb, const struct counts *c, bool json)
+/* The device table: text lines, or a JSON array's elements. */
+static void print_devices(const struct eroot_image *img, bool json)
 {
+	unsigned int n = eroot_image_device_count(img);
+
+	for (unsigned int id = 1; id <= n; id++) {
+		struct eroot_device_info d;
+
+		eroot_image_device_info(img, id, &d);
+		if (json) {
+			printf("%s{\"id\": %u, \"tag\": ", id > 1 ? ", " : "", id);
+			json_string(stdout, d.tag, strlen(d.tag));
+			printf(", \"blocks\": %llu, \"uniaddr\": %llu, \"attached\": %s}",
+			       (unsigned long long)d.blocks, (unsigned long long)d.uniaddr,
+			       d.attached ? "true" : "false");
+		} else {
+			printf("  device %-6u %s  %llu blocks, unified at %llu%s\n", id,
+			       *d.tag ? d.tag : "(no tag)",
+			       (unsigned long long)d.blocks, (unsigned long long)d.uniaddr,
+			       d.attached ? ", attached" : "");
+		}
+	}
+}
+
+static void print_info(const struct eroot_image *img, const struct counts *c, bool json)
+{
+	const struct eroot_super_info *sb = eroot_image_super(img);
 	char uuid[37], when[64];
 	bool first = true;
 
@@ -185,7 +211,9 @@ static void print_info(const struct eroot_super_info *sb, const struct counts *c
 			printf(", \"%s\": %llu", type_keys[i], (unsigned long long)c->by_type[i]);
 		printf(", \"file_layouts\": {");
 		print_file_layouts(c, true);
-		printf("}}\n");
+		printf("}, \"devices\": [");
+		print_devices(img, true);
+		printf("]}\n");
 		return;
 	}
 	printf("block size:     %u\n", sb->block_size);
@@ -201,7 +229,9 @@ static void print_info(const struct eroot_super_info *sb, const struct counts *c
 	printf("features:       ");
 	print_features(sb->feature_compat, compat_names, false, &first);
 	print_features(sb->feature_incompat, incompat_names, false, &first);
-	printf("\ninodes:         %llu (%llu extended, %llu recorded in the superblock)\n",
+	printf("\nextra devices:  %u\n", eroot_image_device_count(img));
+	print_devices(img, false);
+	printf("inodes:         %llu (%llu extended, %llu recorded in the superblock)\n",
 	       (unsigned long long)c->inodes, (unsigned long long)c->extended,
 	       (unsigned long long)sb->inodes);
 	for (int i = 0; i < 7; i++)
@@ -225,6 +255,7 @@ int cmd_info(int argc, char **argv)
 {
 	static const struct option long_opts[] = {
 		{ "offset", required_argument, NULL, OPT_OFFSET },
+		DEVICE_LONG_OPTS,
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -239,6 +270,11 @@ int cmd_info(int argc, char **argv)
 
 	while ((ch = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
 		switch (ch) {
+		case OPT_DEVICE:
+		case OPT_DEVICE_DIR:
+			if (!device_option(ch, optarg))
+				return EXIT_FAIL;
+			break;
 		case OPT_OFFSET:
 			if (!parse_u64(optarg, &offset))
 				return bad_value(info_usage, "--offset", optarg);
@@ -254,7 +290,7 @@ int cmd_info(int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return bad_args(info_usage, "IMAGE");
-	ret = open_image(argv[optind], offset, &img);
+	ret = open_image_meta(argv[optind], offset, &img);
 	if (ret)
 		return ret;
 	err = eroot_lookup(img, "/", &root);
@@ -263,7 +299,7 @@ int cmd_info(int argc, char **argv)
 	else
 		walk_image(img, "/", &root, &ops, &c);
 	if (!c.status)
-		print_info(eroot_image_super(img), &c, json);
+		print_info(img, &c, json);
 	nidmap_free(&c.seen);
 	eroot_image_close(img);
 	return c.status;

@@ -38,6 +38,13 @@ static const char initrd_usage[] =
 "  --dax IMAGE           write the content image to IMAGE, in the DAX layout,\n"
 "                        for a virtio-pmem device or a memmap= range: the\n"
 "                        loader mounts it from /dev/pmemN with -o dax=always\n"
+"  --fingerprint[=NAME]  content fingerprints in the image (xattr NAME,\n"
+"                        default " EROOT_FINGERPRINT_DEFAULT "), for page-cache\n"
+"                        sharing with other images (Linux 7.0 inode_share)\n"
+"  --share-domain ID     the loader mounts the images with inode_share,\n"
+"                        domain_id=ID where the kernel takes it: files with\n"
+"                        equal fingerprints in images of that domain (the\n"
+"                        real root's) share their page cache; not with --dax\n"
 "  --digest POLICY       sha256 (default: the loader verifies every module\n"
 "                        and image against the SHA-256 recorded in its\n"
 "                        configuration) or none (only with eroot.digest=)\n"
@@ -51,7 +58,8 @@ static const char initrd_usage[] =
 "  -h, --help            show this help\n";
 
 enum { OPT_MODULES_DIR = 0x100, OPT_KERNEL_CONFIG, OPT_LAYER, OPT_DIGEST, OPT_LOADER, OPT_STATS,
-       OPT_PRINT_DIGEST, OPT_DIGEST_FILE, OPT_HOT_LIST, OPT_DAX };
+       OPT_PRINT_DIGEST, OPT_DIGEST_FILE, OPT_HOT_LIST, OPT_DAX, OPT_FINGERPRINT,
+       OPT_SHARE_DOMAIN };
 
 static const struct option long_opts[] = {
 	{ "modules-dir", required_argument, NULL, OPT_MODULES_DIR },
@@ -64,6 +72,8 @@ static const struct option long_opts[] = {
 	{ "digest-file", required_argument, NULL, OPT_DIGEST_FILE },
 	{ "hot-list", required_argument, NULL, OPT_HOT_LIST },
 	{ "dax", required_argument, NULL, OPT_DAX },
+	{ "fingerprint", optional_argument, NULL, OPT_FINGERPRINT },
+	{ "share-domain", required_argument, NULL, OPT_SHARE_DOMAIN },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -172,6 +182,14 @@ static int parse_initrd_args(int argc, char **argv, struct initrd *r)
 		case OPT_DAX:
 			r->o.dax_image = optarg;
 			break;
+		case OPT_FINGERPRINT:
+			if (optarg && !*optarg)
+				return bad_value(initrd_usage, "--fingerprint", optarg);
+			r->o.fingerprint = optarg ? optarg : EROOT_FINGERPRINT_DEFAULT;
+			break;
+		case OPT_SHARE_DOMAIN:
+			r->o.share_domain = optarg;
+			break;
 		case 'q':
 			r->quiet = true;
 			break;
@@ -187,6 +205,11 @@ static int parse_initrd_args(int argc, char **argv, struct initrd *r)
 	r->o.input = argv[optind + 1];
 	if (r->o.dax_image && !r->compressor_given)
 		r->o.compressor = NULL;	/* every file served through DAX */
+	if (r->o.dax_image && r->o.share_domain) {
+		err_msg("--share-domain and --dax exclude each other: the kernel shares no page "
+			"cache of a DAX mount");
+		return EXIT_USAGE;
+	}
 	return 0;
 }
 

@@ -16,6 +16,7 @@ static const char ls_usage[] =
 "  -l               long format: mode, links, uid, gid, size, mtime, name\n"
 "  -R               recursive: every path below PATH\n"
 "  -a               include . and ..\n"
+DEVICE_USAGE
 "  --offset=BYTES   the image starts BYTES into the file\n"
 "  -h, --help       show this help\n";
 
@@ -103,6 +104,7 @@ int cmd_ls(int argc, char **argv)
 {
 	static const struct option long_opts[] = {
 		{ "offset", required_argument, NULL, OPT_OFFSET },
+		DEVICE_LONG_OPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -118,6 +120,11 @@ int cmd_ls(int argc, char **argv)
 		case 'l': l.longfmt = true; break;
 		case 'R': recursive = true; break;
 		case 'a': l.all = true; break;
+		case OPT_DEVICE:
+		case OPT_DEVICE_DIR:
+			if (!device_option(c, optarg))
+				return EXIT_FAIL;
+			break;
 		case OPT_OFFSET:
 			if (!parse_u64(optarg, &offset))
 				return bad_value(ls_usage, "--offset", optarg);
@@ -132,7 +139,7 @@ int cmd_ls(int argc, char **argv)
 		return bad_args(ls_usage, "IMAGE [PATH]");
 	if (argc - optind == 2)
 		path = argv[optind + 1];
-	l.status = open_image(argv[optind], offset, &l.img);
+	l.status = open_image_meta(argv[optind], offset, &l.img);
 	if (l.status)
 		return l.status;
 	err = eroot_lookup(l.img, path, &ino);

@@ -13,6 +13,7 @@ static const char stat_usage[] =
 "Show the inode of PATH in an EROFS image.\n"
 "\n"
 "  --json           print one JSON object\n"
+DEVICE_USAGE
 "  --offset=BYTES   the image starts BYTES into the file\n"
 "  -h, --help       show this help\n";
 
@@ -130,6 +131,7 @@ int cmd_stat(int argc, char **argv)
 {
 	static const struct option long_opts[] = {
 		{ "offset", required_argument, NULL, OPT_OFFSET },
+		DEVICE_LONG_OPTS,
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -142,6 +144,11 @@ int cmd_stat(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
 		switch (c) {
+		case OPT_DEVICE:
+		case OPT_DEVICE_DIR:
+			if (!device_option(c, optarg))
+				return EXIT_FAIL;
+			break;
 		case OPT_OFFSET:
 			if (!parse_u64(optarg, &offset))
 				return bad_value(stat_usage, "--offset", optarg);
@@ -157,7 +164,7 @@ int cmd_stat(int argc, char **argv)
 	}
 	if (argc - optind != 2)
 		return bad_args(stat_usage, "IMAGE PATH");
-	ret = open_image(argv[optind], offset, &img);
+	ret = open_image_meta(argv[optind], offset, &img);
 	if (ret)
 		return ret;
 	err = eroot_lookup(img, argv[optind + 1], &ino);

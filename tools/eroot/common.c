@@ -34,7 +34,9 @@ int image_error(struct eroot_image *img, const char *what, int err)
 {
 	const char *why = img ? eroot_image_errmsg(img) : "";
 
-	err_msg("%s: %s", what, *why ? why : strerror(-err));
+	err_msg("%s: %s%s", what, *why ? why : strerror(-err),
+		err == -ENXIO && !strncmp(why, "data on device", 14) ?
+		"; give it with --device or --device-dir" : "");
 	return exit_code(err);
 }
 
@@ -83,17 +85,140 @@ bool parse_u64(const char *s, uint64_t *out)
 	return !errno && !*end;
 }
 
+/* What --device and --device-dir gave, and what open_image() attached. */
+static const char **device_paths;
+static unsigned int ndevice_paths;
+static const char *device_dir;
+static char **attached;		/* by device id - 1 */
+static unsigned int nattached;
+
+bool device_option(int opt, const char *arg)
+{
+	const char **p;
+
+	if (opt == OPT_DEVICE_DIR) {
+		device_dir = arg;
+		return true;
+	}
+	p = realloc(device_paths, (ndevice_paths + 1) * sizeof(*p));
+	if (!p)
+		return false;
+	device_paths = p;
+	device_paths[ndevice_paths++] = arg;
+	return true;
+}
+
+/* Device @id from @path, checked against its tag where the tag allows. */
+static int attach_checked(struct eroot_image *img, const char *image, unsigned int id,
+			  const char *path)
+{
+	int err = eroot_image_attach_device(img, id, path, EROOT_DEVICE_VERIFY);
+
+	if (err == -EOPNOTSUPP) {
+		err_msg("%s: device %u: its tag names no content eroot can check; %s used unchecked",
+			image, id, path);
+		err = eroot_image_attach_device(img, id, path, 0);
+	}
+	return err ? image_error(img, image, err) : EXIT_OK;
+}
+
+/* Remember where each attached device came from, for reattach_devices(). */
+static void remember_devices(struct eroot_image *img, const char *dir)
+{
+	unsigned int n = eroot_image_device_count(img);
+
+	attached = calloc(n ? n : 1, sizeof(*attached));
+	nattached = attached ? n : 0;
+	for (unsigned int id = 1; id <= nattached; id++) {
+		struct eroot_device_info info;
+
+		eroot_image_device_info(img, id, &info);
+		if (id <= ndevice_paths)
+			attached[id - 1] = strdup(device_paths[id - 1]);
+		else if (info.attached && dir)	/* found by the search: find it again */
+			attached[id - 1] = strdup(dir);
+	}
+}
+
+static int attach_devices(struct eroot_image *img, const char *image, bool need_all)
+{
+	unsigned int n = eroot_image_device_count(img);
+	int ret;
+
+	if (ndevice_paths > n) {
+		err_msg("%s: %u devices given, the image has %u", image, ndevice_paths, n);
+		return EXIT_USAGE;
+	}
+	for (unsigned int id = 1; id <= ndevice_paths; id++)
+		if ((ret = attach_checked(img, image, id, device_paths[id - 1])))
+			return ret;
+	if (device_dir && n > ndevice_paths) {
+		int missing = eroot_image_attach_search(img, device_dir);
+
+		if (missing < 0)
+			return image_error(img, device_dir, missing);
+	}
+	remember_devices(img, device_dir);
+	for (unsigned int id = 1; need_all && id <= n; id++) {
+		struct eroot_device_info info;
+
+		eroot_image_device_info(img, id, &info);
+		if (!info.attached) {
+			err_msg("%s: device %u (tag %s, %llu blocks) is missing: give it with "
+				"--device PATH (one per device, in order) or --device-dir DIR",
+				image, id, *info.tag ? info.tag : "(none)",
+				(unsigned long long)info.blocks);
+			return EXIT_FAIL;
+		}
+	}
+	return EXIT_OK;
+}
+
+static int open_with_devices(const char *path, uint64_t offset, bool need_all,
+			     struct eroot_image **img)
+{
+	int err = eroot_image_open_path(path, offset, img), ret;
+
+	if (err) {
+		image_error(*img, path, err);
+		eroot_image_close(*img);
+		*img = NULL;
+		/* a file that cannot be opened is unreadable, not corrupt */
+		return exit_code(err);
+	}
+	ret = attach_devices(*img, path, need_all);
+	if (ret) {
+		eroot_image_close(*img);
+		*img = NULL;
+	}
+	return ret;
+}
+
 int open_image(const char *path, uint64_t offset, struct eroot_image **img)
 {
-	int err = eroot_image_open_path(path, offset, img);
+	return open_with_devices(path, offset, true, img);
+}
 
-	if (!err)
-		return EXIT_OK;
-	image_error(*img, path, err);
-	eroot_image_close(*img);
-	*img = NULL;
-	/* a file that cannot be opened is unreadable, not corrupt */
-	return exit_code(err);
+int open_image_meta(const char *path, uint64_t offset, struct eroot_image **img)
+{
+	return open_with_devices(path, offset, false, img);
+}
+
+int reattach_devices(struct eroot_image *img)
+{
+	for (unsigned int id = 1; id <= nattached; id++) {
+		struct eroot_device_info info;
+		int err;
+
+		if (!attached[id - 1] || eroot_image_device_info(img, id, &info) ||
+		    info.attached)
+			continue;
+		err = id <= ndevice_paths ? eroot_image_attach_device(img, id, attached[id - 1], 0) :
+		      eroot_image_attach_search(img, attached[id - 1]);
+		if (err < 0)
+			return err;
+	}
+	return 0;
 }
 
 int usage(const char *text, bool error)

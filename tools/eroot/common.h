@@ -50,12 +50,33 @@ void remove_on_fatal_signals(struct eroot_builder *building, const char *name1,
 /* Parse a byte count ("4096", "1k" is not accepted: plain decimal). */
 bool parse_u64(const char *s, uint64_t *out);
 
-/* Open IMAGE at OFFSET, printing the failure; returns an exit code. */
+/*
+ * Open IMAGE at OFFSET, printing the failure; returns an exit code.  The
+ * extra devices of a multi-device image named by --device and --device-dir
+ * (device_option()) are attached and checked against their tags;
+ * open_image() wants every one of them (the caller reads file data),
+ * open_image_meta() only those given (metadata is in the image).
+ */
 int open_image(const char *path, uint64_t offset, struct eroot_image **img);
+int open_image_meta(const char *path, uint64_t offset, struct eroot_image **img);
+/* Attach to @img, another handle of the same image, the devices the last
+ * open_image() attached (unchecked: that call checked them). */
+int reattach_devices(struct eroot_image *img);
 
 /* Long options every image reader takes. */
 #define OPT_OFFSET 0x100
 #define OPT_HELP 'h'
+#define OPT_DEVICE 0x180
+#define OPT_DEVICE_DIR 0x181
+#define DEVICE_LONG_OPTS \
+	{ "device", required_argument, NULL, OPT_DEVICE }, \
+	{ "device-dir", required_argument, NULL, OPT_DEVICE_DIR }
+#define DEVICE_USAGE \
+"  --device=PATH    an extra device of a multi-device image (repeat it for\n" \
+"                   each, in device order); checked against its tag\n" \
+"  --device-dir=DIR find the extra devices among the files of DIR\n"
+/* Record --device or --device-dir (@opt); false when memory runs out. */
+bool device_option(int opt, const char *arg);
 
 /* Print usage to stdout (help) or stderr (error) and return the exit code. */
 int usage(const char *text, bool error);
@@ -82,6 +103,7 @@ void put_escaped(FILE *f, const char *s, size_t len);
 char *escaped(const char *s);
 
 int cmd_mkfs(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
 int cmd_fsck(int argc, char **argv);
 int cmd_extract(int argc, char **argv);
 int cmd_ls(int argc, char **argv);

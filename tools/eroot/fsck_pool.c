@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common.h"
 #include "fsck_pool.h"
 
 /* A batch: about what one decode-heavy step of a worker should be, small
@@ -292,6 +293,8 @@ static int open_workers(struct fsck_pool *p, struct eroot_image *img, const char
 			p->nhandles = i + 1;
 		if (!err && !same_image(img, w->img))
 			err = -EIO;
+		if (!err)	/* a multi-device image's devices, as the caller's */
+			err = reattach_devices(w->img);
 		if (err) {
 			snprintf(why, why_size, "%s", err == -EIO && w->img ?
 				 "the image changed while being checked" :

@@ -8,6 +8,7 @@
 
 static const struct command commands[] = {
 	{ "mkfs", "build an EROFS image from a directory or an archive", cmd_mkfs },
+	{ "merge", "build one metadata image over several EROFS images", cmd_merge },
 	{ "fsck", "check an image, reading all of it", cmd_fsck },
 	{ "extract", "restore an image's content into a directory", cmd_extract },
 	{ "ls", "list directories of an image", cmd_ls },

@@ -54,7 +54,7 @@ int place_file_data(struct eroot_builder *b, struct placer *pl)
 	int err = 0;
 
 	for (size_t i = 0; i < b->nnodes; i++)
-		if (S_ISREG(b->nodes[i]->mode))
+		if (S_ISREG(b->nodes[i]->mode) && !b->nodes[i]->ref)
 			c.total += b->nodes[i]->size;
 	c.buf = malloc(COPY_BUF);
 	if (!c.buf || (b->nprofiles && zpipe_new(b, &c.zpipe)))
@@ -77,8 +77,8 @@ int place_file_data(struct eroot_builder *b, struct placer *pl)
 			packed = size;
 			c.total += size;	/* progress goes on through it */
 		}
-		if (!S_ISREG(n->mode) || !n->size)
-			continue;
+		if (!S_ISREG(n->mode) || !n->size || n->ref)
+			continue;	/* (n->ref: its data stays in an input image) */
 		c.n = n;
 		err = source_open(b, n, &c.src, &c.base);
 		if (err) {

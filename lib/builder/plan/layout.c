@@ -327,6 +327,12 @@ static int plan_node(struct eroot_builder *b, struct bnode *n)
 	n->xattr_icount = n->ibody_size ?
 		(uint16_t)((n->ibody_size - EROFS_XATTR_IBODY_HEADER_SIZE) / 4 + 1) : 0;
 	n->datalayout = EROFS_INODE_FLAT_PLAIN;
+	if (n->ref) {
+		int err = plan_ref(b, n);
+
+		if (err <= 0)
+			return err;
+	}
 	/* DAX: holes are written as zero blocks, for kernels before 6.5 */
 	if (S_ISREG(n->mode) && n->sparse && n->size && !b->opts.dax)
 		return plan_chunks(b, n);
@@ -461,6 +467,8 @@ static uint64_t record_size(const struct eroot_builder *b, const struct bnode *n
 {
 	uint64_t base = inode_base_size(n);
 
+	if (n->ref)
+		return ref_record_size(b, n);
 	switch (n->datalayout) {
 	case EROFS_INODE_CHUNK_BASED:
 		return ((base + 3) & ~3ull) + (uint64_t)n->nchunks * EROFS_BLOCK_MAP_ENTRY_SIZE;

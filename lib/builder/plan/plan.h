@@ -46,6 +46,12 @@ bool plan_compressed_form(struct eroot_builder *b, struct bnode *n, const struct
 /* The packed inode's size, once every fragment is placed. */
 void plan_packed_size(struct eroot_builder *b, uint64_t size);
 
+/* ref.c: eroot merge's files whose data stays in an input image: their
+ * form (0), or 1 when their data had to be copied after all (plan it as
+ * any file's); the bytes their inode record takes. */
+int plan_ref(struct eroot_builder *b, struct bnode *n);
+uint64_t ref_record_size(const struct eroot_builder *b, const struct bnode *n);
+
 /* zindex.c: compression indexes, compact where the block size allows */
 bool zindex_compact(const struct eroot_builder *b);
 /* Record size of compressed inode @n whose inode and xattrs take @base

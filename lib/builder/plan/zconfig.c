@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "builder/builder.h"
+#include "builder/source/source.h"
 #include "builder/plan/plan.h"
 #define MAX_ALGS 4
 
@@ -286,13 +287,15 @@ size_t compr_cfgs_encode(const struct eroot_builder *b, uint8_t *out)
 		uint8_t *cfg;
 		size_t len = alg == Z_EROFS_COMPRESSION_LZ4 || alg == Z_EROFS_COMPRESSION_LZMA ? 14 : 6;
 
-		if (!(b->algs_used & (1u << alg)))
+		if (!((b->algs_used | b->ref_algs) & (1u << alg)))
 			continue;
 		at = (at + 3) & ~(size_t)3;
 		cfg = out + at + 2;
 		memset(out + at, 0, 2 + len);
 		put_le16(out + at, (uint16_t)len);
-		switch (alg) {
+		switch (b->algs_used & (1u << alg) ? alg : Z_EROFS_COMPRESSION_MAX) {
+		case Z_EROFS_COMPRESSION_MAX:	/* only eroot merge's inputs use it */
+			break;
 		case Z_EROFS_COMPRESSION_LZ4:
 			put_le16(cfg + 2, (uint16_t)(max_over(b, alg, true) >> b->blkszbits));
 			break;
@@ -306,6 +309,8 @@ size_t compr_cfgs_encode(const struct eroot_builder *b, uint8_t *out)
 			cfg[1] = (uint8_t)(log2_up(max_over(b, alg, false)) - 10);
 			break;
 		}
+		if (b->ref_algs & (1u << alg))	/* and what the inputs need */
+			image_cfg_max(alg, cfg, b->ref_cfgs[alg]);
 		at += 2 + len;
 	}
 	return at;

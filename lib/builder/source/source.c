@@ -13,7 +13,7 @@
 
 /* Every kind, so that what each holds is freed with the builder. */
 static const struct source_ops *const kinds[] = {
-	&dir_source, &archive_source, &initramfs_source,
+	&dir_source, &archive_source, &initramfs_source, &image_source,
 };
 
 int source_add(struct eroot_builder *b, const struct source_ops *kind,
@@ -51,6 +51,12 @@ int eroot_builder_add_initramfs(struct eroot_builder *b, const char *path,
 {
 	return source_add(b, &initramfs_source,
 			  &(struct source_args){ .path = path, .early_bytes = early_bytes });
+}
+
+int eroot_builder_add_image(struct eroot_builder *b, const char *path, unsigned int flags)
+{
+	return source_add(b, &image_source,
+			  &(struct source_args){ .path = path, .flags = flags });
 }
 
 int source_open(const struct eroot_builder *b, const struct bnode *n, int *fd, uint64_t *base)

@@ -5,6 +5,7 @@
  *   dir.c        a directory on a mounted filesystem (data: dir_reopen.c)
  *   archive.c    tar and cpio archives, through libarchive
  *   initramfs.c  an initramfs, read as the kernel reads it
+ *   image.c      an EROFS image, a layer of eroot merge
  * Helpers they share: the stage (archive data on disk until placed), the
  * path index (entries in any order, layers), the exclude lists.
  * source.c holds the public eroot_builder_add_*() calls and the list of
@@ -31,6 +32,7 @@ struct source_args {
 	const char *path;		/* directory, archive ("-": stdin), initramfs */
 	enum eroot_archive_format format;	/* archives */
 	uint64_t *early_bytes;		/* initramfs: length of its early archives */
+	unsigned int flags;		/* images: EROOT_IMAGE_* */
 };
 
 struct source_ops {
@@ -55,7 +57,14 @@ struct source_ops {
 	void (*release)(struct eroot_builder *b);
 };
 
-extern const struct source_ops dir_source, archive_source, initramfs_source;
+extern const struct source_ops dir_source, archive_source, initramfs_source, image_source;
+
+/* image.c: a file of an input image whose data plan/ finds it cannot refer
+ * to (n->ref) gets its data copied after all; or just forgets the ref. */
+int image_copy_ref(struct eroot_builder *b, struct bnode *n);
+void image_drop_ref(struct bnode *n);
+/* Field by field, the larger of two compression configuration records. */
+void image_cfg_max(unsigned int alg, uint8_t *into, const uint8_t *from);
 
 /* source.c: the one way in and the one way to the data */
 int source_add(struct eroot_builder *b, const struct source_ops *kind,

@@ -77,6 +77,9 @@ void tree_free_node(struct eroot_builder *b, struct bnode *n)
 	free(n->chunk_addr);
 	free(n->extents);
 	free(n->dir_data);
+	if (n->ref)
+		free(n->ref->bytes);
+	free(n->ref);
 	free(n);
 }
 

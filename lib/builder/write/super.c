@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* The superblock and the compression configurations that follow it. */
+/* The superblock and what follows it: compression configurations, the
+ * device table, the long xattr prefix table. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,26 +12,29 @@
 #include "builder/write/write.h"
 
 /*
- * --fingerprint: the long xattr prefix table right after the compression
- * configurations, in the raw image (COMPAT_PLAIN_XATTR_PFX), its one entry
- * the one ishare_xattr_prefix_id names.  Returns the bytes it takes.
+ * --fingerprint: the long xattr prefix table in the raw image
+ * (COMPAT_PLAIN_XATTR_PFX) after the compression configurations and the
+ * device table (eroot merge), all of them in the space first_data_block()
+ * keeps; its one entry is the one ishare_xattr_prefix_id names.
  */
-static size_t prefix_table(const struct eroot_builder *b, struct erofs_sb *sb,
-			   uint8_t *region, size_t used)
+static int write_prefix_table(struct eroot_builder *b, int fd, struct erofs_sb *sb,
+			      size_t cfgs)
 {
-	size_t at = erofs_xattr_align((uint32_t)used);
+	uint64_t at = b->ndevices ? devices_table_end(b) :
+				    EROFS_SUPER_OFFSET + EROFS_SUPER_SIZE + cfgs;
+	uint8_t entry[2 + 1 + EROFS_NAME_LEN + 3];
 
 	if (!fingerprint_table_size(b))
 		return 0;
+	at = erofs_xattr_align((uint32_t)at);
 	sb->feature_compat |= EROFS_FEATURE_COMPAT_ISHARE_XATTRS |
 			      EROFS_FEATURE_COMPAT_PLAIN_XATTR_PFX;
 	sb->feature_incompat |= EROFS_FEATURE_INCOMPAT_XATTR_PREFIXES;
 	sb->xattr_prefix_count = 1;
-	sb->xattr_prefix_start = (uint32_t)((EROFS_SUPER_OFFSET + at) / 4);
+	sb->xattr_prefix_start = (uint32_t)(at / 4);
 	sb->ishare_xattr_prefix_id = 0;	/* an index, without the 0x80 bit */
-	memset(region + used, 0, at - used);
-	fingerprint_table_encode(b, region + at);
-	return at - used + fingerprint_table_size(b);
+	fingerprint_table_encode(b, entry);
+	return pwrite_all(b, fd, entry, fingerprint_table_size(b), at);
 }
 
 /*
@@ -40,8 +44,7 @@ static size_t prefix_table(const struct eroot_builder *b, struct erofs_sb *sb,
 int write_super(struct eroot_builder *b, int fd)
 {
 	size_t len = erofs_sb_checksum_len(b->blkszbits);
-	/* the superblock, configurations and prefix table, or its block */
-	uint8_t *region = malloc(len > 1024 ? len : 1024);
+	uint8_t *region = malloc(len > 256 ? len : 256);
 	size_t cfgs;
 	struct erofs_sb sb = {
 		.magic = EROFS_MAGIC,
@@ -58,12 +61,17 @@ int write_super(struct eroot_builder *b, int fd)
 	};
 	ssize_t got;
 
-	if (b->compressed_any) {
+	if (b->compressed_any || b->ref_algs) {
 		sb.feature_incompat |= EROFS_FEATURE_INCOMPAT_ZERO_PADDING |
 				       EROFS_FEATURE_INCOMPAT_COMPR_CFGS;
-		sb.available_compr_algs = b->algs_used;
+		sb.available_compr_algs = b->algs_used | b->ref_algs;
 	}
-	if (b->ztail_any)
+	if (b->ndevices) {
+		sb.feature_incompat |= EROFS_FEATURE_INCOMPAT_DEVICE_TABLE;
+		sb.extra_devices = b->ndevices;
+		sb.devt_slotoff = (uint16_t)(devices_table_off() / 128);
+	}
+	if (b->ztail_any || b->ref_ztail)
 		sb.feature_incompat |= EROFS_FEATURE_INCOMPAT_ZTAILPACKING;
 	if (b->packed) {
 		sb.feature_incompat |= EROFS_FEATURE_INCOMPAT_FRAGMENTS;
@@ -78,9 +86,22 @@ int write_super(struct eroot_builder *b, int fd)
 	if (b->label)
 		memcpy(sb.volume_name, b->label, strlen(b->label));
 	cfgs = compr_cfgs_encode(b, region + EROFS_SUPER_SIZE);
-	cfgs += prefix_table(b, &sb, region, EROFS_SUPER_SIZE + cfgs);
+	err = write_prefix_table(b, fd, &sb, cfgs);
 	erofs_sb_encode(&sb, region);
-	err = pwrite_all(b, fd, region, EROFS_SUPER_SIZE + cfgs, EROFS_SUPER_OFFSET);
+	if (!err)
+		err = pwrite_all(b, fd, region, EROFS_SUPER_SIZE + cfgs, EROFS_SUPER_OFFSET);
+	if (!err && b->ndevices) {
+		uint64_t tlen = devices_table_end(b) - devices_table_off();
+		uint8_t *table = malloc(tlen);
+
+		if (!table)
+			err = BFAIL(b, -ENOMEM, "out of memory");
+		if (table)
+			devices_encode(b, table);
+		if (table)
+			err = pwrite_all(b, fd, table, tlen, devices_table_off());
+		free(table);
+	}
 	if (!err) {
 		got = pread(fd, region, len, EROFS_SUPER_OFFSET);
 		if (got != (ssize_t)len)

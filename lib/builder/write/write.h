@@ -23,6 +23,15 @@ int image_file_create(struct eroot_builder *b, const char *path, int *fd);
 int image_file_commit(struct eroot_builder *b, int fd, const char *path);
 void image_file_abort(struct eroot_builder *b, int fd);
 
+/* devices.c: eroot merge's device table and referring inodes */
+uint64_t devices_table_off(void);
+uint64_t devices_table_end(const struct eroot_builder *b);
+/* Give each device its place in the unified space past @own_blocks. */
+int devices_assign(struct eroot_builder *b, uint64_t own_blocks);
+void devices_encode(const struct eroot_builder *b, uint8_t *out);
+uint32_t ref_i_u(const struct eroot_builder *b, const struct bnode *n);
+void ref_encode(const struct eroot_builder *b, const struct bnode *n, uint8_t *inode_at);
+
 /* super.c: the superblock last, its checksum over its block */
 int write_super(struct eroot_builder *b, int fd);
 

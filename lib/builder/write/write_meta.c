@@ -60,6 +60,8 @@ uint8_t *node_content(const struct eroot_builder *b, struct bnode *n)
 
 static uint32_t i_u_of(const struct eroot_builder *b, const struct bnode *n)
 {
+	if (n->ref)
+		return ref_i_u(b, n);
 	if (S_ISCHR(n->mode) || S_ISBLK(n->mode))
 		return erofs_encode_dev(n->rdev_major, n->rdev_minor);
 	if (n->datalayout == EROFS_INODE_CHUNK_BASED)	/* format: 4-byte block map */
@@ -90,6 +92,10 @@ static int encode_inode(struct eroot_builder *b, const struct bnode *n, uint8_t 
 	erofs_dinode_encode(&di, at);
 	if (n->ibody_size)
 		xattrs_encode_ibody(b, n, at + base - n->ibody_size);
+	if (n->ref) {
+		ref_encode(b, n, at);
+		return 0;
+	}
 	switch (n->datalayout) {
 	case EROFS_INODE_CHUNK_BASED: {
 		uint8_t *map = at + ((base + 3) & ~3u);
@@ -142,6 +148,8 @@ int write_metadata(struct eroot_builder *b, int fd, void *hash_state)
 
 	if (!buf)
 		return BFAIL(b, -ENOMEM, "out of memory");
+	/* the devices' unified addresses follow the image's own blocks */
+	err = devices_assign(b, b->meta_blkaddr + ((area + blksz - 1) >> b->blkszbits));
 	for (size_t i = 0; i < b->nnodes && !err; i++) {
 		struct bnode *n = b->nodes[i];
 
