@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 """eroot merge: merges of 2, 3 and 10 layers built with eroot mkfs (plain,
 lz4hc, zstd with ztailpacking, fragments, whiteouts and opaque directories)
-mounted by the kernel with one device= per input (loop devices) and compared
-with the union built by hand (overlay rules applied in Python); --copy
-stands alone; inputs of different block sizes are refused, leaving no OUT."""
+mounted by the kernel with one device= per input (loop devices) and read
+by eroot extract --device, both compared with the union built by hand
+(overlay rules applied in Python); eroot fsck passes with --device-dir;
+swapped devices are refused; --copy stands alone; inputs of different block
+sizes are refused, leaving no OUT."""
 import contextlib
 import os
 import random
@@ -13,6 +15,7 @@ import stat
 import eroottest as E
 
 OPAQUE = 'trusted.overlay.opaque'
+EXIT_CORRUPT = 3
 
 
 def write(path, size, seed):
@@ -138,10 +141,36 @@ def loops(paths):
             E.run(['losetup', '-d', d])
 
 
+def device_args(devices):
+    return [a for d in devices for a in ('--device', d)]
+
+
+def check_reader(t, name, out, imgs, hand, work):
+    """eroot's reader: the union through --device, fsck through
+    --device-dir, a swapped pair refused."""
+    dest = os.path.join(work, name + '-extract')
+    res = E.eroot('extract', *device_args(imgs), out, dest, timeout=600)
+    if E.must(t, res, '%s: eroot extract --device' % name):
+        E.same_manifest(t, E.manifest(hand), E.manifest(dest),
+                        '%s: eroot reads the union built by hand' % name)
+    shutil.rmtree(dest, ignore_errors=True)
+    E.must(t, E.eroot('fsck', '--device-dir', os.path.dirname(imgs[0]), out, timeout=600),
+           '%s: eroot fsck --device-dir' % name)
+    swapped = imgs[:-2] + [imgs[-1], imgs[-2]]
+    res = E.eroot('fsck', *device_args(swapped), out)
+    E.sane_failure(t, res, '%s: the last two devices swapped: refused' % name,
+                   EXIT_CORRUPT, command='fsck')
+    # (too short for its slot, or the wrong bytes: either names the device)
+    t.check(('device %d: ' % (len(imgs) - 1)).encode() in res.err,
+            '%s: the refusal names the device' % name, res.err)
+
+
 def check_merge(t, work, name, layers, mkfs_opts, expect_copied=None):
     imgs = []
+    inputs = os.path.join(work, name + '-inputs')   # for --device-dir
+    os.makedirs(inputs)
     for i, (src, opts) in enumerate(zip(layers, mkfs_opts)):
-        img = os.path.join(work, '%s-%d.erofs' % (name, i))
+        img = os.path.join(inputs, '%s-%d.erofs' % (name, i))
         E.mkfs(t, img, src, *opts)
         imgs.append(img)
     out = os.path.join(work, name + '.erofs')
@@ -171,6 +200,7 @@ def check_merge(t, work, name, layers, mkfs_opts, expect_copied=None):
                     '%s: the root\'s mode, owner and mtime are the top layer\'s' % name)
         finally:
             E.run(['umount', mnt])
+    check_reader(t, name, out, imgs, hand, work)
     return out, imgs
 
 
@@ -208,12 +238,13 @@ def main():
                 if m:
                     E.same_manifest(t, E.manifest(hand), E.manifest(m),
                                     '--copy: the kernel reads the union')
+            E.must(t, E.eroot('fsck', alone), '--copy: eroot fsck with no device')
 
     # inputs of two block sizes: refused, and no OUT
     small = os.path.join(work, 'b1024.erofs')
     E.mkfs(t, small, trees[0], '-b', '1024')
     out = os.path.join(work, 'mixed.erofs')
-    res = E.eroot('merge', out, os.path.join(work, 'two-0.erofs'), small)
+    res = E.eroot('merge', out, os.path.join(work, 'two-inputs', 'two-0.erofs'), small)
     E.sane_failure(t, res, 'a merge of 4096- and 1024-byte blocks', 2)
     t.check('block size' in res.err.decode(), 'the refusal names the block size',
             res.err.decode())
