@@ -3,7 +3,7 @@
  * image-manifest: print the manifest of an EROFS image, read through
  * liberoot's public API, in exactly the format of tests/manifest.py.
  *
- *     image-manifest [--offset=N] [--fingerprints] IMAGE
+ *     image-manifest [--offset=N] [--fingerprints] [--device-dir=DIR] IMAGE
  *
  * Besides printing, it cross-checks what the API says: "." and ".." of each
  * directory, dirent file types against inode modes, eroot_lookup() against
@@ -13,6 +13,7 @@
  * --fingerprints: regular files get a field fingerprint=NAME:HEX, their
  * ISHARE_XATTRS fingerprint found by eroot_image_fingerprint_name() (also
  * in no namespace, where the xattrs= field never shows it).
+ * --device-dir: a multi-device image's devices, found in DIR by tag.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -467,13 +468,13 @@ static void print_entry(const struct entry *e)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: image-manifest [--offset=N] [--fingerprints] IMAGE\n");
+	fprintf(stderr, "usage: image-manifest [--offset=N] [--fingerprints] [--device-dir=DIR] IMAGE\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
-	const char *path = NULL;
+	const char *path = NULL, *device_dir = NULL;
 	uint64_t offset = 0;
 	struct eroot_inode root;
 	size_t lookup_step;
@@ -497,6 +498,8 @@ int main(int argc, char **argv)
 				usage();
 		} else if (!strcmp(arg, "--fingerprints")) {
 			show_fingerprints = 1;
+		} else if (!strncmp(arg, "--device-dir=", 13)) {
+			device_dir = arg + 13;
 		} else if (!path && arg[0] != '-') {
 			path = arg;
 		} else {
@@ -513,6 +516,8 @@ int main(int argc, char **argv)
 		eroot_image_close(img);
 		return exit_for(err);
 	}
+	if (device_dir && (err = eroot_image_attach_search(img, device_dir)) != 0)
+		fail(err < 0 ? err : -ENXIO, "%s: devices in %s", path, device_dir);
 	err = eroot_iget(img, eroot_image_super(img)->root_nid, &root);
 	if (err)
 		fail(err, "root inode");

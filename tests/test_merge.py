@@ -4,9 +4,12 @@ lz4hc, zstd with ztailpacking, fragments, whiteouts and opaque directories)
 mounted by the kernel with one device= per input (loop devices) and read
 by eroot extract --device, both compared with the union built by hand
 (overlay rules applied in Python); eroot fsck passes with --device-dir;
-swapped devices are refused; --copy stands alone; inputs of different block
+swapped devices are refused; fingerprints (ISHARE_XATTRS) of the inputs
+reach the merged image, those of an input without them are computed, and
+inputs of two fingerprint names are refused; --copy stands alone; inputs of different block
 sizes are refused, leaving no OUT."""
 import contextlib
+import hashlib
 import os
 import random
 import shutil
@@ -204,6 +207,59 @@ def check_merge(t, work, name, layers, mkfs_opts, expect_copied=None):
     return out, imgs
 
 
+def fingerprints(image, device_dir=None):
+    """{path: fingerprint field or None} of @image's manifest."""
+    cmd = [E.IMAGE_MANIFEST or E.env_path('IMAGE_MANIFEST'), '--fingerprints', image]
+    if device_dir:
+        cmd.insert(1, '--device-dir=' + device_dir)
+    res = E.run(cmd)
+    if res.rc:
+        raise RuntimeError(res.describe())
+    return {p: f.get('fingerprint') for p, f in map(E.parse_line, res.out.decode().splitlines())}
+
+
+def check_fingerprints(t, work, trees):
+    """Two fingerprinted inputs (plain, lz4hc): the merged image has their
+    values; a third without them (zstd, inline tails): computed."""
+    name = 'fp'
+    got = check_merge(t, work, name, trees,
+                      [['--fingerprint'], ['--fingerprint', '-z', 'lz4hc'],
+                       ['-z', 'zstd', '-E', 'ztailpacking']])
+    if not got:
+        return
+    out, imgs = got
+    merged = fingerprints(out, os.path.dirname(imgs[0]))
+    inputs = {}
+    for img in imgs[:2]:
+        inputs.update(fingerprints(img))
+    files = [p for p, f in merged.items() if f]
+    t.check(len(files) > 10, 'fp: %d files with a fingerprint' % len(files))
+    hand = os.path.join(work, name + '-union')
+    wrong = []
+    for p in files:
+        with open(os.path.join(hand, p), 'rb') as f:
+            want = 'erofs.fingerprint.v1:' + (b'sha256:' + hashlib.sha256(f.read()).digest()).hex()
+        if merged[p] != want:
+            wrong.append('%s: %s, content %s' % (p, merged[p], want))
+    t.check(not wrong, 'fp: every fingerprint is its content\'s SHA-256', '\n'.join(wrong))
+    kept = [p for p in files if inputs.get(p) == merged[p]]
+    t.check(kept, 'fp: %d fingerprints as the inputs have them' % len(kept))
+    plain = [p for p in merged if not merged[p] and os.path.isfile(os.path.join(hand, p)) and
+             not os.path.islink(os.path.join(hand, p)) and
+             os.path.getsize(os.path.join(hand, p))]
+    t.check(not plain, 'fp: no file with data lacks one', ' '.join(plain))
+    E.must(t, E.eroot('fsck', *device_args(imgs), out, timeout=600),
+           'fp: eroot fsck --device checks the fingerprints')
+    other = os.path.join(work, 'fp-other.erofs')
+    E.mkfs(t, other, trees[2], '--fingerprint=trusted.other.v1')
+    bad = os.path.join(work, 'fp-bad.erofs')
+    res = E.eroot('merge', bad, imgs[0], other)
+    E.sane_failure(t, res, 'fp: inputs of two fingerprint names: refused', 2,
+                   command='merge')
+    t.check(b'fingerprint name' in res.err and not os.path.exists(bad),
+            'fp: the refusal names the fingerprint, and leaves no OUT', res.err)
+
+
 def main():
     t = E.Checker('merge')
     E.require_root()
@@ -227,6 +283,8 @@ def main():
     # fragments cannot be referred to: copied, and said so
     check_merge(t, work, 'fragments', trees[3:5], [['-z', 'lz4', '-E', 'all-fragments'], []],
                 expect_copied=lambda c: c > 0)
+
+    check_fingerprints(t, work, trees[4:7])
 
     # --copy: one image that stands alone
     if ten:

@@ -17,6 +17,8 @@ static const char merge_usage[] =
 "\".wh.\" names and opaque directories hide what earlier images have.  Each\n"
 "IMAGE becomes an extra device of OUT, tagged with its SHA-256; its files'\n"
 "data stays there wherever the kernel can map it, and is copied otherwise.\n"
+"Fingerprints (mkfs --fingerprint) are kept, computed for IMAGEs without\n"
+"them; IMAGEs of two fingerprint names are refused.\n"
 "Mount with one device= per IMAGE, in order:\n"
 "  mount -t erofs -o ro,device=IMAGE1,device=IMAGE2 OUT DIR\n"
 "\n"

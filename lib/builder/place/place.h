@@ -77,6 +77,8 @@ void fp_update(struct copy *c, const void *data, size_t len);
 void fp_finish(struct copy *c, struct bnode *n);
 /* Read @n whole, once more, for its digest. */
 int fp_read_file(struct copy *c, struct bnode *n);
+/* ... or of a file whose data stays in an input image (eroot merge). */
+int fp_read_ref(struct copy *c, struct bnode *n);
 void fp_free(struct copy *c);
 
 /* copy.c: reading the source */

@@ -77,6 +77,10 @@ int place_file_data(struct eroot_builder *b, struct placer *pl)
 			packed = size;
 			c.total += size;	/* progress goes on through it */
 		}
+		if (n->ref && S_ISREG(n->mode) && fingerprint_wanted(b, n) && !n->fp_done)
+			err = fp_read_ref(&c, n);	/* its input had none */
+		if (err)
+			break;
 		if (!S_ISREG(n->mode) || !n->size || n->ref)
 			continue;	/* (n->ref: its data stays in an input image) */
 		c.n = n;

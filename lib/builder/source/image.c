@@ -15,6 +15,11 @@
  * device's unified range.  Whatever cannot be referred to (fragments, a
  * multi-device input, a form plan/ finds does not fit) is copied, through
  * the stage, as archive data is.
+ *
+ * Fingerprints (ISHARE_XATTRS): an input's fingerprint name becomes the
+ * output's, and its files keep their values; files of inputs without
+ * fingerprints get theirs computed (place/fingerprint.c).  One image has
+ * one fingerprint name: inputs with different names are refused.
  */
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -40,6 +45,7 @@ struct isrc {
 	struct eroot_builder *b;
 	struct eroot_image *img;
 	const char *image_path;
+	const char *fp_name;		/* the input's fingerprint xattr, or NULL */
 	uint16_t device;		/* 0: everything is copied */
 	struct nidmap seen;
 	char path[4096];		/* of the entry at hand, for messages */
@@ -128,6 +134,41 @@ static bool is_opaque(struct isrc *s, const struct eroot_inode *dir)
 
 	return (eroot_getxattr(s->img, dir, "trusted.overlay.opaque", &v, 1) == 1 && v == 'y') ||
 	       (eroot_getxattr(s->img, dir, "user.overlay.opaque", &v, 1) == 1 && v == 'y');
+}
+
+/* The input's fingerprint value, "sha256:" + 32 bytes, saves reading the
+ * data again; anything else is computed anew. */
+static void take_fingerprint(struct isrc *s, struct bnode *n, const struct eroot_inode *ino)
+{
+	uint8_t v[7 + 32];
+
+	if (s->fp_name && eroot_getxattr(s->img, ino, s->fp_name, v, sizeof(v)) == sizeof(v) &&
+	    !memcmp(v, "sha256:", 7)) {
+		memcpy(n->fp_digest, v + 7, 32);
+		n->fp_done = true;
+	}
+}
+
+/* The first fingerprinted input (or --fingerprint) names the output's. */
+static int adopt_fingerprint_name(struct isrc *s)
+{
+	struct eroot_builder *b = s->b;
+
+	s->fp_name = eroot_image_fingerprint_name(s->img);
+	if (!s->fp_name)
+		return 0;
+	if (b->fp_name) {
+		if (strcmp(b->fp_name, s->fp_name))
+			return BFAIL(b, -EINVAL, "%s: fingerprint name %s, but an earlier image's "
+				     "is %s: a merged image has one", s->image_path, s->fp_name,
+				     b->fp_name);
+		return 0;
+	}
+	b->fp_name = strdup(s->fp_name);
+	if (!b->fp_name)
+		return BFAIL(b, -ENOMEM, "out of memory");
+	b->opts.fingerprint = b->fp_name;
+	return fingerprint_check_name(b);
 }
 
 /* ---- file data: copied ---- */
@@ -417,6 +458,8 @@ static int merge_entry(struct isrc *s, struct bnode *out, const struct dent *d)
 			n->rdev_minor = ino.rdev_minor;
 		} else if (S_ISREG(ino.mode)) {
 			err = file_data(s, n, &ino);
+			if (!err)
+				take_fingerprint(s, n, &ino);
 		}
 		if (err)
 			return err;
@@ -605,6 +648,9 @@ static int image_scan(struct eroot_builder *b, const struct source_args *a)
 		return BFAIL(b, -EINVAL, "%s: block size %u, but the output's is %u: "
 			     "the inputs must share one block size", a->path,
 			     eroot_image_super(s.img)->block_size, blksz_of(b));
+	err = adopt_fingerprint_name(&s);
+	if (err)
+		return err;
 	if ((a->flags & EROOT_IMAGE_REFERENCE) && referable(&s)) {
 		err = add_device(&s);
 		if (err)
