@@ -25,6 +25,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "guest-hash.h"
+
 #define MAX_DEVICES 8
 
 static FILE *out;			/* ttyS1 */
@@ -33,34 +35,15 @@ static const char *root;		/* the mount point hashed */
 
 static int hash_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
-	static unsigned char buf[1 << 16];
 	unsigned char md[32];
-	unsigned int mdlen;
-	EVP_MD_CTX *ctx;
-	ssize_t n;
-	int fd;
+	char prefix[16];
 
 	(void)ftw;
 	if (type != FTW_F || !S_ISREG(st->st_mode))
 		return 0;
-	fd = open(path, O_RDONLY);
-	if (fd < 0) {
-		fprintf(out, "ERR open %s: %m\n", path);
-		return 0;
-	}
-	ctx = EVP_MD_CTX_new();
-	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		EVP_DigestUpdate(ctx, buf, (size_t)n);
-	if (n < 0)
-		fprintf(out, "ERR read %s: %m\n", path);
-	close(fd);
-	EVP_DigestFinal_ex(ctx, md, &mdlen);
-	EVP_MD_CTX_free(ctx);
-	fprintf(out, "F %s %s ", label, path + strlen(root) + 1);
-	for (unsigned int i = 0; i < mdlen; i++)
-		fprintf(out, "%02x", md[i]);
-	fputc('\n', out);
+	snprintf(prefix, sizeof(prefix), "F %s", label);
+	if (guest_sha256_file(out, path, md) == 0)
+		guest_print_hash(out, prefix, path + strlen(root) + 1, md);
 	return 0;
 }
 

@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "guest-hash.h"
 #include "guest-meminfo.h"
 
 static FILE *out;			/* ttyS1 */
@@ -55,40 +56,17 @@ static const char *mnt_of(char s)
 }
 
 /* Read all of a regular file and hash it (the SHA-256 on ttyS1 when
- * listing). */
+ * listing; every round hashes, so that each runs the same code). */
 static int read_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
-	static unsigned char buf[1 << 20];
 	unsigned char md[32];
-	unsigned int mdlen;
-	EVP_MD_CTX *ctx;
-	ssize_t n;
-	int fd;
+	char prefix[4] = { 'F', ' ', side, 0 };
 
 	(void)ftw;
 	if (type != FTW_F || !S_ISREG(st->st_mode))
 		return 0;
-	fd = open(path, O_RDONLY);
-	if (fd < 0) {
-		fprintf(out, "ERR open %s: %m\n", path);
-		return 0;
-	}
-	ctx = EVP_MD_CTX_new();
-	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-	/* every round hashes, so that each runs the same code */
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		EVP_DigestUpdate(ctx, buf, (size_t)n);
-	if (n < 0)
-		fprintf(out, "ERR read %s: %m\n", path);
-	close(fd);
-	EVP_DigestFinal_ex(ctx, md, &mdlen);
-	EVP_MD_CTX_free(ctx);
-	if (listing) {
-		fprintf(out, "F %c %s ", side, path + strlen(mnt_of(side)) + 1);
-		for (unsigned int i = 0; i < mdlen; i++)
-			fprintf(out, "%02x", md[i]);
-		fputc('\n', out);
-	}
+	if (guest_sha256_file(out, path, md) == 0 && listing)
+		guest_print_hash(out, prefix, path + strlen(mnt_of(side)) + 1, md);
 	return 0;
 }
 
