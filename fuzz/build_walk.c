@@ -73,9 +73,9 @@ static void setup(void)
 	}
 }
 
-static void write_input(const uint8_t *data, size_t size)
+void fuzz_write_file(const char *path, const uint8_t *data, size_t size)
 {
-	int fd = open(in_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	size_t done = 0;
 
 	if (fd < 0)
@@ -172,7 +172,7 @@ void build_and_walk(enum fuzz_source source, const uint8_t *data, size_t size)
 	if (size < 2)
 		return;
 	set_options(&opts, data[0], data[1]);
-	write_input(data + 2, size - 2);
+	fuzz_write_file(in_path, data + 2, size - 2);
 	b = eroot_builder_new(&opts);
 	if (!b)
 		abort();
