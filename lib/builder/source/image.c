@@ -287,7 +287,11 @@ static int file_data(struct isrc *s, struct bnode *n, const struct eroot_inode *
 	n->size = ino->size;
 	if (!ino->size)
 		return 0;
-	if (s->device) {
+	/* a block address outside the input's own blocks would, in the
+	 * output, land past its device (bytes its tag does not cover) or in
+	 * another input's unified range: such data is copied, that is, read
+	 * through the reader, which refuses it */
+	if (s->device && !raw_check_map(s->img, ino)) {
 		switch (ino->datalayout) {
 		case EROFS_INODE_FLAT_PLAIN:
 			err = ref_flat_plain(s, n, ino);
