@@ -4,7 +4,10 @@
  * merged as eroot merge does (eroot_builder_add_image()); a merged image
  * that was written must open, take its inputs as its devices (each
  * matching its tag) and read back with no contradiction, and with no
- * error at all when the inputs themselves read cleanly.  The output of a
+ * error at all when the inputs themselves read cleanly.  A file the
+ * merged image reads must read the same in the topmost input holding its
+ * path: one the input cannot read (a block address past its end, say)
+ * would be another input's bytes, or bytes no device tag covers.  The output of a
  * merge is mounted by the kernel: a hostile input may make the merge
  * fail, never make it write an image its own reader refuses.
  *
@@ -37,6 +40,11 @@
 #define OPT_REF2	0x04
 #define OPT_FIXED_TIME	0x08
 #define OPT_TWICE	0x10
+/* the comparison with the inputs: files, entries per directory, depth, bytes */
+#define CMP_FILES	256
+#define CMP_ENTRIES	256
+#define CMP_DEPTH	32
+#define CMP_BYTES	(64u << 10)
 
 static char dir[64], in_path[2][96], out_path[96];
 static bool keep;		/* EROOT_FUZZ_KEEP=1: leave the last image */
@@ -113,6 +121,115 @@ static void finding(const char *what, const char *detail)
 	__builtin_trap();
 }
 
+struct cmp {
+	struct eroot_image *out, *in[2];
+	struct eroot_image *own[2];	/* the merged image, input i's devices only */
+	int nin;
+	unsigned int files;
+	char path[4096];
+	uint8_t a[CMP_BYTES], b[CMP_BYTES];
+};
+
+struct centry { uint64_t nid; unsigned int type; char name[256]; };
+struct clist { struct centry v[CMP_ENTRIES]; unsigned int n; };
+
+static int cmp_collect(void *ctx, const struct eroot_dirent *de)
+{
+	struct clist *l = ctx;
+
+	if ((de->name_len == 1 && de->name[0] == '.') ||
+	    (de->name_len == 2 && !memcmp(de->name, "..", 2)) || l->n == CMP_ENTRIES)
+		return 0;
+	l->v[l->n].nid = de->nid;
+	l->v[l->n].type = de->file_type;
+	memcpy(l->v[l->n].name, de->name, de->name_len);
+	l->v[l->n++].name[de->name_len] = '\0';
+	return 0;
+}
+
+/* The merged image's file at c->path, opened with only the devices of
+ * the topmost input holding a regular file there, against that input. */
+static void cmp_file(struct cmp *c, const struct eroot_inode *ino)
+{
+	size_t want = ino->size < CMP_BYTES ? (size_t)ino->size : CMP_BYTES;
+	struct eroot_inode in;
+	ssize_t got;
+	int i;
+
+	for (i = c->nin - 1; i >= 0; i--)
+		if (!eroot_lookup(c->in[i], c->path, &in) && S_ISREG(in.mode))
+			break;
+	if (i < 0)
+		return;
+	got = eroot_pread(c->own[i], ino, c->a, want, 0);
+	/* the kernel follows an address past a device's tagged blocks, or
+	 * into another input's unified range, without a word */
+	if (got == -ENXIO)
+		finding("a file reaches into another input's device", c->path);
+	if (got < 0 && strstr(eroot_image_errmsg(c->own[i]), "beyond device"))
+		finding("a file's data lies past its device's blocks", c->path);
+	if (got != (ssize_t)want)
+		return;		/* another error: the walk judged it */
+	got = eroot_pread(c->in[i], &in, c->b, want, 0);
+	if (got < 0)
+		finding("the merged image reads a file its input cannot", c->path);
+	if (in.size != ino->size || got != (ssize_t)want || memcmp(c->a, c->b, want))
+		finding("a file reads otherwise in the merged image than in its input", c->path);
+}
+
+static void cmp_dir(struct cmp *c, const struct eroot_inode *d, int depth)
+{
+	struct clist *l = calloc(1, sizeof(*l));
+	size_t plen = strlen(c->path);
+
+	if (!l)
+		abort();
+	if (depth < CMP_DEPTH && !eroot_readdir(c->out, d, cmp_collect, l)) {
+		for (unsigned int i = 0; i < l->n && c->files < CMP_FILES; i++) {
+			struct eroot_inode ino;
+
+			snprintf(c->path + plen, sizeof(c->path) - plen, "/%s", l->v[i].name);
+			if (eroot_iget(c->out, l->v[i].nid, &ino))
+				continue;
+			if (S_ISDIR(ino.mode))
+				cmp_dir(c, &ino, depth + 1);
+			else if (S_ISREG(ino.mode) && ++c->files)
+				cmp_file(c, &ino);	/* nids are the same in c->own[] */
+		}
+	}
+	c->path[plen] = '\0';
+	free(l);
+}
+
+/* Compare the merged image's files with the inputs they came from;
+ * @slot_input[d] is the input device slot d matched. */
+static void compare_with_inputs(struct eroot_image *out, int ninputs, const int *slot_input)
+{
+	struct cmp *c = calloc(1, sizeof(*c));
+	unsigned int count = eroot_image_device_count(out);
+	struct eroot_inode root;
+	bool ok = true;
+
+	if (!c)
+		abort();
+	c->out = out;
+	for (int i = 0; i < ninputs; i++) {
+		ok = ok && !eroot_image_open_path(in_path[i], 0, &c->in[i]) &&
+		     !eroot_image_open_path(out_path, 0, &c->own[i]);
+		for (unsigned int d = 1; ok && d <= count; d++)
+			if (slot_input[d] == i)
+				ok = !eroot_image_attach_device(c->own[i], d, in_path[i], 0);
+	}
+	c->nin = ninputs;
+	if (ok && !eroot_iget(out, eroot_image_super(out)->root_nid, &root))
+		cmp_dir(c, &root, 0);
+	for (int i = 0; i < ninputs; i++) {
+		eroot_image_close(c->in[i]);
+		eroot_image_close(c->own[i]);
+	}
+	free(c);
+}
+
 /* The merged image: it opens, every device slot matches one of the inputs,
  * and it walks with no contradiction (no error if the inputs had none). */
 static void check_merged(int ninputs, bool inputs_clean)
@@ -120,6 +237,7 @@ static void check_merged(int ninputs, bool inputs_clean)
 	struct eroot_image *img = NULL;
 	struct walk_stats st;
 	unsigned int count;
+	int slot_input[3] = { -1, -1, -1 };
 	int err = eroot_image_open_path(out_path, 0, &img);
 
 	if (err)
@@ -130,8 +248,10 @@ static void check_merged(int ninputs, bool inputs_clean)
 		finding("more device slots than inputs", "at most two");
 	for (unsigned int d = 1; d <= count; d++) {
 		err = -ENOENT;
-		for (int i = 0; i < ninputs && err; i++)
+		for (int i = 0; i < ninputs && err; i++) {
 			err = eroot_image_attach_device(img, d, in_path[i], EROOT_DEVICE_VERIFY);
+			slot_input[d] = i;
+		}
 		if (err)
 			finding("a device slot matches no input", eroot_image_errmsg(img));
 	}
@@ -140,6 +260,7 @@ static void check_merged(int ninputs, bool inputs_clean)
 		finding("the merged image contradicts itself", st.first_bad);
 	if (inputs_clean && st.bad)
 		finding("clean inputs, yet the merged image reads with errors", st.first_bad);
+	compare_with_inputs(img, ninputs, slot_input);
 	eroot_image_close(img);
 }
 
