@@ -17,6 +17,7 @@
  * the stage, as archive data is.
  */
 #include <fcntl.h>
+#include <limits.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -409,7 +410,9 @@ static int merge_entry(struct isrc *s, struct bnode *out, const struct dent *d)
 			return BFAIL(b, -ENOMEM, "out of memory");
 		if (S_ISLNK(ino.mode)) {
 			n->size = ino.size;
-			n->link_target = malloc(ino.size + 1);
+			/* not the size a hostile inode declares (up to 2^64):
+			 * eroot_readlink() refuses a target over 4095 bytes */
+			n->link_target = malloc(ino.size < PATH_MAX ? ino.size + 1 : PATH_MAX);
 			if (!n->link_target)
 				return BFAIL(b, -ENOMEM, "out of memory");
 			err = eroot_readlink(s->img, &ino, n->link_target, ino.size + 1);
