@@ -10,7 +10,8 @@
  *   byte 1: bit 0 dedupe, bit 1 four-block pclusters, bit 2 overlayfs
  *           whiteouts, bit 3 the archive twice as two layers (initramfs:
  *           ask for the early length), bit 4 share every xattr, bit 5 a
- *           fixed time, bit 6 owners forced to root.
+ *           fixed time, bit 6 owners forced to root, bit 7 fingerprints
+ *           (eroot mkfs --fingerprint).
  * Work stays small: the archive is at most the fuzzer's -max_len, and
  * RLIMIT_FSIZE caps every file the build writes (the staged data, the
  * image), so an archive declaring a huge file is refused with EFBIG.
@@ -117,6 +118,8 @@ static void set_options(struct eroot_build_options *o, uint8_t b0, uint8_t b1)
 		o->fixed_time = 0;
 	if (b1 & 0x40)
 		o->force_uid = o->force_gid = 0;
+	if (b1 & 0x80)
+		o->fingerprint = EROOT_FINGERPRINT_DEFAULT;
 }
 
 static int add_source(struct eroot_builder *b, enum fuzz_source source, uint8_t b1,
