@@ -10,7 +10,8 @@
  *   byte 1: bit 0 dedupe, bit 1 four-block pclusters, bit 2 overlayfs
  *           whiteouts, bit 3 the archive twice as two layers (initramfs:
  *           ask for the early length), bit 4 share every xattr, bit 5 a
- *           fixed time, bit 6 owners forced to root.
+ *           fixed time, bit 6 owners forced to root, bit 7 fingerprints
+ *           (eroot mkfs --fingerprint).
  * Work stays small: the archive is at most the fuzzer's -max_len, and
  * RLIMIT_FSIZE caps every file the build writes (the staged data, the
  * image), so an archive declaring a huge file is refused with EFBIG.
@@ -73,9 +74,9 @@ static void setup(void)
 	}
 }
 
-static void write_input(const uint8_t *data, size_t size)
+void fuzz_write_file(const char *path, const uint8_t *data, size_t size)
 {
-	int fd = open(in_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	size_t done = 0;
 
 	if (fd < 0)
@@ -117,6 +118,8 @@ static void set_options(struct eroot_build_options *o, uint8_t b0, uint8_t b1)
 		o->fixed_time = 0;
 	if (b1 & 0x40)
 		o->force_uid = o->force_gid = 0;
+	if (b1 & 0x80)
+		o->fingerprint = EROOT_FINGERPRINT_DEFAULT;
 }
 
 static int add_source(struct eroot_builder *b, enum fuzz_source source, uint8_t b1,
@@ -172,7 +175,7 @@ void build_and_walk(enum fuzz_source source, const uint8_t *data, size_t size)
 	if (size < 2)
 		return;
 	set_options(&opts, data[0], data[1]);
-	write_input(data + 2, size - 2);
+	fuzz_write_file(in_path, data + 2, size - 2);
 	b = eroot_builder_new(&opts);
 	if (!b)
 		abort();

@@ -21,4 +21,7 @@ enum fuzz_source {
  */
 void build_and_walk(enum fuzz_source source, const uint8_t *data, size_t size);
 
+/* Write @size bytes to @path (created or truncated); aborts on failure. */
+void fuzz_write_file(const char *path, const uint8_t *data, size_t size);
+
 #endif

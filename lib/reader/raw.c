@@ -64,6 +64,28 @@ int raw_zmap(struct eroot_image *img, const struct eroot_inode *ino, struct raw_
 	return 0;
 }
 
+int raw_check_map(struct eroot_image *img, const struct eroot_inode *ino)
+{
+	bool compressed = ino->datalayout == EROFS_INODE_COMPRESSED_FULL ||
+			  ino->datalayout == EROFS_INODE_COMPRESSED_COMPACT;
+
+	for (uint64_t pos = 0, next; pos < ino->size; pos = next) {
+		struct zext e;
+		uint64_t phys, len;
+		unsigned int dev;
+		int err = compressed ? zmap_extent(img, &img->zs[0], ino, pos, &e) :
+				       map_data(img, ino, pos, &dev, &phys, &len);
+
+		if (err)
+			return err;
+		next = compressed ? e.la + e.llen : pos + len;
+		if (next <= pos)	/* map_data never says 0; a zero extent would loop */
+			return CORRUPT(img, "nid %llu: an empty extent at byte %llu",
+				       (unsigned long long)ino->nid, (unsigned long long)pos);
+	}
+	return 0;
+}
+
 int raw_compr_cfgs(struct eroot_image *img, uint8_t cfg[][14])
 {
 	uint8_t sbraw[EROFS_SUPER_SIZE];

@@ -30,6 +30,15 @@ struct raw_zmap {
 /* The compressed map of @ino (a compressed inode with data). */
 int raw_zmap(struct eroot_image *img, const struct eroot_inode *ino, struct raw_zmap *out);
 
+/*
+ * Map all of @ino's data as a read would, so that every block address its
+ * chunk indexes, flat block or compressed indexes give is checked to lie
+ * in the image's blocks: 0, or the reader's error for the first that does
+ * not.  The merge copies those addresses unread into an image the kernel
+ * mounts, and the kernel checks none of them against a device's length.
+ */
+int raw_check_map(struct eroot_image *img, const struct eroot_inode *ino);
+
 /* Image offset of @ino's inline part (just after its xattrs). */
 uint64_t raw_inline_off(struct eroot_image *img, const struct eroot_inode *ino);
 

@@ -22,6 +22,7 @@
  * one fingerprint name: inputs with different names are refused.
  */
 #include <fcntl.h>
+#include <limits.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -328,7 +329,11 @@ static int file_data(struct isrc *s, struct bnode *n, const struct eroot_inode *
 	n->size = ino->size;
 	if (!ino->size)
 		return 0;
-	if (s->device) {
+	/* a block address outside the input's own blocks would, in the
+	 * output, land past its device (bytes its tag does not cover) or in
+	 * another input's unified range: such data is copied, that is, read
+	 * through the reader, which refuses it */
+	if (s->device && !raw_check_map(s->img, ino)) {
 		switch (ino->datalayout) {
 		case EROFS_INODE_FLAT_PLAIN:
 			err = ref_flat_plain(s, n, ino);
@@ -446,7 +451,9 @@ static int merge_entry(struct isrc *s, struct bnode *out, const struct dent *d)
 			return BFAIL(b, -ENOMEM, "out of memory");
 		if (S_ISLNK(ino.mode)) {
 			n->size = ino.size;
-			n->link_target = malloc(ino.size + 1);
+			/* not the size a hostile inode declares (up to 2^64):
+			 * eroot_readlink() refuses a target over 4095 bytes */
+			n->link_target = malloc(ino.size < PATH_MAX ? ino.size + 1 : PATH_MAX);
 			if (!n->link_target)
 				return BFAIL(b, -ENOMEM, "out of memory");
 			err = eroot_readlink(s->img, &ino, n->link_target, ino.size + 1);
